@@ -1,0 +1,121 @@
+"""Packaging: the compiled twins are the ones in use, and built wheels work."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+import streamcore
+from streamcore._ext import CODECS, NO_EXTENSIONS, implementation_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_codec_has_twins_and_a_selector() -> None:
+    """Each ``_<name>_py.py`` has a ``.pyx`` twin, a ``.pyi`` stub and a public selector."""
+    assert set(CODECS) >= {"sse"}
+    codecs_dir = Path(streamcore.__file__).parent / "_codecs"
+    for name in CODECS:
+        assert (codecs_dir / f"_{name}_c.pyx").exists() or not (ROOT / "setup.py").exists()
+        assert (codecs_dir / f"_{name}_c.pyi").exists()
+        mod = importlib.import_module(f"streamcore.{name}")
+        assert mod._impl.__name__.startswith("streamcore._codecs._")
+
+
+def test_compiled_twins_loaded_when_expected() -> None:
+    """Guard: on CPython without STREAMCORE_NO_EXTENSIONS, every codec must be compiled.
+
+    A build that silently fell back to the pure twins would otherwise pass the
+    whole suite while measuring and shipping the slow path.
+    """
+    if NO_EXTENSIONS:
+        for name in CODECS:
+            assert implementation_of(importlib.import_module(f"streamcore.{name}")._impl) == "pure"
+        return
+    missing = [
+        name
+        for name in CODECS
+        if implementation_of(importlib.import_module(f"streamcore.{name}")._impl) != "compiled"
+    ]
+    assert not missing, (
+        f"compiled twins expected but pure ones loaded for {missing}; "
+        "build them with `pip install -e .` or set STREAMCORE_NO_EXTENSIONS=1"
+    )
+
+
+def test_main_reports_each_codec() -> None:
+    """``python -m streamcore`` prints the version and each codec's implementation."""
+    out = subprocess.run(
+        [sys.executable, "-m", "streamcore"], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert streamcore.__version__ in out
+    want = "pure" if NO_EXTENSIONS else "compiled"
+    for name in CODECS:
+        line = next(l for l in out.splitlines() if l.split()[:1] == [name])
+        assert line.split()[1] == want
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
+    """``python -m build`` makes an sdist and a wheel; the wheel works in a new venv.
+
+    In a normal run the wheel must carry and import the compiled twins; under
+    STREAMCORE_NO_EXTENSIONS=1 the build must still succeed, pure-Python only.
+    The sdist is checked to carry the ``.pyx`` sources and the stubs.
+    """
+    if shutil.which("gcc") is None and not NO_EXTENSIONS:
+        pytest.skip("no C compiler to build the wheel's extensions")
+    src = tmp_path / "src"
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.c", "*.html",
+            ".hypothesis", ".benchmarks", ".pytest_cache",
+        ),
+    )
+    env = dict(os.environ)
+    if not NO_EXTENSIONS:
+        env["STREAMCORE_REQUIRE_EXTENSIONS"] = "1"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(tmp_path / "dist"), str(src)],
+        check=True, env=env, capture_output=True,
+    )
+    dist = tmp_path / "dist"
+    wheels = list(dist.glob("*.whl"))
+    sdists = list(dist.glob("*.tar.gz"))
+    assert len(wheels) == 1 and len(sdists) == 1
+    import tarfile
+
+    names = tarfile.open(sdists[0]).getnames()
+    for name in CODECS:
+        assert any(n.endswith(f"streamcore/_codecs/_{name}_c.pyx") for n in names)
+        assert any(n.endswith(f"streamcore/_codecs/_{name}_c.pyi") for n in names)
+    assert any(n.endswith("streamcore/py.typed") for n in names)
+
+    venv_dir = tmp_path / "venv"
+    venv.create(venv_dir, with_pip=True)
+    py = venv_dir / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheels[0])], check=True)
+    out = subprocess.run(
+        [str(py), "-m", "streamcore"], capture_output=True, text=True, check=True, cwd=tmp_path,
+        env={k: v for k, v in env.items() if k != "PYTHONPATH"},
+    ).stdout
+    want = "pure" if NO_EXTENSIONS else "compiled"
+    for name in CODECS:
+        line = next(l for l in out.splitlines() if l.split()[:1] == [name])
+        assert line.split()[1] == want, out
+    site = subprocess.run(
+        [str(py), "-c", "import streamcore, os; print(os.path.dirname(streamcore.__file__))"],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    ).stdout.strip()
+    assert str(venv_dir) in site  # imported from the venv, not the source tree
+    assert (Path(site) / "py.typed").exists()
