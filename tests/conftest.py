@@ -15,12 +15,21 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _twins import twin_id, twins  # noqa: E402
 
 REQUIRE_INTEGRATION = os.environ.get("STREAMCORE_REQUIRE_INTEGRATION") == "1"
+
+# Hypothesis: no per-example deadline (this is a shared 2-core machine, and a
+# slow example is not a wrong one). The "ci" profile (HYPOTHESIS_PROFILE=ci,
+# set by .ci/run) is derandomized so that CI is reproducible; local runs keep
+# exploring new examples.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

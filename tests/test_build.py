@@ -119,3 +119,34 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
     ).stdout.strip()
     assert str(venv_dir) in site  # imported from the venv, not the source tree
     assert (Path(site) / "py.typed").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_install_without_a_compiler_falls_back_to_pure(tmp_path: Path) -> None:
+    """With the C compiler broken, ``pip install`` still succeeds and the pure twins load."""
+    src = tmp_path / "src"
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.c", "*.html",
+            ".hypothesis", ".benchmarks", ".pytest_cache", "tests", "benches", "docs",
+        ),
+    )
+    venv_dir = tmp_path / "venv"
+    venv.create(venv_dir, with_pip=True)
+    py = venv_dir / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMCORE_") and k != "PYTHONPATH"}
+    env["CC"] = "false"  # every compile step fails
+    proc = subprocess.run(
+        [str(py), "-m", "pip", "install", "-v", str(src)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Falling back to the pure-Python twins" in proc.stdout + proc.stderr
+    out = subprocess.run(
+        [str(py), "-m", "streamcore"], capture_output=True, text=True, check=True, cwd=tmp_path, env=env
+    ).stdout
+    for name in CODECS:
+        line = next(l for l in out.splitlines() if l.split()[:1] == [name])
+        assert line.split()[1] == "pure", out
