@@ -31,8 +31,10 @@ from ._chunked_common import (
 # The error texts live in the reference twin, so both say the same thing.
 from ._chunked_py import (
     E_BAD_SIZE,
-    E_BARE_CR,
-    E_BARE_LF,
+    E_BARE_CR_SIZE,
+    E_BARE_CR_TRAILER,
+    E_BARE_LF_SIZE,
+    E_BARE_LF_TRAILER,
     E_DATA_CRLF,
     E_EMPTY_SIZE,
     E_EXT,
@@ -313,14 +315,14 @@ cdef class ChunkedDecoder:
                 st = self._size_line_char(c, st)
             elif st == SIZE_LF:
                 if c != C_LF:
-                    raise self._fail(E_BARE_CR)
+                    raise self._fail(E_BARE_CR_SIZE)
                 st = self._end_size_line()
             elif st == TR_LINE_START:
                 if c == C_CR:
                     st = END_LF
                 elif c == C_LF:
                     if not self.lenient:
-                        raise self._fail(E_BARE_LF)
+                        raise self._fail(E_BARE_LF_TRAILER)
                     st = DONE
                 elif c == C_SP or c == C_HTAB:
                     raise self._fail(E_OBS_FOLD)
@@ -344,7 +346,7 @@ cdef class ChunkedDecoder:
                     st = TR_LF
                 elif c == C_LF:
                     if not self.lenient:
-                        raise self._fail(E_BARE_LF)
+                        raise self._fail(E_BARE_LF_TRAILER)
                     self._end_trailer_line()
                     st = TR_LINE_START
                 elif c == 0:
@@ -354,12 +356,12 @@ cdef class ChunkedDecoder:
             elif st == TR_LF:
                 self._count_trailer()
                 if c != C_LF:
-                    raise self._fail(E_BARE_CR)
+                    raise self._fail(E_BARE_CR_TRAILER)
                 self._end_trailer_line()
                 st = TR_LINE_START
             else:  # END_LF
                 if c != C_LF:
-                    raise self._fail(E_BARE_CR)
+                    raise self._fail(E_BARE_CR_TRAILER)
                 st = DONE
             if st == DONE:
                 self.done = True
@@ -383,7 +385,7 @@ cdef class ChunkedDecoder:
             if c == C_CR:
                 return SIZE_LF
             if not self.lenient:
-                raise self._fail(E_BARE_LF)
+                raise self._fail(E_BARE_LF_SIZE)
             return self._end_size_line()
         self._ext_count += 1
         if self._ext_count > self.max_chunk_ext_size:

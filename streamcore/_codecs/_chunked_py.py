@@ -101,8 +101,10 @@ E_BAD_SIZE = "invalid character in chunk-size line"
 E_TOO_BIG = "chunk-size exceeds max_chunk_size"
 E_EXT_LIMIT = "chunk-size line exceeds max_chunk_ext_size"
 E_TRAILING_WS = "whitespace before the end of a chunk-size line (strict mode)"
-E_BARE_LF = "bare LF (CRLF required in strict mode)"
-E_BARE_CR = "bare CR"
+E_BARE_LF_SIZE = "bare LF in a chunk-size line (CRLF required in strict mode)"
+E_BARE_LF_TRAILER = "bare LF in the trailer section (CRLF required in strict mode)"
+E_BARE_CR_SIZE = "bare CR in a chunk-size line"
+E_BARE_CR_TRAILER = "bare CR in the trailer section"
 E_EXT = "malformed chunk extension"
 E_DATA_CRLF = "CRLF expected after chunk data"
 E_TRAILER = "malformed trailer field line"
@@ -251,14 +253,14 @@ class ChunkedDecoder:
                     st = self._size_line_char(c, st)
                 elif st == _SIZE_LF:
                     if c != _LF:
-                        raise self._fail(E_BARE_CR)
+                        raise self._fail(E_BARE_CR_SIZE)
                     st = self._end_size_line()
                 elif st == _TR_LINE_START:
                     if c == _CR:
                         st = _END_LF
                     elif c == _LF:
                         if not self.lenient:
-                            raise self._fail(E_BARE_LF)
+                            raise self._fail(E_BARE_LF_TRAILER)
                         st = _DONE
                     elif c == _SP or c == _HTAB:
                         raise self._fail(E_OBS_FOLD)
@@ -282,7 +284,7 @@ class ChunkedDecoder:
                         st = _TR_LF
                     elif c == _LF:
                         if not self.lenient:
-                            raise self._fail(E_BARE_LF)
+                            raise self._fail(E_BARE_LF_TRAILER)
                         self._end_trailer_line()
                         st = _TR_LINE_START
                     elif c == 0:
@@ -292,12 +294,12 @@ class ChunkedDecoder:
                 elif st == _TR_LF:
                     self._count_trailer()
                     if c != _LF:
-                        raise self._fail(E_BARE_CR)
+                        raise self._fail(E_BARE_CR_TRAILER)
                     self._end_trailer_line()
                     st = _TR_LINE_START
                 else:  # _END_LF
                     if c != _LF:
-                        raise self._fail(E_BARE_CR)
+                        raise self._fail(E_BARE_CR_TRAILER)
                     st = _DONE
             if st == _DONE:
                 self.done = True
@@ -327,7 +329,7 @@ class ChunkedDecoder:
             if c == _CR:
                 return _SIZE_LF
             if not self.lenient:
-                raise self._fail(E_BARE_LF)
+                raise self._fail(E_BARE_LF_SIZE)
             return self._end_size_line()
         self._ext_count += 1
         if self._ext_count > self.max_chunk_ext_size:
