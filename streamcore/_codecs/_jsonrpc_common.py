@@ -38,6 +38,7 @@ __all__ = [
     "Id",
     "batch_allowed",
     "check_limits",
+    "as_bytes",
     "encode",
     "encode_batch",
     "encode_request",
@@ -263,6 +264,18 @@ def batch_allowed(protocol_version: str | None) -> bool:
     never R1 for a new deployment) is False.
     """
     return protocol_version in BATCH_PROTOCOL_VERSIONS
+
+
+def as_bytes(body: Any) -> bytes:
+    """The body as ``bytes``: itself if it is ``bytes``, else one copy (TypeError for non-buffers)."""
+    if type(body) is bytes:
+        return body
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        mv = memoryview(body)
+        if not mv.c_contiguous:
+            raise TypeError("body must be a contiguous buffer")
+        return mv.tobytes()
+    raise TypeError(f"body must be bytes, bytearray or memoryview, not {type(body).__name__}")
 
 
 def check_limits(max_body_size: int, max_depth: int, max_batch_length: int) -> None:

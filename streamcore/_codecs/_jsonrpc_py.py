@@ -55,6 +55,7 @@ from ._jsonrpc_common import (
     RawJson,
     Request,
     Response,
+    as_bytes,
     batch_allowed,
     check_limits,
     encode,
@@ -410,17 +411,6 @@ def _kind(v: Any) -> int:
     return 2
 
 
-def _as_bytes(body: Any) -> bytes:
-    if type(body) is bytes:
-        return body
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        mv = memoryview(body)
-        if not mv.c_contiguous:
-            raise TypeError("body must be a contiguous buffer")
-        return mv.tobytes()
-    raise TypeError(f"body must be bytes, bytearray or memoryview, not {type(body).__name__}")
-
-
 def parse(
     body: bytes | bytearray | memoryview,
     *,
@@ -439,7 +429,7 @@ def parse(
     message become ``Invalid`` entries. See ``docs/jsonrpc.md``.
     """
     check_limits(max_body_size, max_depth, max_batch_length)
-    b = _as_bytes(body)
+    b = as_bytes(body)
     n = len(b)
     if n > max_body_size:
         raise JsonRpcDecodeError(
@@ -504,7 +494,7 @@ def decode_value(data: bytes | bytearray | memoryview, *, max_depth: int = DEFAU
     duplicate member name anywhere.
     """
     check_limits(0, max_depth, 1)
-    b = _as_bytes(data)
+    b = as_bytes(data)
     w = _Walker(b, max_depth, False, True)
     try:
         v, _, e = w.value(0, 0, True)
