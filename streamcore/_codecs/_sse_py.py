@@ -408,8 +408,13 @@ def encode_event(
         d = _field(data, "data")
         # spec 3.2: one data line per CR, LF or CRLF-separated line; always
         # "data: " + value, so a value starting with a space keeps it
-        for part in _BREAK.split(d):
-            out.append(b"data: " + part + b"\n")
+        if b"\n" in d or b"\r" in d:
+            for part in _BREAK.split(d):
+                out.append(b"data: " + part + b"\n")
+        else:
+            # compact JSON has no line break: skip the regex split, which
+            # scans several times slower than the two ``in`` tests
+            out.append(b"data: " + d + b"\n")
     out.append(b"\n")
     return b"".join(out)
 
