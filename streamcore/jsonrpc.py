@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         error_body,
         parse,
         reply_body,
+        result_type,
     )
 else:
     parse = _impl.parse
@@ -60,6 +61,7 @@ else:
     encode_error = _impl.encode_error
     error_body = _impl.error_body
     reply_body = _impl.reply_body
+    result_type = _impl.result_type
     batch_allowed = _impl.batch_allowed
     RawJson = _impl.RawJson
     Request = _impl.Request
@@ -90,6 +92,7 @@ __all__ = [
     "encode_error",
     "error_body",
     "reply_body",
+    "result_type",
     "batch_allowed",
     "RawJson",
     "Request",

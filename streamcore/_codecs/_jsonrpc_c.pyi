@@ -11,6 +11,7 @@ from ._jsonrpc_py import (
     encode_error as encode_error,
     error_body as error_body,
     reply_body as reply_body,
+    result_type as result_type,
     batch_allowed as batch_allowed,
     RawJson as RawJson,
     Request as Request,

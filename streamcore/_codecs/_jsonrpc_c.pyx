@@ -64,6 +64,7 @@ from ._jsonrpc_common import (
     encode_result,
     error_body,
     reply_body,
+    result_type,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "encode_error",
     "error_body",
     "reply_body",
+    "result_type",
     "batch_allowed",
     "RawJson",
     "Request",

@@ -39,6 +39,8 @@ __all__ = [
     "batch_allowed",
     "check_limits",
     "as_bytes",
+    "result_type",
+    "KNOWN_RESULT_TYPES",
     "encode",
     "encode_batch",
     "encode_request",
@@ -264,6 +266,26 @@ def batch_allowed(protocol_version: str | None) -> bool:
     never R1 for a new deployment) is False.
     """
     return protocol_version in BATCH_PROTOCOL_VERSIONS
+
+
+#: ``resultType`` values a modern (R4) client understands (spec 5.2).
+KNOWN_RESULT_TYPES = frozenset({"complete", "input_required"})
+
+
+def result_type(result: Any, known: frozenset = KNOWN_RESULT_TYPES) -> str:
+    """The R4 ``resultType`` of a decoded ``result`` object (JR-30).
+
+    Absent means ``"complete"`` (an older server); a value outside ``known``
+    raises ``JsonRpcDecodeError`` (-32600): the client MUST treat it as invalid.
+    """
+    from .._errors import JsonRpcDecodeError
+
+    if type(result) is not dict:
+        raise JsonRpcDecodeError("result is not an object", code_hint=INVALID_REQUEST)
+    rt = result.get("resultType", "complete")
+    if type(rt) is not str or rt not in known:
+        raise JsonRpcDecodeError(f"unknown resultType {rt!r}", code_hint=INVALID_REQUEST)
+    return rt
 
 
 def as_bytes(body: Any) -> bytes:
