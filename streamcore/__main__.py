@@ -21,13 +21,50 @@ def _info() -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ._server import ServerConfig
+    from ._store import MemoryEventStore
+    from .aio.server import serve
+    from .demo import DemoApp
+
+    if args.uvloop:
+        import uvloop  # optional extra: pip install 'streamcore[uvloop]'
+
+        uvloop.install()
+    config = ServerConfig(
+        json_response=args.json,
+        event_store=None if args.no_store else MemoryEventStore(),
+        retry_ms=args.retry_ms,
+    )
+
+    def ready(port: int) -> None:
+        print(f"streamcore demo MCP server on http://{args.host}:{port}/mcp", flush=True)
+
+    try:
+        asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streamcore", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print the version and each codec's implementation (default)")
+    sp = sub.add_parser("serve", help="run the demo MCP server (Streamable HTTP) on loopback")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    sp.add_argument("--json", action="store_true", help="answer requests with application/json, not SSE")
+    sp.add_argument("--no-store", action="store_true", help="no event store: streams are not resumable")
+    sp.add_argument("--retry-ms", type=int, default=None, help="SSE retry advice sent with priming events")
+    sp.add_argument("--uvloop", action="store_true", help="run on uvloop")
     args = parser.parse_args(argv)
     if args.command in (None, "info"):
         return _info()
+    if args.command == "serve":
+        return _serve(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2  # pragma: no cover
 

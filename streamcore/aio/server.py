@@ -1,0 +1,405 @@
+"""The asyncio server adapter: sockets and tasks around the sans-IO core.
+
+One :class:`StreamableHttpServer` owns one :class:`streamcore._server.Server`
+and any number of TCP connections. Each connection parses HTTP/1.1 with h11
+and feeds the core; the core's output events are routed back to the
+connection that owns the exchange, and its application events become tasks
+running your :class:`App`. uvloop works unchanged: install it as the event
+loop policy (``python -m streamcore serve --uvloop``).
+
+Backpressure: a connection whose peer does not read has its write buffer
+capped (``max_write_buffer``); past it the connection is aborted. In the
+session era that is not a loss: the stream detaches, work goes on, and with an
+event store the client resumes with ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from http import HTTPStatus
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Protocol
+
+import h11
+
+from .._events import (
+    NotificationReceived,
+    RequestCancelled,
+    RequestReceived,
+    ResponseData,
+    ResponseEnd,
+    ResponseHead,
+    ResponseReceived,
+    SessionClosed,
+)
+from .._server import Server, ServerConfig
+
+__all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve", "DEFAULT_MAX_WRITE_BUFFER"]
+
+log = logging.getLogger("streamcore.server")
+
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+#: Bytes a slow reader may leave unsent before its connection is aborted.
+DEFAULT_MAX_WRITE_BUFFER = 8 * 1024 * 1024
+#: Bytes of request head h11 will buffer (h11's own default is 16 KiB).
+DEFAULT_MAX_HEAD_SIZE = 64 * 1024
+
+
+class McpError(Exception):
+    """Raise from a handler to answer with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class ClientRequestFailed(Exception):
+    """The client answered a server-to-client request with an error."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.data = code, message, data
+
+
+@dataclass
+class RequestContext:
+    """What a handler gets for one client request."""
+
+    server: "StreamableHttpServer"
+    handle: int
+    method: str
+    params: Any
+    request_id: Any
+    session_id: str | None
+    protocol_version: str
+    identity: Any = None
+    _meta: dict = field(default_factory=dict)
+
+    async def notify(self, method: str, params: Any = None) -> None:
+        """A notification related to this request (SRV-SSE-02): on its stream when it has one."""
+        self.server._notify(self.session_id, method, params, related=self.handle)
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """``notifications/progress`` for this request, if the client asked for it (a progressToken)."""
+        token = self._meta.get("progressToken") if isinstance(self._meta, dict) else None
+        if token is None:
+            return
+        params: dict[str, Any] = {"progressToken": token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await self.notify("notifications/progress", params)
+
+    async def request(self, method: str, params: Any = None, *, timeout: float | None = 60.0) -> Any:
+        """A server-to-client request (sampling, elicitation, roots) tied to this request; awaits the answer."""
+        return await self.server._client_request(self.session_id, method, params, related=self.handle, timeout=timeout)
+
+
+class App(Protocol):
+    """What the server calls. Keep it small: frameworks build their model on top."""
+
+    async def handle_request(self, ctx: RequestContext) -> Any:
+        """Return the result (any JSON value, or ``jsonrpc.RawJson``), or raise :class:`McpError`."""
+
+    async def handle_notification(self, session_id: str | None, method: str, params: Any) -> None:
+        """A client notification; nothing is sent back."""
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP connection: h11 in, the core's output out."""
+
+    def __init__(self, hub: "StreamableHttpServer") -> None:
+        self.hub = hub
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=DEFAULT_MAX_HEAD_SIZE)
+        self.transport: asyncio.Transport | None = None
+        self.xid: int | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.h11.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        self.h11.receive_data(b"")
+        self._process()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.xid is not None:
+            xid, self.xid = self.xid, None
+            self.hub._route.pop(xid, None)
+            self.hub.core.connection_lost(xid, self.hub._now())
+            self.hub._drain()
+
+    def _process(self) -> None:
+        hub = self.hub
+        core = hub.core
+        while not self.closed:
+            try:
+                ev = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._bad_request(exc)
+                return
+            if ev is h11.NEED_DATA or ev is h11.PAUSED:
+                break
+            t = type(ev)
+            if t is h11.Request:
+                xid = core.receive_request(ev.method, ev.target, ev.headers, hub._now())
+                self.xid = xid
+                hub._route[xid] = self
+            elif t is h11.Data:
+                if self.xid is not None:
+                    core.receive_body(self.xid, ev.data)
+            elif t is h11.EndOfMessage:
+                if self.xid is not None:
+                    core.receive_end(self.xid, hub._now())
+                self._maybe_next_cycle()
+            elif t is h11.ConnectionClosed:
+                if self.transport is not None:
+                    self.transport.close()
+                break
+        hub._drain()
+
+    def _bad_request(self, exc: h11.RemoteProtocolError) -> None:
+        if self.transport is None:
+            return
+        try:
+            if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad HTTP request"}}'
+                status = exc.error_status_hint
+                self.transport.write(
+                    self.h11.send(h11.Response(status_code=status, headers=[
+                        (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
+                        (b"connection", b"close")]))
+                    + self.h11.send(h11.Data(data=body)) + self.h11.send(h11.EndOfMessage())
+                )
+        except h11.LocalProtocolError:
+            pass
+        self.transport.close()
+        self.closed = True
+
+    def _maybe_next_cycle(self) -> None:
+        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
+            self.h11.start_next_cycle()
+            self.xid = None
+
+    # output from the core
+
+    def head(self, ev: ResponseHead) -> None:
+        # h11 frames a response without Content-Length as chunked on HTTP/1.1.
+        self._write(self.h11.send(h11.Response(
+            status_code=ev.status, headers=ev.headers, reason=_REASONS.get(ev.status, b""))))
+
+    def data(self, ev: ResponseData) -> None:
+        self._write(self.h11.send(h11.Data(data=ev.data)))
+        t = self.transport
+        if t is not None and t.get_write_buffer_size() > self.hub.max_write_buffer:
+            log.warning("aborting a connection whose peer reads too slowly")
+            t.abort()
+
+    def end(self, ev: ResponseEnd) -> None:
+        self._write(self.h11.send(h11.EndOfMessage()))
+        xid = ev.xid
+        self.hub._route.pop(xid, None)
+        if ev.close or self.h11.our_state is h11.MUST_CLOSE:
+            if self.transport is not None:
+                self.transport.close()
+            self.closed = True
+            self.xid = None
+            return
+        if self.h11.their_state is h11.DONE:
+            self.h11.start_next_cycle()
+            self.xid = None
+            # Pipelined bytes may already wait in h11's buffer.
+            asyncio.get_running_loop().call_soon(self._process)
+        # else: the request body is still arriving (an early rejection); the
+        # EndOfMessage handler starts the next cycle.
+
+    def _write(self, data: bytes | None) -> None:
+        if data and self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+
+class StreamableHttpServer:
+    """Serve an :class:`App` over Streamable HTTP on asyncio."""
+
+    def __init__(
+        self,
+        app: App,
+        config: ServerConfig | None = None,
+        *,
+        max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+        request_timeout: float | None = None,
+    ) -> None:
+        self.app = app
+        self.core = Server(config)
+        self.max_write_buffer = max_write_buffer
+        self.request_timeout = request_timeout
+        self._route: dict[int, _Connection] = {}
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._waiting: dict[tuple[str | None, Any], asyncio.Future[Any]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    def _now(self) -> float:
+        loop = self._loop or asyncio.get_running_loop()
+        return loop.time()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 8000, **kw: Any) -> asyncio.base_events.Server:
+        """Listen; returns the asyncio server (its ``sockets`` tell the bound port)."""
+        self._loop = asyncio.get_running_loop()
+        return await self._loop.create_server(lambda: _Connection(self), host, port, **kw)
+
+    # -- the pump ---------------------------------------------------------------
+
+    def _drain(self) -> None:
+        if self._draining:
+            return  # re-entered from a handler running inside the loop below
+        self._draining = True
+        try:
+            core = self.core
+            while (ev := core.next_event()) is not None:
+                t = type(ev)
+                if t is ResponseData:
+                    conn = self._route.get(ev.xid)
+                    if conn is not None:
+                        conn.data(ev)
+                elif t is ResponseHead:
+                    conn = self._route.get(ev.xid)
+                    if conn is not None:
+                        conn.head(ev)
+                elif t is ResponseEnd:
+                    conn = self._route.get(ev.xid)
+                    if conn is not None:
+                        conn.end(ev)
+                elif t is RequestReceived:
+                    self._start(ev)
+                elif t is NotificationReceived:
+                    m = ev.message
+                    self._spawn(self.app.handle_notification(ev.session_id, m.method, m.params))
+                elif t is ResponseReceived:
+                    fut = self._waiting.pop((ev.session_id, ev.message.id), None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(ev.message)
+                elif t is RequestCancelled:
+                    task = self._tasks.pop(ev.handle, None)
+                    if task is not None:
+                        task.cancel()
+                elif t is SessionClosed:
+                    for key in [k for k in self._waiting if k[0] == ev.session_id]:
+                        fut = self._waiting.pop(key)
+                        if not fut.done():
+                            fut.set_exception(ConnectionResetError("session closed"))
+        finally:
+            self._draining = False
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        at = self.core.get_timer()
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = at
+        if at is not None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._timer = loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.core.handle_timer(self._now())
+        self._drain()
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(_log_failure)
+        return task
+
+    def _start(self, ev: RequestReceived) -> None:
+        m = ev.message
+        params = m.params
+        meta = params.get("_meta", {}) if isinstance(params, dict) else {}
+        ctx = RequestContext(self, ev.handle, m.method, params, m.id, ev.session_id, ev.protocol_version,
+                             ev.identity, meta if isinstance(meta, dict) else {})
+        self._tasks[ev.handle] = self._spawn(self._run(ctx))
+
+    async def _run(self, ctx: RequestContext) -> None:
+        core = self.core
+        try:
+            if self.request_timeout is not None:
+                result = await asyncio.wait_for(self.app.handle_request(ctx), self.request_timeout)
+            else:
+                result = await self.app.handle_request(ctx)
+        except asyncio.CancelledError:
+            self._tasks.pop(ctx.handle, None)
+            return
+        except McpError as exc:
+            core.respond(ctx.handle, error=(exc.code, exc.message, exc.data), now=self._now())
+        except asyncio.TimeoutError:
+            core.respond(ctx.handle, error=(-32001, "Request timed out"), now=self._now())
+        except Exception:
+            log.exception("handler for %s failed", ctx.method)
+            core.respond(ctx.handle, error=(-32603, "Internal error"), now=self._now())
+        else:
+            core.respond(ctx.handle, result, now=self._now())
+        self._tasks.pop(ctx.handle, None)
+        self._drain()
+
+    def _notify(self, session_id: str | None, method: str, params: Any, *, related: int | None) -> None:
+        self.core.notify(session_id, method, params, related=related, now=self._now())
+        self._drain()
+
+    async def _client_request(
+        self, session_id: str | None, method: str, params: Any, *, related: int | None, timeout: float | None
+    ) -> Any:
+        rid = self.core.send_request(session_id, method, params, related=related, now=self._now())
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[(session_id, rid)] = fut
+        self._drain()
+        try:
+            msg = await asyncio.wait_for(fut, timeout)
+        finally:
+            self._waiting.pop((session_id, rid), None)
+        if hasattr(msg, "code"):
+            raise ClientRequestFailed(msg.code, msg.message, msg.data)
+        return msg.result
+
+    # -- server-initiated traffic outside a request -------------------------------
+
+    def notify(self, session_id: str, method: str, params: Any = None) -> None:
+        """A notification unrelated to any request: on the session's GET stream, or queued."""
+        self._notify(session_id, method, params, related=None)
+
+    async def request(self, session_id: str, method: str, params: Any = None, *, timeout: float | None = 60.0) -> Any:
+        """A server-to-client request unrelated to any client request."""
+        return await self._client_request(session_id, method, params, related=None, timeout=timeout)
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task failed", exc_info=task.exception())
+
+
+async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
+                *, ready: Callable[[int], None] | None = None) -> None:
+    """Run until cancelled. ``ready(port)`` is called once listening."""
+    hub = StreamableHttpServer(app, config)
+    srv = await hub.start(host, port)
+    bound = srv.sockets[0].getsockname()[1]
+    if ready is not None:
+        ready(bound)
+    async with srv:
+        await srv.serve_forever()
