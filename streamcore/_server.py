@@ -63,7 +63,7 @@ from ._events import (
     ResponseReceived,
     SessionClosed,
 )
-from ._headers import JSON, SSE, Headers, accepts, get_header, is_json_content_type, valid_header_value
+from ._headers import JSON, SSE, Headers, accepts, is_json_content_type, valid_header_value
 from ._store import EventStore
 
 __all__ = [
@@ -165,7 +165,7 @@ class _X(enum.Enum):
 class _Exchange:
     __slots__ = (
         "xid", "method", "headers", "state", "body", "identity", "session", "stream",
-        "owed", "replies", "is_batch", "last_write", "lost",
+        "owed", "replies", "is_batch", "last_write", "lost", "fields",
     )
 
     def __init__(self, xid: int, method: bytes, headers: Headers) -> None:
@@ -183,6 +183,7 @@ class _Exchange:
         self.is_batch = False
         self.last_write = 0.0
         self.lost = False
+        self.fields: dict[bytes, bytes] = {}
 
 
 class _Stream:
@@ -254,6 +255,10 @@ class Server:
         self._next_server_request = 1
         # The latest time any input carried; used where the API takes no `now`.
         self._now = 0.0
+        # Cached verdicts on header values (Accept, Content-Type, Host, Origin):
+        # clients repeat the same values on every request.
+        self._verdicts: dict[tuple[bytes, bytes | None], bool] = {}
+        self._supported_b = frozenset(v.encode() for v in self.config.supported_versions)
         self._allow = b"GET, POST, DELETE" if self.config.enable_get and self.config.enable_delete else (
             b", ".join(
                 [m for m, on in ((b"GET", self.config.enable_get), (b"POST", True), (b"DELETE", self.config.enable_delete)) if on]
@@ -345,68 +350,90 @@ class Server:
 
     def _check_head(self, x: _Exchange) -> None:
         cfg = self.config
-        h = x.headers
+        # One pass over the fields picks out the few we read (repeated fields
+        # joined with ", "); every later lookup is a dict hit.
+        f = x.fields = _pick(x.headers)
+        verdicts = self._verdicts
         # Security first (SEC-01, SEC-02, SEC-06, AMB-18): no other answer may
         # leak to a page that a DNS-rebinding attack pointed at us.
         if cfg.allowed_hosts is not None:
-            host = get_header(h, b"host")
-            if host is None or _hostname(host) not in cfg.allowed_hosts:
+            host = f.get(b"host")
+            ok = verdicts.get((b"host", host))
+            if ok is None:
+                ok = verdicts[(b"host", host)] = host is not None and _hostname(host) in cfg.allowed_hosts
+            if not ok:
                 return self._reject(x, 403, -32000, "Forbidden: Host not allowed")
-        origin = get_header(h, b"origin")
+        origin = f.get(b"origin")
         if origin is not None and cfg.allowed_origins is not None:
-            if _origin_host(origin) not in cfg.allowed_origins:
+            ok = verdicts.get((b"origin", origin))
+            if ok is None:
+                ok = verdicts[(b"origin", origin)] = _origin_host(origin) in cfg.allowed_origins
+            if not ok:
                 return self._reject(x, 403, -32000, "Forbidden: Origin not allowed")
-        for name, value in h:
-            if not valid_header_value(value):  # HTTP-04
+        for name in _CHECKED_VALUES:  # HTTP-04: the values we act on
+            value = f.get(name)
+            if value is not None and not valid_header_value(value):
                 return self._reject(x, 400, -32600, f"Bad value in header {name.decode('latin-1')}")
         if cfg.authenticate is not None:
-            identity = cfg.authenticate(h)
+            identity = cfg.authenticate(x.headers)
             if identity is None:
                 return self._reject(
                     x, 401, -32000, "Unauthorized", extra=[(b"www-authenticate", cfg.www_authenticate)]
                 )
             x.identity = identity
-        if x.method == b"POST":
-            accept = get_header(h, b"accept")
-            if not (accepts(accept, JSON) and accepts(accept, SSE)):  # CLI-POST-02, AMB-01
+        method = x.method
+        if method == b"POST":
+            accept = f.get(b"accept")
+            ok = verdicts.get((b"post-accept", accept))
+            if ok is None:
+                ok = verdicts[(b"post-accept", accept)] = accepts(accept, JSON) and accepts(accept, SSE)
+            if not ok:  # CLI-POST-02, AMB-01
                 return self._reject(
                     x, 406, -32000, "Not Acceptable: Accept must allow application/json and text/event-stream"
                 )
-            if not is_json_content_type(get_header(h, b"content-type")):  # AMB-02
+            ctype = f.get(b"content-type")
+            ok = verdicts.get((b"ctype", ctype))
+            if ok is None:
+                ok = verdicts[(b"ctype", ctype)] = is_json_content_type(ctype)
+            if not ok:  # AMB-02
                 return self._reject(x, 415, -32000, "Unsupported Media Type: Content-Type must be application/json")
-            length = get_header(h, b"content-length")
+            length = f.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > cfg.max_body_size:
                 return self._reject(x, 413, -32600, "Request body too large", close=True)
-        elif x.method == b"GET":
+        elif method == b"GET":
             if not cfg.enable_get:
                 return self._reject(x, 405, -32000, "Method not allowed", extra=[(b"allow", self._allow)])
-            if not accepts(get_header(h, b"accept"), SSE):  # CLI-GET-02
+            if not accepts(f.get(b"accept"), SSE):  # CLI-GET-02
                 return self._reject(x, 406, -32000, "Not Acceptable: Accept must allow text/event-stream")
-        elif x.method == b"DELETE":
+        elif method == b"DELETE":
             if not cfg.enable_delete:
                 return self._reject(x, 405, -32000, "Method not allowed", extra=[(b"allow", self._allow)])
         else:
             return self._reject(x, 405, -32000, "Method not allowed", extra=[(b"allow", self._allow)])
-        version = get_header(h, b"mcp-protocol-version")
-        if version is not None and version.decode("latin-1") not in cfg.supported_versions:
+        version = f.get(b"mcp-protocol-version")
+        if version is not None and version not in self._supported_b:
             # SRV-VER-02; also on initialize when present (AMB-11).
             return self._reject(
                 x, 400, -32000,
                 f"Bad Request: unsupported MCP-Protocol-Version (supported: {', '.join(cfg.supported_versions)})",
             )
+        if len(verdicts) > 256:
+            # Peers normally send a handful of distinct values; a peer cycling
+            # through many must not grow this without bound.
+            verdicts.clear()
         return None
 
     # -- POST ------------------------------------------------------------------
 
     def _post(self, x: _Exchange, now: float) -> None:
         cfg = self.config
-        sid = _session_header(x.headers)
+        sid = x.fields.get(b"mcp-session-id")
         session: _Session | None = None
         if sid is not None:
             session = self._find_session(x, sid)
             if session is None:
                 return
-        header_version = get_header(x.headers, b"mcp-protocol-version")
+        header_version = x.fields.get(b"mcp-protocol-version")
         version = (
             session.version if session is not None
             else header_version.decode("latin-1") if header_version is not None
@@ -520,7 +547,7 @@ class Server:
     # -- GET -------------------------------------------------------------------
 
     def _get(self, x: _Exchange, now: float) -> None:
-        sid = _session_header(x.headers)
+        sid = x.fields.get(b"mcp-session-id")
         if sid is None:
             return self._reject(x, 400, -32000, "Bad Request: Mcp-Session-Id header is required")
         session = self._find_session(x, sid)
@@ -528,7 +555,7 @@ class Server:
             return
         session.last_active = now
         x.session = session
-        last = get_header(x.headers, b"last-event-id")
+        last = x.fields.get(b"last-event-id")
         if last is not None and self.config.event_store is not None:
             return self._resume(x, session, last, now)
         stream = session.get_stream
@@ -578,7 +605,7 @@ class Server:
     # -- DELETE ----------------------------------------------------------------
 
     def _delete(self, x: _Exchange, now: float) -> None:
-        sid = _session_header(x.headers)
+        sid = x.fields.get(b"mcp-session-id")
         if sid is None:
             return self._reject(x, 400, -32000, "Bad Request: Mcp-Session-Id header is required")
         session = self._find_session(x, sid)
@@ -708,11 +735,15 @@ class Server:
         if not is_get:
             session.next_stream += 1
         stream = _Stream(key, session, is_get)
-        session.streams[key] = stream
-        if len(session.streams) > self.config.max_streams_per_session:
-            for k, st in list(session.streams.items()):
+        streams = session.streams
+        streams[key] = stream
+        if len(streams) > self.config.max_streams_per_session:
+            # Forget the oldest finished, detached stream. Dicts keep insertion
+            # order, so in the steady state the first entry qualifies and this
+            # loop stops at once (no copy of the table).
+            for k, st in streams.items():
                 if st.finished and st.xid is None:
-                    del session.streams[k]
+                    del streams[k]
                     break
         return stream
 
@@ -779,8 +810,10 @@ class Server:
             if data is not None:
                 self._stream_send(stream, data, t)
             stream.owed.discard(p.handle)
-            if stream.finished and stream.xid is not None:  # SRV-SSE-07
-                self._end(self._exchanges[stream.xid])
+            if stream.finished:
+                if stream.xid is not None:  # SRV-SSE-07
+                    self._end(self._exchanges[stream.xid])
+                self._forget_stream_if_done(stream)
             return
         x = self._exchanges.get(p.xid) if p.xid is not None else None
         if x is None or x.state is not _X.JSON:
@@ -895,8 +928,20 @@ def _sse_headers(session: _Session | None) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def _session_header(headers: Headers) -> bytes | None:
-    return get_header(headers, b"mcp-session-id")
+_PICKED = frozenset({
+    b"host", b"origin", b"accept", b"content-type", b"content-length",
+    b"mcp-session-id", b"mcp-protocol-version", b"last-event-id",
+})
+_CHECKED_VALUES = (b"mcp-session-id", b"mcp-protocol-version", b"last-event-id")
+
+
+def _pick(headers: Headers) -> dict[bytes, bytes]:
+    f: dict[bytes, bytes] = {}
+    for name, value in headers:
+        if name in _PICKED:
+            prev = f.get(name)
+            f[name] = value if prev is None else prev + b", " + value
+    return f
 
 
 def _hostname(host: bytes) -> str:
