@@ -47,9 +47,7 @@ __all__ = [
 ]
 
 _BOM = b"\xef\xbb\xbf"
-# A line ends at CR or LF (WHATWG 9.2.5); compiled once, searched with a start
-# offset so the input is never copied to be scanned.
-_EOL = re.compile(rb"[\r\n]")
+# A line ends at CRLF, CR or LF (WHATWG 9.2.5); also how the encoder splits data.
 _BREAK = re.compile(rb"\r\n|\r|\n")
 
 
@@ -255,37 +253,39 @@ class SseDecoder:
             if mv[pos] == 0x0A:
                 pos += 1
             self._skip_lf = False
+        if pos == n:
+            return events
+        # a bytes read is used as is; anything else is copied once (bounded by the read)
+        obj = mv.obj
+        chunk = obj if pos == 0 and type(obj) is bytes and len(obj) == n else bytes(mv[pos:])
+        # Split the whole read at once: bytes.split runs in C and is linear;
+        # the regex is needed only when a CR is present (CR and CRLF end lines
+        # too, WHATWG 9.2.5). The last piece is the unterminated tail (b"" if
+        # the read ended with a terminator).
+        lines = _BREAK.split(chunk) if b"\r" in chunk else chunk.split(b"\n")
+        tail = lines.pop()
         buf = self._buf
         max_line = self._max_line
-        search = _EOL.search
-        while True:
-            m = search(mv, pos)
-            if m is None:
-                # tail: check the limit before growing the buffer
-                if len(buf) + (n - pos) > max_line:
-                    raise SseDecodeError(f"SSE line longer than {max_line} bytes")
-                buf += mv[pos:]
-                return events
-            eol = m.start()
+        if len(lines):
+            if chunk[-1] == 0x0D and not tail:
+                # CR ends the line now; a LF at the start of the next read is dropped
+                self._skip_lf = True
             if buf:
-                if len(buf) + (eol - pos) > max_line:
+                # the first line began in an earlier read
+                if len(buf) + len(lines[0]) > max_line:
                     raise SseDecodeError(f"SSE line longer than {max_line} bytes")
-                buf += mv[pos:eol]
-                line = bytes(buf)
+                lines[0] = bytes(buf) + lines[0]
                 buf.clear()
-            else:
-                if eol - pos > max_line:
+            line_ = self._line
+            for line in lines:
+                if len(line) > max_line:
                     raise SseDecodeError(f"SSE line longer than {max_line} bytes")
-                line = bytes(mv[pos:eol])
-            if mv[eol] == 0x0D:
-                if eol + 1 < n:
-                    if mv[eol + 1] == 0x0A:
-                        eol += 1
-                else:
-                    # CR ends the line now; a LF in the next read is dropped
-                    self._skip_lf = True
-            pos = eol + 1
-            self._line(line, events)
+                line_(line, events)
+        # tail: check the limit before growing the buffer
+        if len(buf) + len(tail) > max_line:
+            raise SseDecodeError(f"SSE line longer than {max_line} bytes")
+        buf += tail
+        return events
 
     def _line(self, line: bytes, events: list[SseEvent]) -> None:
         # WHATWG 9.2.6: interpret one complete line
