@@ -169,6 +169,18 @@ def test_ch13_large_chunk_streams(impl):
     assert dec.done and b"".join(out) == payload
 
 
+def test_ch13_all_data_read_is_not_copied(impl):
+    """CH-13: a read that is all chunk data comes back as the same bytes object (compiled twin)."""
+    dec = impl.ChunkedDecoder()
+    dec.feed(b"100\r\n")
+    piece = bytes(range(128))
+    out = dec.feed(piece)
+    assert out == piece
+    if impl.__name__.endswith("_c"):
+        assert out is piece
+    assert dec.feed(bytearray(piece)) == piece
+
+
 def test_ch13_gigabyte_chunk_bounded_memory(impl):
     """CH-13: a 1 GiB chunk streams through in memory bounded by the read size."""
     piece = bytes(64 * 1024)
@@ -416,6 +428,11 @@ def test_encode_chunk_type_errors(impl):
             impl.encode_chunk(bad)
     with pytest.raises(TypeError):
         impl.ChunkedDecoder().feed("0\r\n\r\n")
+    strided = memoryview(b"5\r\nhello\r\n")[::2]
+    with pytest.raises(BufferError):
+        impl.ChunkedDecoder().feed(strided)
+    with pytest.raises(BufferError):
+        impl.encode_chunk(strided)
 
 
 def test_encode_chunk_sizes(impl):
