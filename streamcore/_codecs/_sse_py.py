@@ -14,8 +14,9 @@ bytes until a line is complete, and a multibyte character split across two
 reads is decoded whole.
 
 The only inbound buffer holds the unterminated tail of the input (a partial
-line, which never contains CR or LF). Each byte is searched for a terminator
-exactly once, so decoding is linear in the input however it is split.
+line, which never contains CR or LF). Each read is scanned a fixed number of
+times (a test for CR, then one split) and the buffered tail is never scanned
+again, so decoding is linear in the input however it is split.
 
 Nothing else is buffered except the pending event's data (bounded by
 ``max_event_size``) and its type and id (each bounded by ``max_line_size``).
