@@ -33,6 +33,7 @@ from .._events import (
     ResponseReceived,
     SessionClosed,
 )
+from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
 from .._server import Server, ServerConfig
 
 __all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve", "DEFAULT_MAX_WRITE_BUFFER"]
@@ -95,6 +96,12 @@ class RequestContext:
             params["message"] = message
         await self.notify("notifications/progress", params)
 
+    async def disconnect(self) -> None:
+        """Close the connection carrying this request's SSE stream, not the stream
+        (SRV-SSE-09): the client resumes with GET + Last-Event-ID."""
+        self.server.core.disconnect(self.handle, self.server._now())
+        self.server._drain()
+
     async def request(self, method: str, params: Any = None, *, timeout: float | None = 60.0) -> Any:
         """A server-to-client request (sampling, elicitation, roots) tied to this request; awaits the answer."""
         return await self.server._client_request(self.session_id, method, params, related=self.handle, timeout=timeout)
@@ -111,11 +118,15 @@ class App(Protocol):
 
 
 class _Connection(asyncio.Protocol):
-    """One TCP connection: h11 in, the core's output out."""
+    """One TCP connection: bytes in, the core's output out.
+
+    The HTTP/1.1 engine is a subclass: :class:`_FastConnection` (streamcore's
+    own strict parser and framing, the default) or :class:`_H11Connection`
+    (h11, the reference engine).
+    """
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
         self.hub = hub
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=DEFAULT_MAX_HEAD_SIZE)
         self.transport: asyncio.Transport | None = None
         self.xid: int | None = None
         self.closed = False
@@ -124,6 +135,138 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.xid is not None:
+            xid, self.xid = self.xid, None
+            self.hub._route.pop(xid, None)
+            self.hub.core.connection_lost(xid, self.hub._now())
+            self.hub._drain()
+
+    def _bad_request_bytes(self, status: int) -> bytes:
+        body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad HTTP request"}}'
+        return (
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n" % (status, _REASONS.get(status, b""), len(body))
+        ) + body
+
+    def _close_later(self) -> None:
+        self.close_after_flush = True
+        if not self.out:
+            self.hub._dirty.append(self)
+
+    def _write(self, data: bytes | None) -> None:
+        # Output is gathered while the hub drains the core and written once
+        # per loop iteration (flush): one send() per response instead of one
+        # per head, body and end (uvloop's write-coalescing advice).
+        if data and not self.closed:
+            if not self.out:
+                self.hub._dirty.append(self)
+            self.out.append(data)
+
+    def flush(self) -> None:
+        out, self.out = self.out, []
+        t = self.transport
+        if out and t is not None and not self.closed:
+            t.write(out[0] if len(out) == 1 else b"".join(out))
+            if t.get_write_buffer_size() > self.hub.max_write_buffer:
+                log.warning("aborting a connection whose peer reads too slowly")
+                t.abort()
+        if self.close_after_flush and t is not None and not self.closed:
+            t.close()
+            self.closed = True
+
+    # engine-specific
+    def head(self, ev: ResponseHead) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def data(self, ev: ResponseData) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def end(self, ev: ResponseEnd) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _FastConnection(_Connection):
+    """streamcore's own HTTP/1.1 engine (:mod:`streamcore._http11`)."""
+
+    def __init__(self, hub: "StreamableHttpServer") -> None:
+        super().__init__(hub)
+        self.http = Http11Connection(max_head_size=hub.max_head_size)
+
+    def data_received(self, data: bytes) -> None:
+        self.http.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        self.http.receive_data(b"")
+        self._process()
+        return None
+
+    def _process(self) -> None:
+        hub = self.hub
+        core = hub.core
+        http = self.http
+        while not self.closed:
+            try:
+                ev = http.next_event()
+            except Http11Error as exc:
+                if self.transport is not None:
+                    if self.xid is None:
+                        self.transport.write(self._bad_request_bytes(exc.status_hint))
+                    self.transport.close()
+                self.closed = True
+                break
+            t = type(ev)
+            if t is bytes:
+                if self.xid is not None:
+                    core.receive_body(self.xid, ev)
+            elif t is RequestHead:
+                xid = core.receive_request(ev.method, ev.target, ev.headers, hub._now())
+                self.xid = xid
+                hub._route[xid] = self
+                if ev.expect_continue:
+                    self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            elif ev is END:
+                if self.xid is not None:
+                    core.receive_end(self.xid, hub._now())
+            elif ev is NEED_DATA or ev is PAUSED:
+                break
+            else:  # CLOSED: the client finished between requests
+                if self.transport is not None:
+                    self.transport.close()
+                self.closed = True
+                break
+        hub._drain()
+
+    def head(self, ev: ResponseHead) -> None:
+        self._write(self.http.response_head(ev.status, ev.headers, streaming=ev.streaming))
+
+    def data(self, ev: ResponseData) -> None:
+        self._write(self.http.response_data(ev.data))
+
+    def end(self, ev: ResponseEnd) -> None:
+        http = self.http
+        self._write(http.response_end())
+        self.hub._route.pop(ev.xid, None)
+        if ev.close or not http.keep_alive:
+            self.xid = None
+            self._close_later()
+            return
+        if http.request_complete:
+            http.start_next_cycle()
+            self.xid = None
+            # Pipelined bytes may already wait in the buffer.
+            asyncio.get_running_loop().call_soon(self._process)
+
+
+class _H11Connection(_Connection):
+    """The h11 engine: slower, and the reference our own engine is tested against."""
+
+    def __init__(self, hub: "StreamableHttpServer") -> None:
+        super().__init__(hub)
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=hub.max_head_size)
 
     def data_received(self, data: bytes) -> None:
         self.h11.receive_data(data)
@@ -134,14 +277,6 @@ class _Connection(asyncio.Protocol):
         self._process()
         return None
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self.xid is not None:
-            xid, self.xid = self.xid, None
-            self.hub._route.pop(xid, None)
-            self.hub.core.connection_lost(xid, self.hub._now())
-            self.hub._drain()
-
     def _process(self) -> None:
         hub = self.hub
         core = hub.core
@@ -149,7 +284,11 @@ class _Connection(asyncio.Protocol):
             try:
                 ev = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
-                self._bad_request(exc)
+                if self.transport is not None:
+                    if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                        self.transport.write(self._bad_request_bytes(exc.error_status_hint))
+                    self.transport.close()
+                self.closed = True
                 return
             if ev is h11.NEED_DATA or ev is h11.PAUSED:
                 break
@@ -164,37 +303,14 @@ class _Connection(asyncio.Protocol):
             elif t is h11.EndOfMessage:
                 if self.xid is not None:
                     core.receive_end(self.xid, hub._now())
-                self._maybe_next_cycle()
+                if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
+                    self.h11.start_next_cycle()
+                    self.xid = None
             elif t is h11.ConnectionClosed:
                 if self.transport is not None:
                     self.transport.close()
                 break
         hub._drain()
-
-    def _bad_request(self, exc: h11.RemoteProtocolError) -> None:
-        if self.transport is None:
-            return
-        try:
-            if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad HTTP request"}}'
-                status = exc.error_status_hint
-                self.transport.write(
-                    self.h11.send(h11.Response(status_code=status, headers=[
-                        (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
-                        (b"connection", b"close")]))
-                    + self.h11.send(h11.Data(data=body)) + self.h11.send(h11.EndOfMessage())
-                )
-        except h11.LocalProtocolError:
-            pass
-        self.transport.close()
-        self.closed = True
-
-    def _maybe_next_cycle(self) -> None:
-        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
-            self.h11.start_next_cycle()
-            self.xid = None
-
-    # output from the core
 
     def head(self, ev: ResponseHead) -> None:
         # h11 frames a response without Content-Length as chunked on HTTP/1.1.
@@ -206,42 +322,18 @@ class _Connection(asyncio.Protocol):
 
     def end(self, ev: ResponseEnd) -> None:
         self._write(self.h11.send(h11.EndOfMessage()))
-        xid = ev.xid
-        self.hub._route.pop(xid, None)
+        self.hub._route.pop(ev.xid, None)
         if ev.close or self.h11.our_state is h11.MUST_CLOSE:
-            self.close_after_flush = True
             self.xid = None
-            if not self.out:
-                self.hub._dirty.append(self)
+            self._close_later()
             return
         if self.h11.their_state is h11.DONE:
             self.h11.start_next_cycle()
             self.xid = None
-            # Pipelined bytes may already wait in h11's buffer.
             asyncio.get_running_loop().call_soon(self._process)
-        # else: the request body is still arriving (an early rejection); the
-        # EndOfMessage handler starts the next cycle.
 
-    def _write(self, data: bytes | None) -> None:
-        # Output is gathered while the hub drains the core and written once
-        # per drain (flush): one send() per response instead of one per
-        # head, body and end (uvloop's write-coalescing advice).
-        if data and not self.closed:
-            if not self.out:
-                self.hub._dirty.append(self)
-            self.out.append(data)
 
-    def flush(self) -> None:
-        out, self.out = self.out, []
-        t = self.transport
-        if out and t is not None and not self.closed:
-            t.write(out[0] if len(out) == 1 else b"".join(out))
-            if t.get_write_buffer_size() > self.hub.max_write_buffer:
-                log.warning("aborting a connection whose peer reads too slowly")
-                t.abort()
-        if self.close_after_flush and t is not None:
-            t.close()
-            self.closed = True
+_ENGINES = {"fast": _FastConnection, "h11": _H11Connection}
 
 
 class StreamableHttpServer:
@@ -253,8 +345,14 @@ class StreamableHttpServer:
         config: ServerConfig | None = None,
         *,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
         request_timeout: float | None = None,
+        http1: str = "fast",
     ) -> None:
+        if http1 not in _ENGINES:
+            raise ValueError(f"http1 must be one of {sorted(_ENGINES)}")
+        self._engine = _ENGINES[http1]
+        self.max_head_size = max_head_size
         self.app = app
         self.core = Server(config)
         self.max_write_buffer = max_write_buffer
@@ -267,6 +365,7 @@ class StreamableHttpServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining = False
         self._dirty: list[_Connection] = []
+        self._flush_scheduled = False
 
     def _now(self) -> float:
         loop = self._loop or asyncio.get_running_loop()
@@ -275,7 +374,8 @@ class StreamableHttpServer:
     async def start(self, host: str = "127.0.0.1", port: int = 8000, **kw: Any) -> asyncio.base_events.Server:
         """Listen; returns the asyncio server (its ``sockets`` tell the bound port)."""
         self._loop = asyncio.get_running_loop()
-        return await self._loop.create_server(lambda: _Connection(self), host, port, **kw)
+        engine = self._engine
+        return await self._loop.create_server(lambda: engine(self), host, port, **kw)
 
     # -- the pump ---------------------------------------------------------------
 
@@ -319,10 +419,20 @@ class StreamableHttpServer:
                             fut.set_exception(ConnectionResetError("session closed"))
         finally:
             self._draining = False
-            dirty, self._dirty = self._dirty, []
-            for conn in dirty:
-                conn.flush()
+            if self._dirty and not self._flush_scheduled:
+                # Flush at the end of this loop iteration, after the handler
+                # tasks started above have run their first step: a handler that
+                # answers without awaiting gets head, body and end in one send().
+                # SSE heads still go out within the same iteration ("at once").
+                self._flush_scheduled = True
+                (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
         self._arm_timer()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
 
     def _arm_timer(self) -> None:
         at = self.core.get_timer()
@@ -413,9 +523,9 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 
 async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
-                *, ready: Callable[[int], None] | None = None) -> None:
+                *, ready: Callable[[int], None] | None = None, http1: str = "fast") -> None:
     """Run until cancelled. ``ready(port)`` is called once listening."""
-    hub = StreamableHttpServer(app, config)
+    hub = StreamableHttpServer(app, config, http1=http1)
     srv = await hub.start(host, port)
     bound = srv.sockets[0].getsockname()[1]
     if ready is not None:

@@ -1,0 +1,325 @@
+"""A strict, bounded, sans-IO HTTP/1.1 server connection (RFC 9112).
+
+This is the raw path under the asyncio adapter: it parses request heads and
+bodies (Content-Length or chunked, with :mod:`streamcore.chunked`) and frames
+responses (Content-Length, or chunked for SSE streams). It does only what a
+Streamable HTTP endpoint needs, which makes it several times cheaper per
+request than a general-purpose engine; ``h11`` remains the reference it is
+tested against (``tests/test_http11.py``), and the ASGI and HTTP/2 adapters
+bring their own HTTP layer.
+
+Policy (strict where a lax parser would be a smuggling risk, RFC 9112 11.2):
+
+* Lines end with CRLF; a bare LF or CR in the head is refused (h11 accepts a
+  bare LF; RFC 9112 2.2 makes that a MAY, and we decline it).
+* obs-fold, whitespace before the colon, and field values with CTL characters
+  other than HTAB are refused (RFC 9112 5.1, 5.2; RFC 9110 5.5).
+* Exactly one Host on HTTP/1.1 (RFC 9112 3.2).
+* Framing per :func:`streamcore.chunked.framing_for_request`; Transfer-Encoding
+  with Content-Length is decoded as chunked and the connection closed after
+  the response (RFC 9112 6.1).
+* ``Expect: 100-continue`` is honoured: the request event says so and the
+  adapter sends the interim response before reading the body.
+
+Every refusal raises :class:`Http11Error` (a :class:`RemoteProtocolError`)
+carrying ``status_hint``; the connection is then unusable and must be closed
+after the error response.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import NamedTuple
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+from .chunked import ChunkedDecodeError, ChunkedDecoder, encode_chunk, framing_for_request
+
+__all__ = [
+    "Http11Error",
+    "Http11Connection",
+    "RequestHead",
+    "NEED_DATA",
+    "PAUSED",
+    "END",
+    "DEFAULT_MAX_HEAD_SIZE",
+    "DEFAULT_MAX_FIELDS",
+]
+
+#: Bytes of request line plus header section. h11 allows 16 KiB by default;
+#: we allow 64 KiB because OAuth bearer tokens and Mcp-Param-* headers can be long.
+DEFAULT_MAX_HEAD_SIZE = 64 * 1024
+#: Header field lines per request (Apache's LimitRequestFields default is 100).
+DEFAULT_MAX_FIELDS = 128
+
+
+class Http11Error(RemoteProtocolError):
+    """The client sent an HTTP/1.1 message we refuse; answer ``status_hint`` and close."""
+
+
+class RequestHead(NamedTuple):
+    method: bytes
+    target: bytes
+    headers: list[tuple[bytes, bytes]]  # lower-case names
+    http_version: bytes  # b"1.1" or b"1.0"
+    expect_continue: bool
+
+
+class _Sentinel:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NEED_DATA = _Sentinel("NEED_DATA")  #: feed more bytes
+PAUSED = _Sentinel("PAUSED")  #: a request is complete; respond before the next one is parsed
+END = _Sentinel("END")  #: the current request's body is complete
+CLOSED = _Sentinel("CLOSED")  #: the client closed its side cleanly between requests
+
+# RFC 9110 5.6.2 token; RFC 9112 3 request-line. The target is any visible
+# ASCII (origin-form, absolute-form, asterisk-form); we route on nothing but
+# the method, so it is not parsed further here.
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP/1\.([01])")
+_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*")
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+# States of the request side.
+_IDLE, _BODY_LENGTH, _BODY_CHUNKED, _DONE, _ERROR = range(5)
+
+
+class Http11Connection:
+    """One server-side HTTP/1.1 connection: ``receive_data`` / ``next_event`` in,
+    ``response_*`` out (each returns the bytes to write)."""
+
+    __slots__ = (
+        "max_head_size", "max_fields", "_buf", "_scanned", "_state", "_remaining", "_chunked",
+        "_eof", "_keep_alive", "_version", "_streaming", "_responding", "_must_close", "_pending_end",
+    )
+
+    def __init__(self, *, max_head_size: int = DEFAULT_MAX_HEAD_SIZE, max_fields: int = DEFAULT_MAX_FIELDS) -> None:
+        self.max_head_size = max_head_size
+        self.max_fields = max_fields
+        self._buf = bytearray()
+        self._scanned = 0  # bytes of _buf already searched for the end of the head
+        self._state = _IDLE
+        self._remaining = 0
+        self._chunked: ChunkedDecoder | None = None
+        self._eof = False
+        self._keep_alive = True
+        self._version = b"1.1"
+        self._streaming = False
+        self._responding = False
+        self._must_close = False
+        self._pending_end = False  # the body is read; END not yet returned
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection may carry another request after this response."""
+        return self._keep_alive and not self._must_close and not self._eof
+
+    # -- input ---------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes from the socket; ``b""`` means the client closed its side."""
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
+
+    def next_event(self) -> object:
+        """The next of: :class:`RequestHead`, body ``bytes``, :data:`END`,
+        :data:`NEED_DATA`, :data:`PAUSED`, :data:`CLOSED`."""
+        state = self._state
+        if state == _IDLE:
+            return self._head()
+        if state == _BODY_LENGTH:
+            buf = self._buf
+            if not buf:
+                if self._eof:
+                    return self._fail("connection closed in the middle of a request body")
+                return NEED_DATA
+            n = self._remaining
+            if len(buf) <= n:
+                data = bytes(buf)
+                buf.clear()
+            else:
+                data = bytes(buf[:n])
+                del buf[:n]  # amortised O(1) per byte (h2's frame buffer)
+            self._remaining = n - len(data)
+            if self._remaining == 0:
+                self._state = _DONE
+                self._pending_end = True
+            return data if data else self._end()
+        if state == _BODY_CHUNKED:
+            dec = self._chunked
+            assert dec is not None
+            buf = self._buf
+            if not buf:
+                if self._eof:
+                    return self._fail("connection closed in the middle of a chunked body")
+                return NEED_DATA
+            try:
+                data = dec.feed(bytes(buf))
+            except ChunkedDecodeError as exc:
+                return self._fail(str(exc), exc.status_hint)
+            buf.clear()
+            if dec.done:
+                self._buf = bytearray(dec.unused_data)
+                self._state = _DONE
+                self._chunked = None
+                if data:
+                    self._pending_end = True
+                    return data
+                return self._end()
+            return data if data else NEED_DATA
+        if state == _DONE:
+            if self._pending_end:
+                return self._end()
+            return PAUSED
+        raise Http11Error("connection already failed", status_hint=400)
+
+    def _end(self) -> object:
+        self._pending_end = False
+        self._state = _DONE
+        return END
+
+    def _fail(self, msg: str, status: int = 400) -> object:
+        self._state = _ERROR
+        raise Http11Error(msg, status_hint=status)
+
+    def _head(self) -> object:
+        buf = self._buf
+        # Resume the search just before where the last one stopped, in case
+        # the terminator straddles two reads: no byte is scanned twice.
+        end = buf.find(b"\r\n\r\n", max(0, self._scanned - 3))
+        if end == -1:
+            if len(buf) > self.max_head_size:
+                return self._fail("request head too large", 431)
+            self._scanned = len(buf)
+            if self._eof:
+                if not buf:
+                    return CLOSED
+                return self._fail("connection closed in the middle of a request head")
+            if not buf:
+                return NEED_DATA
+            # RFC 9112 2.2: a recipient SHOULD ignore at least one empty line
+            # before the request-line. We allow CRLFs between requests.
+            if buf[:2] == b"\r\n":
+                del buf[:2]
+                self._scanned = 0
+                return self._head()
+            return NEED_DATA
+        if end + 4 > self.max_head_size:
+            return self._fail("request head too large", 431)
+        head = bytes(buf[:end])
+        del buf[: end + 4]
+        self._scanned = 0
+        while head.startswith(b"\r\n"):  # leading empty lines (RFC 9112 2.2)
+            head = head[2:]
+        lines = head.split(b"\r\n")
+        m = _REQUEST_LINE.fullmatch(lines[0])
+        if m is None:
+            return self._fail("malformed request line")
+        method, target, minor = m.group(1), m.group(2), m.group(3)
+        if len(lines) - 1 > self.max_fields:
+            return self._fail("too many header fields", 431)
+        headers: list[tuple[bytes, bytes]] = []
+        fullmatch = _FIELD.fullmatch
+        for line in lines[1:]:
+            fm = fullmatch(line)
+            if fm is None:
+                # Covers obs-fold (a line starting with SP/HTAB), whitespace
+                # before the colon, bare CR/LF, NUL and other CTLs.
+                return self._fail("malformed header field line")
+            headers.append((fm.group(1).lower(), fm.group(2)))
+        version = b"1." + minor
+        self._version = version
+        connection = b",".join(v for n, v in headers if n == b"connection").lower()
+        tokens = {t.strip() for t in connection.split(b",")}
+        if version == b"1.1":
+            hosts = [v for n, v in headers if n == b"host"]
+            if len(hosts) != 1:
+                return self._fail("HTTP/1.1 requires exactly one Host")
+            self._keep_alive = b"close" not in tokens
+        else:
+            self._keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+        try:
+            framing = framing_for_request(headers, http_version=version)
+        except ChunkedDecodeError as exc:  # FramingError
+            return self._fail(str(exc), exc.status_hint)
+        self._must_close = framing.must_close
+        expect = b",".join(v for n, v in headers if n == b"expect").lower()
+        if framing.chunked:
+            self._state = _BODY_CHUNKED
+            self._chunked = ChunkedDecoder()
+        elif framing.content_length:
+            self._state = _BODY_LENGTH
+            self._remaining = framing.content_length
+        else:
+            self._state = _DONE
+            self._pending_end = True
+        has_body = self._state != _DONE
+        return RequestHead(method, target, headers, version, has_body and expect == b"100-continue")
+
+    # -- output --------------------------------------------------------------
+
+    def response_head(self, status: int, headers: list[tuple[bytes, bytes]], *, streaming: bool = False) -> bytes:
+        """Status line and fields. ``streaming`` (unknown length): chunked on
+        HTTP/1.1, close-delimited on HTTP/1.0. Otherwise ``headers`` must carry
+        ``content-length`` (the core always sets it)."""
+        if self._responding:
+            raise LocalProtocolError("a response is already in progress")
+        self._responding = True
+        self._streaming = streaming
+        out = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
+        for name, value in headers:
+            out.append(name + b": " + value + b"\r\n")
+        if streaming:
+            if self._version == b"1.1":
+                out.append(b"transfer-encoding: chunked\r\n")
+            else:
+                self._keep_alive = False  # RFC 9112 6.3 item 8: close-delimited
+        if self._state != _DONE:
+            # Answered before the body was read (an early refusal): we will not
+            # read the rest, so the connection cannot carry another request.
+            self._must_close = True
+        if not self.keep_alive:
+            out.append(b"connection: close\r\n")
+        elif self._version == b"1.0":
+            out.append(b"connection: keep-alive\r\n")
+        out.append(b"\r\n")
+        return b"".join(out)
+
+    def response_data(self, data: bytes) -> bytes:
+        """One piece of the body, framed."""
+        if not data:
+            return b""
+        if self._streaming and self._version == b"1.1":
+            return encode_chunk(data)
+        return data
+
+    def response_end(self) -> bytes:
+        """The end of the response. Then check :attr:`keep_alive`: if True and the
+        request was fully read, call :meth:`start_next_cycle`."""
+        self._responding = False
+        if self._streaming and self._version == b"1.1":
+            self._streaming = False
+            return b"0\r\n\r\n"
+        self._streaming = False
+        return b""
+
+    @property
+    def request_complete(self) -> bool:
+        return self._state == _DONE and not self._pending_end
+
+    def start_next_cycle(self) -> None:
+        """Ready for the next request on this connection."""
+        if self._state != _DONE or self._responding:
+            raise LocalProtocolError("the current exchange is not finished")
+        self._state = _IDLE
+        self._version = b"1.1"
+        self._keep_alive = True
