@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"streamcore demo MCP server on http://{args.host}:{port}/mcp", flush=True)
 
     try:
-        asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready))
+        asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready, http1=args.http1))
     except KeyboardInterrupt:
         pass
     return 0
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--no-store", action="store_true", help="no event store: streams are not resumable")
     sp.add_argument("--retry-ms", type=int, default=None, help="SSE retry advice sent with priming events")
     sp.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    sp.add_argument("--http1", choices=("fast", "h11"), default="fast",
+                    help="HTTP/1.1 engine: streamcore's own (default) or h11")
     args = parser.parse_args(argv)
     if args.command in (None, "info"):
         return _info()

@@ -25,9 +25,10 @@ def sse_messages(body: bytes) -> list:
     return [json.loads(e.data) for e in SseDecoder().feed(body) if e.data]
 
 
-@pytest.fixture(scope="module")
-def url() -> str:
-    with streamcore_server("--retry-ms", "300") as u:
+@pytest.fixture(scope="module", params=["fast", "h11"])
+def url(request: pytest.FixtureRequest) -> str:
+    """The demo server, once per HTTP/1.1 engine."""
+    with streamcore_server("--retry-ms", "300", "--http1", request.param) as u:
         yield u
 
 
