@@ -38,7 +38,7 @@ def _extensions() -> list[Extension]:
             Extension(
                 name,
                 [pyx],
-                extra_compile_args=["-O2"] if not DEBUG else ["-O0", "-g"],
+                extra_compile_args=["-O2", "-g0"] if not DEBUG else ["-O0", "-g"],
             )
         )
     return exts
@@ -57,7 +57,8 @@ class build_ext(_build_ext):
         self.cython_annotate = False
 
     def finalize_options(self) -> None:
-        super().finalize_options()
+        # Cythonize first: setuptools' own finalize_options annotates the
+        # Extension objects it finds, so they must already be the final ones.
         if self.distribution.ext_modules:
             from Cython.Build import cythonize
 
@@ -70,7 +71,7 @@ class build_ext(_build_ext):
                 compiler_directives={"language_level": "3", "embedsignature": True},
                 compile_time_env={"STREAMCORE_DEBUG": DEBUG},
             )
-            self.extensions = self.distribution.ext_modules
+        super().finalize_options()
 
     def run(self) -> None:
         try:
