@@ -381,7 +381,7 @@ def test_event_object(impl):
     assert ev == ref and ref == ev and not (ev != ref)
     assert hash(ev) == hash(ref)
     assert repr(ev) == repr(ref) == "SseEvent(event='e', data='d', id='1', retry=5)"
-    assert isinstance(ev, SseEventBase)
+    assert isinstance(ev, SseEventBase) and type(ev) is impl.SseEvent
     assert ev != impl.SseEvent("d", event="e", id="1")
     assert ev != ("e", "d", "1", 5)
     assert pickle.loads(pickle.dumps(ev)) == ev
@@ -490,3 +490,26 @@ def test_encode_event_chunk_framing(impl, size):
     assert impl.encode_event_chunk(data, id="9") == b"%x\r\n" % len(ev) + ev + b"\r\n"
     ev = impl.encode_event(None)
     assert impl.encode_event_chunk(None) == b"1\r\n\n\r\n" == b"%x\r\n" % len(ev) + ev + b"\r\n"
+
+
+def test_twins_expose_the_same_api():
+    """Both twins export the same names, and their classes the same public members."""
+    from _twins import twins
+
+    mods = twins(CODEC)
+    if len(mods) < 2:
+        pytest.skip("compiled twin not built")
+    py, c = mods
+    assert py.__all__ == c.__all__
+    for name in py.__all__:
+        assert hasattr(c, name), name
+    for cls in ("SseDecoder", "SseEvent"):
+        pub = [{n for n in dir(getattr(m, cls)) if not n.startswith("_")} for m in (py, c)]
+        assert pub[0] == pub[1], cls
+    for const in ("DEFAULT_MAX_EVENT_SIZE", "DEFAULT_MAX_LINE_SIZE", "MAX_RETRY"):
+        assert getattr(py, const) == getattr(c, const)
+    with pytest.raises(TypeError):
+        c.SseDecoder(10)
+    with pytest.raises(TypeError):
+        py.SseDecoder(10)
+    assert type(c.SseDecoder().feed(b"")) is type(py.SseDecoder().feed(b"")) is list
