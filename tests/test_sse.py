@@ -180,7 +180,7 @@ def test_event_retry_is_the_blocks_own(impl):
 
 
 def test_retry_overflow_is_ignored(impl):
-    """SSE-18 (policy): a retry above 2**64-1 is ignored, like a 64-bit browser parser; leading zeros don't count."""
+    """SSE-18 (policy): a retry above 2**64-1 is ignored as malformed (MAX_RETRY); leading zeros don't count."""
     dec = impl.SseDecoder()
     dec.feed(b"retry: 18446744073709551615\n")
     assert dec.retry == 2**64 - 1 == impl.MAX_RETRY

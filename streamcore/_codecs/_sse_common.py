@@ -18,8 +18,8 @@ __all__ = [
 
 #: Largest ``data`` of one event, in bytes as received (the values of its
 #: ``data:`` lines joined with LF). 4 MiB: the same bound streamcore's server
-#: puts on one JSON-RPC body, so every message a streamcore server accepts can
-#: also travel back as one SSE event. (Precedent: the MCP Python SDK 2.3.0
+#: puts on one JSON-RPC body (``streamcore._server.DEFAULT_MAX_BODY_SIZE``), so
+#: every message a streamcore server accepts can also travel back as one event. (Precedent: the MCP Python SDK 2.3.0
 #: client caps SSE events at 1 MiB, ``DEFAULT_MAX_SSE_EVENT_SIZE``; we allow
 #: more because tool results with embedded images easily exceed 1 MiB.)
 DEFAULT_MAX_EVENT_SIZE: int = 4 * 1024 * 1024
@@ -31,10 +31,11 @@ DEFAULT_MAX_EVENT_SIZE: int = 4 * 1024 * 1024
 #: ``max_incomplete_event_size``; we bound the unit, a line, the same way.)
 DEFAULT_MAX_LINE_SIZE: int = DEFAULT_MAX_EVENT_SIZE + len("data: ")
 
-#: A ``retry`` value above this is ignored by the decoder and rejected by the
-#: encoder. WHATWG only says "ASCII digits"; browsers parse the value into a
-#: 64-bit unsigned integer and ignore it on overflow, and so do we (it also
-#: keeps ``int()`` away from Python's 4300-digit conversion limit).
+#: A ``retry`` value above this is ignored by the decoder (as if malformed) and
+#: rejected by the encoder. WHATWG only says "ASCII digits" and sets no bound;
+#: capping at the largest unsigned 64-bit value keeps the compiled twin's
+#: parser in a machine integer and ``int()`` away from Python's 4300-digit
+#: conversion limit. No sane reconnection time comes near 2**64 ms.
 MAX_RETRY: int = 2**64 - 1
 
 
