@@ -30,4 +30,5 @@ cdef class _Parser:
     cdef object envelope(self, Py_ssize_t i, int depth)
     cdef object classify(self, bint has_id, bint dup, bint has_method, bint has_response,
                          int jsonrpc_state, object ident, int kind,
-                         object method, object params, object result, object error)
+                         object method, object params, object result, object error,
+                         int pkind, int rkind)

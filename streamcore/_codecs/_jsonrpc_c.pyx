@@ -282,18 +282,6 @@ cdef inline int _known_str(str key) noexcept:
     return -1
 
 
-cdef inline int _kind(object v):
-    # 0 object, 1 array, 2 anything else (RawJson judged by its first byte)
-    if type(v) is dict:
-        return 0
-    if type(v) is list:
-        return 1
-    if type(v) is RawJson:
-        c = v.first_byte()
-        return 0 if c == 0x7B else 1 if c == 0x5B else 2
-    return 2
-
-
 cdef inline _Parser _parser(bytes buf, int max_depth, bint lazy, bint mcp):
     cdef _Parser w = _Parser.__new__(_Parser)
     w.buf = buf
@@ -691,6 +679,7 @@ cdef class _Parser:
         cdef int jsonrpc_state = 0  # 0 absent, 1 exactly "2.0", 2 anything else
         cdef int id_kind = 3        # 0 str/int, 1 null, 2 non-integer lexeme, 3 bad/absent
         cdef object extra = None
+        cdef int vk, pkind = 2, rkind = 2
         ident = None
         method = params = result = error = _MISSING
         if inner > self.max_depth:
@@ -699,7 +688,7 @@ cdef class _Parser:
         i = _ws(p, i + 1, n)
         if i < n and p[i] == 0x7D:
             self.pos = i + 1
-            return self.classify(False, False, False, False, 0, None, 3, _MISSING, _MISSING, _MISSING, _MISSING)
+            return self.classify(False, False, False, False, 0, None, 3, _MISSING, _MISSING, _MISSING, _MISSING, 2, 2)
         while True:
             # member name: compared as bytes when it has no escapes (always,
             # in practice); anything else is decoded like the pure twin does
@@ -777,6 +766,8 @@ cdef class _Parser:
             elif key == K_ERROR:
                 error = self.parse_value(i, inner)
             elif key == K_PARAMS or key == K_RESULT:
+                # the object/array/other verdict needs only the first byte
+                vk = 0 if p[i] == 0x7B else 1 if p[i] == 0x5B else 2
                 if lazy:
                     ve = self.skip_value(i, inner)
                     v = _raw_slice(self.buf, i, ve)
@@ -785,8 +776,10 @@ cdef class _Parser:
                     v = self.parse_value(i, inner)
                 if key == K_PARAMS:
                     params = v
+                    pkind = vk
                 else:
                     result = v
+                    rkind = vk
             else:  # duplicates and unknown members: checked, then ignored
                 if decode:
                     self.parse_value(i, inner)
@@ -807,13 +800,13 @@ cdef class _Parser:
             id_kind = 3
         return self.classify(
             has_id, dup or self.dup, method is not _MISSING, result is not _MISSING or error is not _MISSING,
-            jsonrpc_state, ident, id_kind, method, params, result, error,
+            jsonrpc_state, ident, id_kind, method, params, result, error, pkind, rkind,
         )
 
     cdef object classify(
         self, bint has_id, bint dup, bint has_method, bint has_response,
         int jsonrpc_state, object ident, int kind,
-        object method, object params, object result, object error,
+        object method, object params, object result, object error, int pkind, int rkind,
     ):
         """Spec 5.1/5.2 checks, in the same order as ``_Walker.classify``."""
         cdef bint mcp = self.mcp
@@ -821,7 +814,6 @@ cdef class _Parser:
         cdef bint has_error = error is not _MISSING
         cdef bint ok_id = kind == 0 or (not mcp and kind != 3)
         cdef bint reply
-        cdef int pk
         detected = ident if ok_id else None
         if has_method:
             reply = not (jsonrpc_state == 1 and type(method) is str and not has_id)
@@ -839,10 +831,9 @@ cdef class _Parser:
             if has_id and not ok_id:
                 return _make(Invalid, (INVALID_REQUEST, R_ID, None, reply))
             if params is not _MISSING:
-                pk = _kind(params)
-                if pk == 2:
+                if pkind == 2:
                     return _make(Invalid, (INVALID_REQUEST, R_PARAMS, detected, reply))
-                if pk == 1 and mcp:
+                if pkind == 1 and mcp:
                     return _make(Invalid, (INVALID_PARAMS, R_PARAMS_ARRAY, detected, reply))  # AMB-17
             else:
                 params = None
@@ -854,7 +845,7 @@ cdef class _Parser:
         if has_result:
             if not has_id or kind == 1 or not ok_id:
                 return _make(Invalid, (INVALID_REQUEST, R_ID, None, reply))
-            if mcp and _kind(result) != 0:
+            if mcp and rkind != 0:
                 return _make(Invalid, (INVALID_REQUEST, R_RESULT, detected, reply))
             return _make2(Response, ident, result)
         if has_error:
