@@ -47,6 +47,7 @@ from ..chunked import ChunkedDecoder
 
 __all__ = [
     "connect",
+    "elicitation_defaults",
     "ClientSession",
     "ClientError",
     "McpError",
@@ -69,6 +70,21 @@ DEFAULT_POOL_SIZE = 8
 
 Handler = Callable[[Any], Awaitable[Any]]
 _CAPABILITY_OF = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
+
+
+def elicitation_defaults(schema: dict) -> dict:
+    """The ``default`` of every property of an elicitation ``requestedSchema`` (SEP-1034).
+
+    A handler that accepts with what it has can start from this and overlay
+    the user's answers.
+    """
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    out = {}
+    if isinstance(props, dict):
+        for name, spec in props.items():
+            if isinstance(spec, dict) and "default" in spec:
+                out[name] = spec["default"]
+    return out
 
 
 class _Conn:
@@ -523,7 +539,7 @@ class ClientSession:
                     self._pool.put(origin, conn)
                 else:
                     conn.close()
-        self._pump()
+            self._pump()  # also after the early returns above
 
     async def _read_head(self, conn: _Conn, buf: bytes = b"") -> tuple[bytes, bytes]:
         data = bytearray(buf)
