@@ -541,3 +541,18 @@ def test_selector_module():
     assert j.IMPLEMENTATION in ("compiled", "pure")
     assert j.parse is j._impl.parse
     assert j.RawJson(b"[1]").value == [1]
+
+
+def test_raw_json_api(impl):
+    """RawJson: bytes, len, equality by content, hash, short repr, first byte."""
+    body = b'{"jsonrpc":"2.0","id":1,"result":{"a":1}}'
+    m = one(impl, body, lazy=True)
+    r = m.result
+    assert bytes(r) == b'{"a":1}' and len(r) == 7 and r.first_byte() == ord("{")
+    assert r == impl.RawJson(b'{"a":1}') and hash(r) == hash(impl.RawJson(bytearray(b'{"a":1}')))
+    assert r != b'{"a":1}'  # a RawJson is not bytes
+    assert repr(impl.RawJson(b"1" * 100)).endswith("...')")
+    assert impl.RawJson(b"").first_byte() == -1
+    with pytest.raises(JsonRpcDecodeError) as info:
+        impl.decode_value(b'{"a":1,"a":2}')
+    assert info.value.code_hint == -32600
