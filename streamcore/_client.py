@@ -288,7 +288,7 @@ class _Pending:
 class _Exchange:
     __slots__ = (
         "handle", "kind", "rids", "status", "sse", "body", "decoder", "last_event_id",
-        "retry_ms", "attempts", "had_session", "message", "progress",
+        "retry_ms", "attempts", "had_session", "message", "progress", "json",
     )
 
     def __init__(self, handle: int, kind: int, rids: set | None = None) -> None:
@@ -305,6 +305,7 @@ class _Exchange:
         self.had_session = False
         self.message: bytes | None = None  # a notification/response body, for replay after 404
         self.progress = False  # this connection delivered a new event id
+        self.json = False  # the reply is application/json
 
 
 class Client:
@@ -476,6 +477,7 @@ class Client:
             ex.decoder = SseDecoder(max_event_size=self.config.max_event_size)
         elif 200 <= status < 300:
             ex.body = bytearray()
+            ex.json = ctype == "application/json" or ctype.endswith("+json")
         else:
             ex.body = bytearray()  # collect the error body for the message
 
@@ -712,7 +714,7 @@ class Client:
             return
         if ex.kind == _NOTIFY:
             self._exchanges.pop(ex.handle, None)
-            if ex.body:  # a JSON reply to a notification/response is tolerated, routed
+            if ex.body and ex.json:  # a JSON reply to a notification/response is tolerated, routed
                 self._route_json(ex, bytes(ex.body), now)
             return
         if ex.sse:
@@ -720,7 +722,7 @@ class Client:
             return
         # a JSON (or empty) reply
         self._exchanges.pop(ex.handle, None)
-        if ex.body and ex.kind == _POST:
+        if ex.body and ex.kind == _POST and (ex.json or self._legacy_stream is None):
             self._route_json(ex, bytes(ex.body), now)
         if ex.kind == _POST and self._legacy_stream is not None:
             return  # L0: the reply travels on the GET stream
@@ -797,7 +799,7 @@ class Client:
             self._listen_handle = None
             if fatal or self.state is not ClientState.READY:
                 return
-            attempts = 0 if ex.progress else ex.attempts + 1
+            attempts = 1 if ex.progress else ex.attempts + 1
             if attempts > self.config.max_reconnect_attempts:
                 return
             delay = self._delay(ex.retry_ms, attempts)
@@ -817,7 +819,8 @@ class Client:
             for rid in rids:
                 self._fail(rid, err)
             return
-        attempts = 0 if ex.progress else ex.attempts + 1
+        # attempts: consecutive reconnections without progress, this one included
+        attempts = 1 if ex.progress else ex.attempts + 1
         if attempts > self.config.max_reconnect_attempts:
             for rid in rids:
                 self._fail(rid, ConnectionLost(f"gave up resuming the stream after {attempts - 1} attempts"))
@@ -844,20 +847,17 @@ class Client:
         if retry_ms is not None:
             return retry_ms / 1000.0  # CLI-SSE-02
         c = self.config
-        if attempts <= 0:
-            base = c.backoff_initial
-        else:
-            base = min(c.backoff_max, c.backoff_initial * c.backoff_factor ** (attempts - 1))
+        base = min(c.backoff_max, c.backoff_initial * c.backoff_factor ** max(0, attempts - 1))
         return base * (0.5 + 0.5 * c.jitter())
 
     def _expire(self, rid: int, now: float) -> None:
         p = self._pending.get(rid)
         if p is None:
             return
+        self._drop_rid(rid)  # abandon its stream first (the request is still known)
         self._fail(rid, RequestTimeout(f"{p.method}: no response within the timeout"))
         if self.state in (ClientState.READY, ClientState.LEGACY) and not p.internal:
             self.send_notification("notifications/cancelled", {"requestId": rid, "reason": "timeout"})
-        self._drop_rid(rid)
 
     def _at(self, when: float, fn: Callable[[float], None] | None, rid: int | None = None) -> None:
         heapq.heappush(self._timers, (when, next(self._timer_seq), fn, rid))
