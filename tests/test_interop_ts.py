@@ -115,7 +115,7 @@ def test_ts_sdk_server_echo() -> None:
             assert r.status_code == 200 and '"text":"hi"' in r.text
             assert c.delete(url, headers=h).status_code == 200
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:

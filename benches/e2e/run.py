@@ -98,6 +98,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _default_sigint() -> None:
+    # a shell's background job (`run.py &`) starts with SIGINT ignored, and exec
+    # keeps that: give the servers back the default, so SIGINT stops them
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Running:
     """One server process, started directly (so its pid is the server's own)."""
 
@@ -108,7 +114,7 @@ class Running:
             argv.append(spec.json_flag)
         self.spec = spec
         self.proc = subprocess.Popen(argv, cwd=spec.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
+                                     text=True, start_new_session=True, preexec_fn=_default_sigint)
         self.pid = self.proc.pid
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -141,13 +147,14 @@ class Running:
             return int(f.read().split()[1]) * PAGE
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                break
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                print(f"  {self.spec.name} (pid {self.pid}) ignored {sig.name}", flush=True)
         for s in (self.proc.stdout, self.proc.stderr):
             if s:
                 s.close()
