@@ -135,6 +135,10 @@ class Running:
                     self.stop()
                     raise RuntimeError(f"{spec.name} never opened its port")
                 time.sleep(0.05)
+        with open(f"/proc/{self.pid}/comm") as f:
+            comm = f.read().strip()
+        # CPU and RSS are read from this pid: it must be the server, not a wrapper
+        assert comm.startswith(("python", "node")) or comm == "MainThread", f"pid {self.pid} is {comm!r}"
 
     def cpu_ticks(self) -> int:
         with open(f"/proc/{self.pid}/stat") as f:
