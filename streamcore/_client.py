@@ -812,7 +812,9 @@ class Client:
         rids = [r for r in ex.rids if r in self._pending]
         if not rids:
             return
-        if fatal or not ex.sse or not ex.last_event_id or self.state is not ClientState.READY:
+        resumable_state = self.state is ClientState.READY or (
+            self.state is ClientState.INITIALIZING and self.session_id is not None)
+        if fatal or not ex.sse or not ex.last_event_id or not resumable_state:
             if ex.sse and not ex.last_event_id and not fatal:
                 err = ConnectionLost("the response stream ended before the response, and no event id "
                                      "was seen to resume from (CLI-SSE-05)")
