@@ -200,3 +200,38 @@ def test_lazy_agrees_with_full(impl, body, mcp):
         if type(lm) is impl.Response and type(lm.result) is impl.RawJson:
             lm = lm._replace(result=impl.decode_value(lm.result.raw))
         assert lm == fm
+
+
+any_values = st.recursive(
+    st.one_of(
+        scalars,
+        st.floats(),  # NaN and infinities: refused identically
+        st.integers(min_value=-(10**60), max_value=10**60),
+        st.text(alphabet=st.characters(codec=None), max_size=12),  # lone surrogates too
+        st.text(alphabet=st.sampled_from('"\\\x00\x01\x1f\x7f\n\r\t\b\féa'), max_size=12),
+    ),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4),
+        st.lists(kids, max_size=3).map(tuple),
+        st.dictionaries(st.one_of(st.text(max_size=6), st.integers(), st.booleans(), st.none()), kids, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+def encoded(impl, value):
+    """encode_result's bytes, or the exception type it raises."""
+    try:
+        return impl.encode_result(1, value)
+    except Exception as exc:  # noqa: BLE001 - compared across twins
+        return type(exc)
+
+
+@SETTINGS
+@given(value=any_values)
+def test_twins_encode_identically(value):
+    """Both twins' encoders give the same bytes, or the same error, for any value."""
+    results = [encoded(impl, value) for impl in TWINS]
+    assert all(r == results[0] for r in results)
+    if type(results[0]) is bytes:
+        json.loads(results[0])  # valid JSON

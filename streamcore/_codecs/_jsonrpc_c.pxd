@@ -32,3 +32,16 @@ cdef class _Parser:
                          int jsonrpc_state, object ident, int kind,
                          object method, object params, object result, object error,
                          int pkind, int rkind)
+
+
+# The value encoder's output buffer: malloc'ed, owned by the _Out, freed in
+# __dealloc__; one _Out per encoded value, copied into bytes at the end.
+cdef class _Out:
+    cdef char* buf
+    cdef Py_ssize_t n
+    cdef Py_ssize_t cap
+
+    cdef int reserve(self, Py_ssize_t k) except -1
+    cdef int put(self, const char* s, Py_ssize_t k) except -1
+    cdef int put_str(self, object s) except -1
+    cdef int put_value(self, object obj, int depth) except -1

@@ -56,14 +56,8 @@ from ._jsonrpc_common import (
     as_bytes,
     batch_allowed,
     check_limits,
-    encode,
-    encode_batch,
-    encode_error,
-    encode_notification,
-    encode_request,
-    encode_result,
-    error_body,
-    reply_body,
+    make_encoders,
+    py_value,
     result_type,
 )
 
@@ -953,3 +947,202 @@ def decode_value(data, *, int max_depth=DEFAULT_MAX_DEPTH):
     if w.dup:
         raise JsonRpcDecodeError("duplicate member name", code_hint=INVALID_REQUEST, status_hint=400)
     return v
+
+
+# --- encoding -------------------------------------------------------------------
+#
+# The envelope code is shared (_jsonrpc_common.make_encoders); only the value
+# encoder is compiled. It handles the exact types JSON-RPC payloads are made of
+# (dict with str keys, list, str, int, float, bool, None) and hands anything
+# else -- subclasses, tuples, non-str keys, NaN, huge ints, lone surrogates,
+# very deep or circular data -- to the stdlib-based py_value for the whole
+# value, so the bytes (or the LocalProtocolError) are always the pure twin's.
+
+
+class _Fallback(Exception):
+    """Internal: this value needs the reference encoder."""
+
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object o, Py_ssize_t* size) except NULL
+    int PyUnicode_IS_ASCII(object o)
+
+cdef extern from "math.h":
+    bint isfinite(double x)
+
+cdef extern from "stdio.h":
+    int snprintf(char* s, size_t n, const char* fmt, ...)
+
+cdef const char* _HEX = b"0123456789abcdef"
+
+
+cdef class _Out:
+    """A growable byte buffer (the encoder's output)."""
+
+    def __dealloc__(self):
+        if self.buf != NULL:
+            free(self.buf)
+
+    cdef int reserve(self, Py_ssize_t k) except -1:
+        cdef Py_ssize_t cap
+        cdef char* q
+        if self.n + k <= self.cap:
+            return 0
+        cap = self.cap * 2 if self.cap else 256
+        while cap < self.n + k:
+            cap *= 2
+        q = <char*>realloc(self.buf, cap)
+        if q == NULL:
+            raise MemoryError()
+        self.buf = q
+        self.cap = cap
+        return 0
+
+    cdef int put(self, const char* s, Py_ssize_t k) except -1:
+        self.reserve(k)
+        memcpy(self.buf + self.n, s, k)
+        self.n += k
+        return 0
+
+    cdef int put_str(self, object s) except -1:
+        # a JSON string, escaped as json.dumps(ensure_ascii=False) does:
+        # '"' '\\' and the short escapes, other controls as \u00XX (lowercase)
+        cdef Py_ssize_t m, k, start
+        cdef const unsigned char* q
+        cdef unsigned char c
+        cdef unsigned long long w8
+        if PyUnicode_IS_ASCII(s):
+            q = <const unsigned char*>PyUnicode_DATA(s)
+            m = PyUnicode_GET_LENGTH(s)
+        else:
+            try:
+                q = <const unsigned char*>PyUnicode_AsUTF8AndSize(s, &m)
+            except UnicodeEncodeError:
+                raise _Fallback() from None
+        # worst case: every byte becomes \u00XX; reserving once lets the loop
+        # write through a bare pointer
+        self.reserve(6 * m + 2)
+        cdef char* w = self.buf + self.n
+        w[0] = b'"'
+        w += 1
+        start = 0
+        k = 0
+        while k < m:
+            # skip eight plain bytes at a time (same SWAR test as the parser)
+            if k + 8 <= m:
+                memcpy(&w8, q + k, 8)
+                if not _special8(w8):
+                    k += 8
+                    continue
+            c = q[k]
+            if c >= 0x20 and c != 0x22 and c != 0x5C:
+                k += 1
+                continue
+            memcpy(w, q + start, k - start)
+            w += k - start
+            k += 1
+            start = k
+            w[0] = b'\\'
+            if c == 0x22 or c == 0x5C:
+                w[1] = <char>c
+            elif c == 0x0A:
+                w[1] = b'n'
+            elif c == 0x0D:
+                w[1] = b'r'
+            elif c == 0x09:
+                w[1] = b't'
+            elif c == 0x08:
+                w[1] = b'b'
+            elif c == 0x0C:
+                w[1] = b'f'
+            else:
+                w[1] = b'u'
+                w[2] = b'0'
+                w[3] = b'0'
+                w[4] = _HEX[c >> 4]
+                w[5] = _HEX[c & 15]
+                w += 4
+            w += 2
+        memcpy(w, q + start, m - start)
+        w += m - start
+        w[0] = b'"'
+        w += 1
+        self.n = w - self.buf
+        return 0
+
+    cdef int put_value(self, object obj, int depth) except -1:
+        cdef char tmp[32]
+        cdef int k
+        cdef long long v
+        cdef double d
+        cdef bint first
+        t = type(obj)
+        if t is str:
+            return self.put_str(obj)
+        if obj is None:
+            return self.put(b"null", 4)
+        if obj is True:
+            return self.put(b"true", 4)
+        if obj is False:
+            return self.put(b"false", 5)
+        if t is int:
+            try:
+                v = obj
+            except OverflowError:
+                raise _Fallback() from None  # big ints: the exact digits via py_value
+            k = snprintf(tmp, 32, "%lld", v)
+            return self.put(tmp, k)
+        if t is float:
+            d = obj
+            if not isfinite(d):
+                raise _Fallback()  # py_value raises LocalProtocolError (RFC 8259 section 6)
+            r = repr(obj)  # json.dumps writes float.__repr__, the shortest round trip
+            return self.put(<const char*>PyUnicode_DATA(r), PyUnicode_GET_LENGTH(r))
+        if depth >= 256:
+            raise _Fallback()  # deep or circular: the stdlib decides
+        if t is dict:
+            self.put(b"{", 1)
+            first = True
+            for key, val in (<dict>obj).items():
+                if type(key) is not str:
+                    raise _Fallback()  # json.dumps's key coercions
+                if not first:
+                    self.put(b",", 1)
+                first = False
+                self.put_str(key)
+                self.put(b":", 1)
+                self.put_value(val, depth + 1)
+            return self.put(b"}", 1)
+        if t is list:
+            self.put(b"[", 1)
+            first = True
+            for val in <list>obj:
+                if not first:
+                    self.put(b",", 1)
+                first = False
+                self.put_value(val, depth + 1)
+            return self.put(b"]", 1)
+        raise _Fallback()
+
+
+def _c_value(obj):
+    """One value as compact UTF-8 JSON; byte-identical to ``py_value``."""
+    if type(obj) is RawJson:
+        return obj.raw
+    cdef _Out out = _Out.__new__(_Out)
+    try:
+        out.put_value(obj, 0)
+    except _Fallback:
+        return py_value(obj)
+    return PyBytes_FromStringAndSize(out.buf, out.n)
+
+
+_ENCODERS = make_encoders(_c_value)
+encode_request = _ENCODERS["encode_request"]
+encode_notification = _ENCODERS["encode_notification"]
+encode_result = _ENCODERS["encode_result"]
+encode_error = _ENCODERS["encode_error"]
+encode = _ENCODERS["encode"]
+encode_batch = _ENCODERS["encode_batch"]
+error_body = _ENCODERS["error_body"]
+reply_body = _ENCODERS["reply_body"]

@@ -39,6 +39,8 @@ __all__ = [
     "batch_allowed",
     "check_limits",
     "as_bytes",
+    "make_encoders",
+    "py_value",
     "result_type",
     "KNOWN_RESULT_TYPES",
     "encode",
@@ -320,7 +322,7 @@ def check_limits(max_body_size: int, max_depth: int, max_batch_length: int) -> N
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
-def _value(obj: Any) -> bytes:
+def py_value(obj: Any) -> bytes:
     if type(obj) is RawJson:
         return obj.raw
     try:
@@ -331,113 +333,142 @@ def _value(obj: Any) -> bytes:
         raise LocalProtocolError(f"cannot encode as JSON: {exc}") from None
 
 
-def _id(id: Id) -> bytes:
-    t = type(id)
-    if t is int:
-        return str(id).encode()  # exact at any size (JR-16)
-    if t is str:
-        return _value(id)
-    if id is None:
-        return b"null"
-    if t is RawJson:
-        return id.raw  # type: ignore[union-attr]
-    raise LocalProtocolError(f"a JSON-RPC id is a str, an int, None or RawJson, not {t.__name__}")
+def make_encoders(_value: Any) -> dict:
+    """The encoder functions, built around ``_value`` (one Python value -> JSON bytes).
 
-
-def encode_request(id: Id, method: str, params: Any = None) -> bytes:
-    """``{"jsonrpc":"2.0","id":...,"method":...[,"params":...]}``."""
-    if type(method) is not str:
-        raise LocalProtocolError("method must be a str")
-    out = b'{"jsonrpc":"2.0","id":' + _id(id) + b',"method":' + _value(method)
-    if params is not None:
-        out += b',"params":' + _value(params)
-    return out + b"}"
-
-
-def encode_notification(method: str, params: Any = None) -> bytes:
-    """``{"jsonrpc":"2.0","method":...[,"params":...]}`` (no id)."""
-    if type(method) is not str:
-        raise LocalProtocolError("method must be a str")
-    out = b'{"jsonrpc":"2.0","method":' + _value(method)
-    if params is not None:
-        out += b',"params":' + _value(params)
-    return out + b"}"
-
-
-def encode_result(id: Id, result: Any) -> bytes:
-    """A success response. ``result`` may be a Python value or ``RawJson`` (spliced)."""
-    return b'{"jsonrpc":"2.0","id":' + _id(id) + b',"result":' + _value(result) + b"}"
-
-
-def encode_error(
-    id: Id, code: int, message: str, data: Any = None, *, omit_null_id: bool = False
-) -> bytes:
-    """An error response. ``id`` None writes ``"id":null`` unless ``omit_null_id`` (AMB-03)."""
-    if type(code) is not int:
-        raise LocalProtocolError("error code must be an int")  # JSON-RPC 2.0 section 5.1
-    if type(message) is not str:
-        raise LocalProtocolError("error message must be a str")
-    head = b'{"jsonrpc":"2.0",' if id is None and omit_null_id else b'{"jsonrpc":"2.0","id":' + _id(id) + b","
-    out = head + b'"error":{"code":' + str(code).encode() + b',"message":' + _value(message)
-    if data is not None:
-        out += b',"data":' + _value(data)
-    return out + b"}}"
-
-
-def encode(message: Message, *, omit_null_id: bool = False) -> bytes:
-    """Encode one message object. An ``Invalid`` becomes its error response."""
-    t = type(message)
-    if t is Request:
-        return encode_request(message.id, message.method, message.params)  # type: ignore[union-attr]
-    if t is Notification:
-        return encode_notification(message.method, message.params)  # type: ignore[union-attr]
-    if t is Response:
-        return encode_result(message.id, message.result)  # type: ignore[union-attr]
-    if t is ErrorResponse:
-        m = message
-        return encode_error(m.id, m.code, m.message, m.data, omit_null_id=omit_null_id)  # type: ignore[union-attr]
-    if t is Invalid:
-        m = message
-        return encode_error(m.id, m.code, m.message, omit_null_id=omit_null_id)  # type: ignore[union-attr]
-    raise LocalProtocolError(f"not a JSON-RPC message: {t.__name__}")
-
-
-def encode_batch(messages: list) -> bytes:
-    """An array of messages (JSON-RPC 2.0 section 6). An empty list is refused:
-    an empty array is never a valid reply (section 6: "MUST NOT return an empty Array").
+    The pure twin uses ``_value`` below (the stdlib encoder); the compiled twin
+    passes its own, which must give byte-identical output (tested).
     """
-    if not messages:
-        raise LocalProtocolError("an empty batch is not valid JSON-RPC")
-    return b"[" + b",".join(m if type(m) is bytes else encode(m) for m in messages) + b"]"
+
+    def _id(id: Id) -> bytes:
+        t = type(id)
+        if t is int:
+            return str(id).encode()  # exact at any size (JR-16)
+        if t is str:
+            return _value(id)
+        if id is None:
+            return b"null"
+        if t is RawJson:
+            return id.raw  # type: ignore[union-attr]
+        raise LocalProtocolError(f"a JSON-RPC id is a str, an int, None or RawJson, not {t.__name__}")
 
 
-def error_body(exc: Exception, *, omit_null_id: bool = False) -> bytes:
-    """The single error object answering a whole-body failure (JR-05, JR-07, JR-08).
+    def encode_request(id: Id, method: str, params: Any = None) -> bytes:
+        """``{"jsonrpc":"2.0","id":...,"method":...[,"params":...]}``."""
+        if type(method) is not str:
+            raise LocalProtocolError("method must be a str")
+        out = b'{"jsonrpc":"2.0","id":' + _id(id) + b',"method":' + _value(method)
+        if params is not None:
+            out += b',"params":' + _value(params)
+        return out + b"}"
 
-    ``exc`` is a ``JsonRpcDecodeError``; its ``code_hint`` becomes the code.
-    """
-    code = getattr(exc, "code_hint", PARSE_ERROR)
-    msg = "Parse error" if code == PARSE_ERROR else "Invalid Request"
-    return encode_error(None, code, msg, omit_null_id=omit_null_id)
+
+    def encode_notification(method: str, params: Any = None) -> bytes:
+        """``{"jsonrpc":"2.0","method":...[,"params":...]}`` (no id)."""
+        if type(method) is not str:
+            raise LocalProtocolError("method must be a str")
+        out = b'{"jsonrpc":"2.0","method":' + _value(method)
+        if params is not None:
+            out += b',"params":' + _value(params)
+        return out + b"}"
 
 
-def reply_body(parsed: Parsed, replies: list) -> bytes | None:
-    """The HTTP body answering ``parsed``, or None when nothing is to be sent.
+    def encode_result(id: Id, result: Any) -> bytes:
+        """A success response. ``result`` may be a Python value or ``RawJson`` (spliced)."""
+        return b'{"jsonrpc":"2.0","id":' + _id(id) + b',"result":' + _value(result) + b"}"
 
-    ``replies`` holds the responses the application produced (encoded bytes or
-    message objects) for the requests; ``Invalid`` entries of ``parsed`` that
-    want a reply are answered here. A batch gets an array (JSON-RPC 2.0 section 6,
-    AMB-04) unless nothing is left (all notifications: None, JR-12); a single
-    message gets its one object.
-    """
-    out = [m if type(m) is bytes else encode(m) for m in replies]
-    for m in parsed.messages:
-        if type(m) is Invalid and m.reply:
-            out.append(encode(m))
-    if not out:
-        return None
-    if parsed.is_batch:
-        return b"[" + b",".join(out) + b"]"
-    if len(out) != 1:
-        raise LocalProtocolError("a single message gets exactly one reply")
-    return out[0]
+
+    def encode_error(
+        id: Id, code: int, message: str, data: Any = None, *, omit_null_id: bool = False
+    ) -> bytes:
+        """An error response. ``id`` None writes ``"id":null`` unless ``omit_null_id`` (AMB-03)."""
+        if type(code) is not int:
+            raise LocalProtocolError("error code must be an int")  # JSON-RPC 2.0 section 5.1
+        if type(message) is not str:
+            raise LocalProtocolError("error message must be a str")
+        head = b'{"jsonrpc":"2.0",' if id is None and omit_null_id else b'{"jsonrpc":"2.0","id":' + _id(id) + b","
+        out = head + b'"error":{"code":' + str(code).encode() + b',"message":' + _value(message)
+        if data is not None:
+            out += b',"data":' + _value(data)
+        return out + b"}}"
+
+
+    def encode(message: Message, *, omit_null_id: bool = False) -> bytes:
+        """Encode one message object. An ``Invalid`` becomes its error response."""
+        t = type(message)
+        if t is Request:
+            return encode_request(message.id, message.method, message.params)  # type: ignore[union-attr]
+        if t is Notification:
+            return encode_notification(message.method, message.params)  # type: ignore[union-attr]
+        if t is Response:
+            return encode_result(message.id, message.result)  # type: ignore[union-attr]
+        if t is ErrorResponse:
+            m = message
+            return encode_error(m.id, m.code, m.message, m.data, omit_null_id=omit_null_id)  # type: ignore[union-attr]
+        if t is Invalid:
+            m = message
+            return encode_error(m.id, m.code, m.message, omit_null_id=omit_null_id)  # type: ignore[union-attr]
+        raise LocalProtocolError(f"not a JSON-RPC message: {t.__name__}")
+
+
+    def encode_batch(messages: list) -> bytes:
+        """An array of messages (JSON-RPC 2.0 section 6). An empty list is refused:
+        an empty array is never a valid reply (section 6: "MUST NOT return an empty Array").
+        """
+        if not messages:
+            raise LocalProtocolError("an empty batch is not valid JSON-RPC")
+        return b"[" + b",".join(m if type(m) is bytes else encode(m) for m in messages) + b"]"
+
+
+    def error_body(exc: Exception, *, omit_null_id: bool = False) -> bytes:
+        """The single error object answering a whole-body failure (JR-05, JR-07, JR-08).
+
+        ``exc`` is a ``JsonRpcDecodeError``; its ``code_hint`` becomes the code.
+        """
+        code = getattr(exc, "code_hint", PARSE_ERROR)
+        msg = "Parse error" if code == PARSE_ERROR else "Invalid Request"
+        return encode_error(None, code, msg, omit_null_id=omit_null_id)
+
+
+    def reply_body(parsed: Parsed, replies: list) -> bytes | None:
+        """The HTTP body answering ``parsed``, or None when nothing is to be sent.
+
+        ``replies`` holds the responses the application produced (encoded bytes or
+        message objects) for the requests; ``Invalid`` entries of ``parsed`` that
+        want a reply are answered here. A batch gets an array (JSON-RPC 2.0 section 6,
+        AMB-04) unless nothing is left (all notifications: None, JR-12); a single
+        message gets its one object.
+        """
+        out = [m if type(m) is bytes else encode(m) for m in replies]
+        for m in parsed.messages:
+            if type(m) is Invalid and m.reply:
+                out.append(encode(m))
+        if not out:
+            return None
+        if parsed.is_batch:
+            return b"[" + b",".join(out) + b"]"
+        if len(out) != 1:
+            raise LocalProtocolError("a single message gets exactly one reply")
+        return out[0]
+
+    return {
+        "encode_request": encode_request,
+        "encode_notification": encode_notification,
+        "encode_result": encode_result,
+        "encode_error": encode_error,
+        "encode": encode,
+        "encode_batch": encode_batch,
+        "error_body": error_body,
+        "reply_body": reply_body,
+    }
+
+
+_ENCODERS = make_encoders(py_value)
+encode_request = _ENCODERS["encode_request"]
+encode_notification = _ENCODERS["encode_notification"]
+encode_result = _ENCODERS["encode_result"]
+encode_error = _ENCODERS["encode_error"]
+encode = _ENCODERS["encode"]
+encode_batch = _ENCODERS["encode_batch"]
+error_body = _ENCODERS["error_body"]
+reply_body = _ENCODERS["reply_body"]
