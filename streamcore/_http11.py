@@ -86,6 +86,9 @@ CLOSED = _Sentinel("CLOSED")  #: the client closed its side cleanly between requ
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP/1\.([01])")
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*")
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+_SPECIAL = frozenset({b"transfer-encoding", b"connection", b"expect"})
+# The same ceiling framing_for_request applies (2**63 - 1).
+_MAX_CONTENT_LENGTH = 2**63 - 1
 
 # States of the request side.
 _IDLE, _BODY_LENGTH, _BODY_CHUNKED, _DONE, _ERROR = range(5)
@@ -229,41 +232,65 @@ class Http11Connection:
             return self._fail("too many header fields", 431)
         headers: list[tuple[bytes, bytes]] = []
         fullmatch = _FIELD.fullmatch
+        # The fields that steer framing are noted in the same pass, so the
+        # common request (one Host, one plain Content-Length) needs no second look.
+        hosts = 0
+        lengths: list[bytes] = []
+        special = False  # Transfer-Encoding, Connection or Expect present
         for line in lines[1:]:
             fm = fullmatch(line)
             if fm is None:
                 # Covers obs-fold (a line starting with SP/HTAB), whitespace
                 # before the colon, bare CR/LF, NUL and other CTLs.
                 return self._fail("malformed header field line")
-            headers.append((fm.group(1).lower(), fm.group(2)))
+            name = fm.group(1).lower()
+            value = fm.group(2)
+            headers.append((name, value))
+            if name == b"host":
+                hosts += 1
+            elif name == b"content-length":
+                lengths.append(value)
+            elif name in _SPECIAL:
+                special = True
         version = b"1." + minor
         self._version = version
-        connection = b",".join(v for n, v in headers if n == b"connection").lower()
-        tokens = {t.strip() for t in connection.split(b",")}
-        if version == b"1.1":
-            hosts = [v for n, v in headers if n == b"host"]
-            if len(hosts) != 1:
-                return self._fail("HTTP/1.1 requires exactly one Host")
-            self._keep_alive = b"close" not in tokens
+        if version == b"1.1" and hosts != 1:
+            return self._fail("HTTP/1.1 requires exactly one Host")
+        expect_continue = False
+        if not special and version == b"1.1" and len(lengths) <= 1 and (not lengths or lengths[0].isdigit()):
+            # Fast path: keep-alive by default, no transfer coding.
+            self._keep_alive = True
+            self._must_close = False
+            n = int(lengths[0]) if lengths else 0
+            if n > _MAX_CONTENT_LENGTH:
+                return self._fail("Content-Length too large")
+            chunked = False
         else:
-            self._keep_alive = b"keep-alive" in tokens and b"close" not in tokens
-        try:
-            framing = framing_for_request(headers, http_version=version)
-        except ChunkedDecodeError as exc:  # FramingError
-            return self._fail(str(exc), exc.status_hint)
-        self._must_close = framing.must_close
-        expect = b",".join(v for n, v in headers if n == b"expect").lower()
-        if framing.chunked:
+            connection = b",".join(v for n, v in headers if n == b"connection").lower()
+            tokens = {t.strip() for t in connection.split(b",")}
+            if version == b"1.1":
+                self._keep_alive = b"close" not in tokens
+            else:
+                self._keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+            try:
+                framing = framing_for_request(headers, http_version=version)
+            except ChunkedDecodeError as exc:  # FramingError
+                return self._fail(str(exc), exc.status_hint)
+            self._must_close = framing.must_close
+            chunked = framing.chunked
+            n = framing.content_length or 0
+            expect_continue = b",".join(v for n_, v in headers if n_ == b"expect").lower() == b"100-continue"
+        if chunked:
             self._state = _BODY_CHUNKED
             self._chunked = ChunkedDecoder()
-        elif framing.content_length:
+        elif n:
             self._state = _BODY_LENGTH
-            self._remaining = framing.content_length
+            self._remaining = n
         else:
             self._state = _DONE
             self._pending_end = True
         has_body = self._state != _DONE
-        return RequestHead(method, target, headers, version, has_body and expect == b"100-continue")
+        return RequestHead(method, target, headers, version, has_body and expect_continue)
 
     # -- output --------------------------------------------------------------
 

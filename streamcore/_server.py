@@ -255,6 +255,8 @@ class Server:
         self._next_server_request = 1
         # The latest time any input carried; used where the API takes no `now`.
         self._now = 0.0
+        # Earliest time handle_timer may have work (see get_timer).
+        self._wake: float | None = None
         # Cached verdicts on header values (Accept, Content-Type, Host, Origin):
         # clients repeat the same values on every request.
         self._verdicts: dict[tuple[bytes, bytes | None], bool] = {}
@@ -533,6 +535,7 @@ class Server:
         sid = secrets.token_urlsafe(24)  # SEC-09: CSPRNG, 0x21-0x7E only (SRV-SESS-03)
         session = _Session(sid, x.identity, version, now)
         self._sessions[sid] = session
+        self._schedule(now + self.config.session_idle_timeout)
         return session
 
     def _find_session(self, x: _Exchange, sid: bytes) -> _Session | None:
@@ -695,30 +698,31 @@ class Server:
     # -- timers ------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        """When ``handle_timer`` must next run, or None."""
-        deadline: float | None = None
-        hb = self.config.heartbeat_interval
-        if hb is not None:
-            for x in self._exchanges.values():
-                if x.state is _X.STREAMING:
-                    t = x.last_write + hb
-                    if deadline is None or t < deadline:
-                        deadline = t
-        idle = self.config.session_idle_timeout
-        for s in self._sessions.values():
-            t = s.last_active + idle
-            if deadline is None or t < deadline:
-                deadline = t
-        return deadline
+        """When ``handle_timer`` must next run, or None.
+
+        O(1): this is asked after every drain. The value may be early (a
+        deadline that traffic has since pushed back), never late; an early
+        call finds nothing due and recomputes the true deadline.
+        """
+        return self._wake
+
+    def _schedule(self, t: float) -> None:
+        if self._wake is None or t < self._wake:
+            self._wake = t
 
     def handle_timer(self, now: float) -> None:
         """Send due heartbeats (SRV-SSE-12) and expire idle sessions."""
         self._now = now
+        wake: float | None = None
         hb = self.config.heartbeat_interval
         if hb is not None:
             for x in list(self._exchanges.values()):
-                if x.state is _X.STREAMING and x.last_write + hb <= now:
-                    self._write(x, _sse.encode_comment(), now)
+                if x.state is _X.STREAMING:
+                    if x.last_write + hb <= now:
+                        self._write(x, _sse.encode_comment(), now)
+                    t = x.last_write + hb
+                    if wake is None or t < wake:
+                        wake = t
         idle = self.config.session_idle_timeout
         for s in list(self._sessions.values()):
             if s.last_active + idle <= now:
@@ -727,6 +731,11 @@ class Server:
                     s.last_active = now  # an open stream is activity
                 else:
                     self._close_session(s, "expired")
+                    continue
+            t = s.last_active + idle
+            if wake is None or t < wake:
+                wake = t
+        self._wake = wake
 
     # -- internals: streams and output -------------------------------------------
 
@@ -869,6 +878,10 @@ class Server:
         self._events.append(SessionClosed(session.id, reason))
 
     def _head(self, x: _Exchange, status: int, headers: list[tuple[bytes, bytes]], *, streaming: bool = False) -> None:
+        if streaming:
+            x.last_write = self._now
+            if self.config.heartbeat_interval is not None:
+                self._schedule(self._now + self.config.heartbeat_interval)
         self._events.append(ResponseHead(x.xid, status, headers, streaming))
 
     def _write(self, x: _Exchange, data: bytes, now: float) -> None:
