@@ -318,6 +318,9 @@ class Client:
         self.protocol_version: str | None = None
         self.server_result: dict | None = None
         self.listening_supported = True
+        #: counters for observability and tests: GET resumptions of broken streams,
+        #: re-initializations after 404, reconnections of the listening stream
+        self.stats = {"resumptions": 0, "reinitializations": 0, "listen_reconnects": 0}
         self._endpoint = config.url  # where POSTs go (the L0 endpoint after fallback)
         self._ids = itertools.count(1)
         self._handles = itertools.count(1)
@@ -780,6 +783,7 @@ class Client:
                             retry.append(rid)
                     self._abort(h)
             self._events.append(SessionExpired(session_id=old))
+            self.stats["reinitializations"] += 1
             self._start_initialize(now)
         self._queued.extend(("request", rid) for rid in retry)
         if ex.message is not None and ex.kind == _NOTIFY:
@@ -804,8 +808,13 @@ class Client:
                 return
             delay = self._delay(ex.retry_ms, attempts)
             lid, rms = ex.last_event_id, ex.retry_ms
-            self._at(now + delay, lambda n: self._open_listen(lid, attempts, rms)
-                     if self.state is ClientState.READY and self._listen_handle is None else None)
+
+            def reopen(n: float) -> None:
+                if self.state is ClientState.READY and self._listen_handle is None:
+                    self.stats["listen_reconnects"] += 1
+                    self._open_listen(lid, attempts, rms)
+
+            self._at(now + delay, reopen)
             if ex.decoder is not None:
                 ex.decoder = None
             return
@@ -840,6 +849,7 @@ class Client:
                 self._exchanges.pop(nex.handle, None)
                 return
             nex.had_session = self.session_id is not None
+            self.stats["resumptions"] += 1
             self._out.append(HttpRequest(nex.handle, "GET", self.config.url,
                                          self._headers(post=False, last_event_id=nex.last_event_id), None, True))
 

@@ -228,6 +228,11 @@ class ClientSession:
         return self._core._legacy_stream is not None
 
     @property
+    def stats(self) -> dict[str, int]:
+        """Recovery counters: resumptions, reinitializations, listen_reconnects."""
+        return self._core.stats
+
+    @property
     def server_info(self) -> dict:
         return (self.initialize_result or {}).get("serverInfo", {})
 
