@@ -365,7 +365,8 @@ class StreamableHttpServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining = False
         self._dirty: list[_Connection] = []
-        self._flush_scheduled = False
+        self._flush_handle: asyncio.Handle | None = None
+        self._spawned = False  # a handler task was started during this drain
 
     def _now(self) -> float:
         loop = self._loop or asyncio.get_running_loop()
@@ -419,17 +420,21 @@ class StreamableHttpServer:
                             fut.set_exception(ConnectionResetError("session closed"))
         finally:
             self._draining = False
-            if self._dirty and not self._flush_scheduled:
-                # Flush at the end of this loop iteration, after the handler
-                # tasks started above have run their first step: a handler that
-                # answers without awaiting gets head, body and end in one send().
-                # SSE heads still go out within the same iteration ("at once").
-                self._flush_scheduled = True
-                (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
+            if self._dirty and (self._flush_handle is None or self._spawned):
+                # Flush after the handler tasks started above have run their
+                # first step: a handler that answers without awaiting gets head,
+                # body and end in one send(). A flush already queued is moved
+                # behind the new tasks (several connections can be read in one
+                # loop iteration). SSE heads still go out within the iteration
+                # that follows, i.e. at once.
+                if self._flush_handle is not None:
+                    self._flush_handle.cancel()
+                self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
+            self._spawned = False
         self._arm_timer()
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
+        self._flush_handle = None
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
@@ -464,6 +469,7 @@ class StreamableHttpServer:
         ctx = RequestContext(self, ev.handle, m.method, params, m.id, ev.session_id, ev.protocol_version,
                              ev.identity, meta if isinstance(meta, dict) else {})
         self._tasks[ev.handle] = self._spawn(self._run(ctx))
+        self._spawned = True
 
     async def _run(self, ctx: RequestContext) -> None:
         core = self.core
