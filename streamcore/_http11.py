@@ -340,6 +340,11 @@ class Http11Connection:
         return b""
 
     @property
+    def has_buffered(self) -> bool:
+        """Bytes of a next (pipelined) request are already buffered."""
+        return bool(self._buf)
+
+    @property
     def request_complete(self) -> bool:
         return self._state == _DONE and not self._pending_end
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from http import HTTPStatus
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
@@ -41,6 +42,7 @@ __all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve",
 log = logging.getLogger("streamcore.server")
 
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+_EAGER = sys.version_info >= (3, 12)
 
 #: Bytes a slow reader may leave unsent before its connection is aborted.
 DEFAULT_MAX_WRITE_BUFFER = 8 * 1024 * 1024
@@ -257,8 +259,8 @@ class _FastConnection(_Connection):
         if http.request_complete:
             http.start_next_cycle()
             self.xid = None
-            # Pipelined bytes may already wait in the buffer.
-            asyncio.get_running_loop().call_soon(self._process)
+            if http.has_buffered:  # a pipelined request is already here
+                asyncio.get_running_loop().call_soon(self._process)
 
 
 class _H11Connection(_Connection):
@@ -458,7 +460,13 @@ class StreamableHttpServer:
         self._drain()
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
+        if _EAGER:
+            # Python 3.12+: run the handler's first step now; one that answers
+            # without awaiting never waits for a loop iteration. Re-entry into
+            # _drain is safe (the outer drain picks up what it queues).
+            task = asyncio.Task(coro, loop=self._loop or asyncio.get_running_loop(), eager_start=True)  # type: ignore[call-arg,arg-type]
+        else:
+            task = asyncio.ensure_future(coro)
         task.add_done_callback(_log_failure)
         return task
 
@@ -468,8 +476,10 @@ class StreamableHttpServer:
         meta = params.get("_meta", {}) if isinstance(params, dict) else {}
         ctx = RequestContext(self, ev.handle, m.method, params, m.id, ev.session_id, ev.protocol_version,
                              ev.identity, meta if isinstance(meta, dict) else {})
-        self._tasks[ev.handle] = self._spawn(self._run(ctx))
-        self._spawned = True
+        task = self._spawn(self._run(ctx))
+        if not task.done():  # an eager task may have finished already (3.12+)
+            self._tasks[ev.handle] = task
+            self._spawned = True
 
     async def _run(self, ctx: RequestContext) -> None:
         core = self.core
