@@ -25,10 +25,15 @@ def sse_messages(body: bytes) -> list:
     return [json.loads(e.data) for e in SseDecoder().feed(body) if e.data]
 
 
-@pytest.fixture(scope="module", params=["fast", "h11"])
+@pytest.fixture(scope="module", params=["fast", "h11", "fast+uvloop"])
 def url(request: pytest.FixtureRequest) -> str:
-    """The demo server, once per HTTP/1.1 engine."""
-    with streamcore_server("--retry-ms", "300", "--http1", request.param) as u:
+    """The demo server, once per HTTP/1.1 engine, and once on uvloop."""
+    engine, _, loop = request.param.partition("+")
+    args = ["--retry-ms", "300", "--http1", engine]
+    if loop:
+        pytest.importorskip("uvloop", reason="uvloop is in the [test] extra; not on this interpreter")
+        args.append("--uvloop")
+    with streamcore_server(*args) as u:
         yield u
 
 
