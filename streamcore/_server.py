@@ -538,6 +538,14 @@ class Server:
         self._schedule(now + self.config.session_idle_timeout)
         return session
 
+    def _require_session(self, x: _Exchange) -> _Session | None:
+        """The session a GET or DELETE names; None after answering 400 or 404."""
+        sid = x.fields.get(b"mcp-session-id")
+        if sid is None:
+            self._reject(x, 400, -32000, "Bad Request: Mcp-Session-Id header is required")  # SRV-SESS-04
+            return None
+        return self._find_session(x, sid)
+
     def _find_session(self, x: _Exchange, sid: bytes) -> _Session | None:
         s = self._sessions.get(sid.decode("latin-1"))
         # SEC-10: a session belongs to the identity that created it; to anyone
@@ -550,10 +558,7 @@ class Server:
     # -- GET -------------------------------------------------------------------
 
     def _get(self, x: _Exchange, now: float) -> None:
-        sid = x.fields.get(b"mcp-session-id")
-        if sid is None:
-            return self._reject(x, 400, -32000, "Bad Request: Mcp-Session-Id header is required")
-        session = self._find_session(x, sid)
+        session = self._require_session(x)
         if session is None:
             return
         session.last_active = now
@@ -608,10 +613,7 @@ class Server:
     # -- DELETE ----------------------------------------------------------------
 
     def _delete(self, x: _Exchange, now: float) -> None:
-        sid = x.fields.get(b"mcp-session-id")
-        if sid is None:
-            return self._reject(x, 400, -32000, "Bad Request: Mcp-Session-Id header is required")
-        session = self._find_session(x, sid)
+        session = self._require_session(x)
         if session is None:
             return
         self._close_session(session, "deleted")
