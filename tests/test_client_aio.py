@@ -191,13 +191,15 @@ def test_notifications_iterator_and_concurrency() -> None:
             async with connect(url) as s:
                 results = await asyncio.gather(*(s.call_tool("add", {"a": i, "b": 1}) for i in range(20)))
                 assert [r["content"][0]["text"] for r in results] == [str(i + 1) for i in range(20)]
-                await s.call_tool("countdown", {"n": 3, "delay": 0}, progress=lambda *a: None)
+                await s.call_tool("countdown", {"n": 2, "delay": 0}, progress=lambda *a: None)  # not queued
+                await s.request("tools/call", {"name": "countdown", "arguments": {"n": 3, "delay": 0},
+                                               "_meta": {"progressToken": "mine"}})
                 got = []
                 async for n in s.notifications():
-                    got.append(n.method)
+                    got.append((n.method, n.params["progressToken"], n.params["progress"]))
                     if len(got) == 3:
                         break
-                assert got == ["notifications/progress"] * 3
+                assert got == [("notifications/progress", "mine", i) for i in (1, 2, 3)]
 
     run(main())
 

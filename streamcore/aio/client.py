@@ -287,7 +287,8 @@ class ClientSession:
         self._pump()
 
     async def notifications(self) -> AsyncIterator[ServerNotification]:
-        """Server notifications (progress ones included) until the session closes."""
+        """Server notifications until the session closes (all of them except progress
+        notifications already delivered to a request's ``progress`` callback)."""
         while True:
             get = asyncio.ensure_future(self._notes.get())
             done, _ = await asyncio.wait({get, self._closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -380,11 +381,12 @@ class ClientSession:
         elif t is ServerNotification:
             if ev.method == "notifications/progress" and isinstance(ev.params, dict):
                 cb = self._progress.get(ev.params.get("progressToken"))
-                if cb is not None:
+                if cb is not None:  # consumed by the request's progress callback, not queued
                     p = ev.params
                     r = cb(p.get("progress"), p.get("total"), p.get("message"))
-                    if inspect.isawaitable(r):
+                    if r is not None and inspect.isawaitable(r):
                         self._spawn(r)
+                    return
             try:
                 self._notes.put_nowait(ev)
             except asyncio.QueueFull:
