@@ -497,15 +497,15 @@ class Server:
             self._sse_head(x, stream, now)
             for e in errors:
                 self._stream_send(stream, e, now)
+        post_stream = x.stream  # None in JSON mode
         for m in requests:
             handle = self._next_handle
             self._next_handle += 1
-            stream = x.stream
-            p = _Pending(handle, m.id, m.method, session, stream, x.xid)
+            p = _Pending(handle, m.id, m.method, session, post_stream, x.xid)
             self._pending[handle] = p
             session.inflight[m.id] = handle
-            if stream is not None:
-                stream.owed.add(handle)
+            if post_stream is not None:
+                post_stream.owed.add(handle)
             else:
                 x.owed.add(handle)
             self._events.append(RequestReceived(handle, m, session.id, version, x.identity))
