@@ -468,8 +468,10 @@ class Client:
                 sid = v.strip()
         if 200 <= status < 300 and ex.kind == _POST and self._init_id in ex.rids and sid:
             self.session_id = sid  # CLI-SESS-01
+        # a 404 to the listening GET alone is not trusted as session expiry: a server
+        # without a GET route would otherwise make us re-initialize forever
         if status == 404 and ex.had_session and self.config.reinitialize and self._ever_ready \
-                and self.state in (ClientState.READY, ClientState.INITIALIZING):
+                and ex.kind != _GET_LISTEN and self.state in (ClientState.READY, ClientState.INITIALIZING):
             self._session_lost(ex, now)
             return
         if ex.kind == _LEGACY_GET and (status != 200 or ctype != "text/event-stream"):
@@ -747,6 +749,7 @@ class Client:
             self._listen_handle = None
             if status == 405:
                 self.listening_supported = False  # CLI-GET: no listening stream
+            # 404 and the rest: no listening stream for this session (a new session tries again)
             return
         if ex.kind == _NOTIFY:
             return  # nothing waits on a notification

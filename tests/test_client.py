@@ -350,6 +350,16 @@ def test_listen_405_means_no_listening_stream() -> None:
     assert not c.listening_supported and c.get_timer() is None and c.data_to_send() == []
 
 
+def test_listen_404_does_not_reinitialize() -> None:
+    """A 404 to the listening GET alone stops listening; it never loops through re-initialization."""
+    c = new(listen=True)
+    init(c)
+    get = [r for r in c.data_to_send() if r.method == "GET"][0]
+    reply_json(c, get, b"", status=404, headers=[])
+    assert c.state is ClientState.READY and c.events() == [] and c.data_to_send() == []
+    assert c.get_timer() is None
+
+
 def test_listen_stream_reconnects_with_last_event_id() -> None:
     """AMB-12: a GET stream is never done; reconnect after retry with Last-Event-ID."""
     c = new(listen=True)
