@@ -99,9 +99,32 @@ cdef extern from "Python.h":
         pass
     object PyType_GenericAlloc(PyTypeObject* t, Py_ssize_t n)
 
-cdef object _tuple_new = tuple.__new__
 cdef object _object_new = object.__new__
 cdef object _MISSING = object()
+
+# C-level copies of the shared names used on the hot path: a cdef global is a
+# plain pointer read, a module global is a dict lookup on every use.
+cdef type _Request = Request
+cdef type _Notification = Notification
+cdef type _Response = Response
+cdef type _ErrorResponse = ErrorResponse
+cdef type _Invalid = Invalid
+cdef type _Parsed = Parsed
+cdef type _RawJson = RawJson
+cdef object _INVALID_REQUEST = INVALID_REQUEST
+cdef object _INVALID_PARAMS = INVALID_PARAMS
+cdef object _R_NOT_OBJECT = R_NOT_OBJECT
+cdef object _R_DUPLICATE = R_DUPLICATE
+cdef object _R_JSONRPC = R_JSONRPC
+cdef object _R_AMBIGUOUS = R_AMBIGUOUS
+cdef object _R_METHOD = R_METHOD
+cdef object _R_ID = R_ID
+cdef object _R_PARAMS = R_PARAMS
+cdef object _R_PARAMS_ARRAY = R_PARAMS_ARRAY
+cdef object _R_NO_KIND = R_NO_KIND
+cdef object _R_BOTH = R_BOTH
+cdef object _R_RESULT = R_RESULT
+cdef object _R_ERROR = R_ERROR
 
 
 class _Syntax(Exception):
@@ -193,7 +216,7 @@ cdef inline object _cached_ascii(const unsigned char* q, Py_ssize_t m):
 
 cdef inline object _raw_slice(object buf, Py_ssize_t start, Py_ssize_t end):
     # RawJson._slice without the classmethod call: a view on the body, no copy.
-    r = _object_new(RawJson)
+    r = _object_new(_RawJson)
     r._buf = buf
     r._start = start
     r._end = end
@@ -736,11 +759,11 @@ cdef class _Parser:
                 if i < n and (p[i] == 0x2D or _digit(p[i])):
                     ve = self.skip_number(i)
                     if ve - i == 2 and p[i] == 0x2D and p[i + 1] == 0x30:
-                        ident = RawJson(PyBytes_FromStringAndSize(<const char*>p + i, 2))
+                        ident = _RawJson(PyBytes_FromStringAndSize(<const char*>p + i, 2))
                         id_kind = 2  # AMB-16: "-0" has no exact int echo
                         self.pos = ve
                     elif memchr(p + i, 0x2E, ve - i) != NULL or memchr(p + i, 0x65, ve - i) != NULL or memchr(p + i, 0x45, ve - i) != NULL:
-                        ident = RawJson(PyBytes_FromStringAndSize(<const char*>p + i, ve - i))
+                        ident = _RawJson(PyBytes_FromStringAndSize(<const char*>p + i, ve - i))
                         id_kind = 2  # keep the lexeme (JR-15)
                         self.pos = ve
                     else:
@@ -814,45 +837,45 @@ cdef class _Parser:
         else:
             reply = not (has_result or has_error)
         if dup:
-            return _make(Invalid, (INVALID_REQUEST, R_DUPLICATE, detected, reply))
+            return _make(_Invalid, (_INVALID_REQUEST, _R_DUPLICATE, detected, reply))
         if jsonrpc_state != 1:
-            return _make(Invalid, (INVALID_REQUEST, R_JSONRPC, detected, reply))
+            return _make(_Invalid, (_INVALID_REQUEST, _R_JSONRPC, detected, reply))
         if has_method:
             if has_result or has_error:
-                return _make(Invalid, (INVALID_REQUEST, R_AMBIGUOUS, detected, reply))
+                return _make(_Invalid, (_INVALID_REQUEST, _R_AMBIGUOUS, detected, reply))
             if type(method) is not str:
-                return _make(Invalid, (INVALID_REQUEST, R_METHOD, detected, reply))
+                return _make(_Invalid, (_INVALID_REQUEST, _R_METHOD, detected, reply))
             if has_id and not ok_id:
-                return _make(Invalid, (INVALID_REQUEST, R_ID, None, reply))
+                return _make(_Invalid, (_INVALID_REQUEST, _R_ID, None, reply))
             if params is not _MISSING:
                 if pkind == 2:
-                    return _make(Invalid, (INVALID_REQUEST, R_PARAMS, detected, reply))
+                    return _make(_Invalid, (_INVALID_REQUEST, _R_PARAMS, detected, reply))
                 if pkind == 1 and mcp:
-                    return _make(Invalid, (INVALID_PARAMS, R_PARAMS_ARRAY, detected, reply))  # AMB-17
+                    return _make(_Invalid, (_INVALID_PARAMS, _R_PARAMS_ARRAY, detected, reply))  # AMB-17
             else:
                 params = None
             if has_id:
-                return _make3(Request, ident, method, params)
-            return _make2(Notification, method, params)
+                return _make3(_Request, ident, method, params)
+            return _make2(_Notification, method, params)
         if has_result and has_error:
-            return _make(Invalid, (INVALID_REQUEST, R_BOTH, detected, reply))
+            return _make(_Invalid, (_INVALID_REQUEST, _R_BOTH, detected, reply))
         if has_result:
             if not has_id or kind == 1 or not ok_id:
-                return _make(Invalid, (INVALID_REQUEST, R_ID, None, reply))
+                return _make(_Invalid, (_INVALID_REQUEST, _R_ID, None, reply))
             if mcp and rkind != 0:
-                return _make(Invalid, (INVALID_REQUEST, R_RESULT, detected, reply))
-            return _make2(Response, ident, result)
+                return _make(_Invalid, (_INVALID_REQUEST, _R_RESULT, detected, reply))
+            return _make2(_Response, ident, result)
         if has_error:
             if has_id and kind != 1 and not ok_id:
-                return _make(Invalid, (INVALID_REQUEST, R_ID, None, reply))
+                return _make(_Invalid, (_INVALID_REQUEST, _R_ID, None, reply))
             if type(error) is not dict:
-                return _make(Invalid, (INVALID_REQUEST, R_ERROR, detected, reply))
+                return _make(_Invalid, (_INVALID_REQUEST, _R_ERROR, detected, reply))
             code = (<dict>error).get("code", _MISSING)
             message = (<dict>error).get("message", _MISSING)
             if type(code) is not int or type(message) is not str:
-                return _make(Invalid, (INVALID_REQUEST, R_ERROR, detected, reply))  # JR-19
-            return _make(ErrorResponse, (ident, code, message, (<dict>error).get("data")))
-        return _make(Invalid, (INVALID_REQUEST, R_NO_KIND, detected, reply))
+                return _make(_Invalid, (_INVALID_REQUEST, _R_ERROR, detected, reply))  # JR-19
+            return _make(_ErrorResponse, (ident, code, message, (<dict>error).get("data")))
+        return _make(_Invalid, (_INVALID_REQUEST, _R_NO_KIND, detected, reply))
 
 
 def parse(
@@ -914,23 +937,23 @@ def parse(
         if not allow_batch:
             raise JsonRpcDecodeError(
                 "a batch (JSON array) is not allowed in this protocol revision",  # SRV-POST-06
-                code_hint=INVALID_REQUEST,
+                code_hint=_INVALID_REQUEST,
                 status_hint=400,
             )
         if not msgs:
-            raise JsonRpcDecodeError("an empty batch", code_hint=INVALID_REQUEST, status_hint=400)  # JR-08
+            raise JsonRpcDecodeError("an empty batch", code_hint=_INVALID_REQUEST, status_hint=400)  # JR-08
         if len(msgs) > max_batch_length:
             raise JsonRpcDecodeError(
                 f"batch of {len(msgs)} exceeds max_batch_length={max_batch_length}",
-                code_hint=INVALID_REQUEST,
+                code_hint=_INVALID_REQUEST,
                 status_hint=400,
             )
         for k in range(len(msgs)):
             if msgs[k] is _MISSING:
-                msgs[k] = _make(Invalid, (INVALID_REQUEST, R_NOT_OBJECT, None, True))  # JR-09
+                msgs[k] = _make(_Invalid, (_INVALID_REQUEST, _R_NOT_OBJECT, None, True))  # JR-09
     elif msgs[0] is _MISSING:
-        raise JsonRpcDecodeError("a JSON scalar or array is not a message", code_hint=INVALID_REQUEST, status_hint=400)
-    return _make2(Parsed, msgs, True if is_batch else False)
+        raise JsonRpcDecodeError("a JSON scalar or array is not a message", code_hint=_INVALID_REQUEST, status_hint=400)
+    return _make2(_Parsed, msgs, True if is_batch else False)
 
 
 def decode_value(data, *, int max_depth=DEFAULT_MAX_DEPTH):
@@ -945,7 +968,7 @@ def decode_value(data, *, int max_depth=DEFAULT_MAX_DEPTH):
     except _Syntax as exc:
         raise JsonRpcDecodeError(f"Parse error: {exc}", code_hint=PARSE_ERROR, status_hint=400) from None
     if w.dup:
-        raise JsonRpcDecodeError("duplicate member name", code_hint=INVALID_REQUEST, status_hint=400)
+        raise JsonRpcDecodeError("duplicate member name", code_hint=_INVALID_REQUEST, status_hint=400)
     return v
 
 
