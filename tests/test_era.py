@@ -591,3 +591,56 @@ def test_prop_classifier_total(method, headers, body):
     if not v.accepted:
         status, hs, out = error_response(v)
         assert 400 <= status < 500 and json.loads(out)["error"]["code"] == v.code
+
+
+# --- remaining branches ------------------------------------------------------------------------
+
+
+def test_modern_invalid_message():
+    """AMB-17: a modern request whose params is an array is answered 400 with the parser's -32602 and its id."""
+    body = b'{"jsonrpc":"2.0","id":8,"method":"tools/list","params":[1]}'
+    v = classify(b"POST", hdrs("tools/list", None), body)
+    assert_reject(v, 400, -32602)
+    assert v.request_id == 8
+
+
+def test_notification_version_rules():
+    """SRV-POST-08, SRV-VER-05/06: a notification's header may not contradict its _meta; an unknown version is -32022."""
+    def note(version: str) -> bytes:
+        meta = dict(META, **{"io.modelcontextprotocol/protocolVersion": version})
+        return json.dumps({"jsonrpc": "2.0", "method": "notifications/x", "params": {"_meta": meta}}).encode()
+    assert_reject(classify(b"POST", [(b"mcp-protocol-version", b"2026-07-28")], note("2027-01-01")), 400, HEADER_MISMATCH)
+    v = classify(b"POST", [(b"mcp-protocol-version", b"2027-01-01")], note("2027-01-01"))
+    assert_reject(v, 400, UNSUPPORTED_PROTOCOL_VERSION)
+    assert v.request_id is None and b'"id":null' in v.error_body()
+
+
+def test_nested_required_capabilities():
+    """SRV-VER-11: required sub-capabilities must be declared too; a non-object declaration does not count."""
+    need = {"tools/call": {"sampling": {"tools": {}}}}
+    for caps, ok in (({"sampling": {"tools": {}}}, True), ({"sampling": {}}, False), ({"sampling": True}, False)):
+        meta = dict(META, **{"io.modelcontextprotocol/clientCapabilities": caps})
+        v = classify(b"POST", hdrs(), req(meta=meta, name="get_weather"), required_capabilities=need)
+        assert v.accepted is ok, (caps, v)
+
+
+def test_odd_header_types_and_unannotated_tool():
+    """Totality: bytearray/memoryview header values are read; a tool without annotations needs no Mcp-Param."""
+    h = [(n, bytearray(v)) for n, v in hdrs()]
+    assert classify(b"POST", h, CALL).accepted
+    assert classify(b"POST", [(b"mcp-protocol-version", memoryview(V.encode()))] + hdrs(version=None), CALL).accepted
+    assert classify(b"POST", phdrs(), req(name="execute_sql", arguments=[1]), param_headers=PH).accepted
+    assert classify(b"POST", hdrs(), CALL, param_headers=PH).accepted  # get_weather has none
+
+
+def test_accepted_verdict_has_no_error_body():
+    """API: asking an accepted verdict for an error body is a caller error."""
+    with pytest.raises(ValueError):
+        classify(b"POST", hdrs(), CALL).error_body()
+
+
+@pytest.mark.parametrize("header,body", [("1", "1"), ("true", 1), ("1", [1]), ("1", {"a": 1})])
+def test_param_type_mismatch(header, body):
+    """SRV-HDR-01: a header is compared by the body value's JSON type; arrays/objects never match."""
+    v = classify(b"POST", phdrs(Region=header), call(region=body), param_headers=PH)
+    assert v.accepted is (body == "1"), v

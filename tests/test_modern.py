@@ -663,3 +663,37 @@ def test_prop_no_output_after_end_or_cancel(ops, rnd):
             h.pump()
     cancelled = {e.handle for e in h.app if isinstance(e, RequestCancelled)}
     assert cancelled <= set(handles)
+
+
+def test_rawjson_non_object_result_untouched():
+    """Spec 5.2: a RawJson that is not an object cannot take resultType; it is sent as given."""
+    h = Harness()
+    h.request("tools/list")
+    h.respond(one_request(h).handle, jr.RawJson(b"[1]"))
+    assert h.replies[1].json()["result"] == [1]
+
+
+def test_config_limits_validated():
+    """API: negative limits are a caller error."""
+    with pytest.raises(LocalProtocolError):
+        ModernConfig(max_listens=-1)
+
+
+def test_resume_with_empty_queue_and_unknown_xid():
+    """Backpressure API: resume with nothing queued writes nothing; pause/resume of unknown xids is ignored."""
+    h = Harness()
+    r, _ = h.listen({"toolsListChanged": True})
+    n = len(r.body)
+    h.ep.pause_writing(r.xid)
+    h.ep.resume_writing(r.xid, h.now)
+    h.ep.pause_writing(999)
+    h.ep.resume_writing(999, h.now)
+    h.pump()
+    assert len(r.body) == n
+
+
+def test_empty_resource_subscriptions_not_granted():
+    """sub Acknowledgment: an empty (or all-invalid) resourceSubscriptions list is left out of the ack."""
+    h = Harness()
+    _, opened = h.listen({"resourceSubscriptions": [1, 2]})
+    assert opened.filter == {}
