@@ -676,3 +676,25 @@ def test_random_inputs_never_hang_or_crash(ops: list[str]) -> None:
             if isinstance(e, (RequestFailed, RequestResult)):
                 answered.add(e.request_id)
     assert asked <= answered
+
+
+def test_concurrent_404s_share_one_reinitialization() -> None:
+    """CLI-SESS-02: two requests that both meet 404 cause one new initialize, and both are retried."""
+    c = new(listen=True)
+    init(c, sid="old")
+    take(c)
+    a = c.send_request("a", None, 0)
+    b = c.send_request("b", None, 0)
+    ra, rb = take(c)
+    reply_json(c, ra, b"", status=404, headers=[])
+    reply_json(c, rb, b"", status=404, headers=[])
+    assert c.events() == [SessionExpired(session_id="old")]
+    inits = [r for r in c.data_to_send() if isinstance(r, HttpRequest)]
+    assert [body(r)["method"] for r in inits] == ["initialize"]
+    reply_json(c, inits[0], result(body(inits[0])["id"], {"protocolVersion": "2025-11-25"}),
+               headers=JSON + [("Mcp-Session-Id", "new")])
+    c.events()
+    out = take(c)
+    assert sorted(body(r).get("id", 0) for r in out if r.method == "POST") == [a, b]
+    assert [hdr(r, "Mcp-Session-Id") for r in out if r.method == "GET"] == ["new"]  # listening again
+    assert c.stats["reinitializations"] == 1
