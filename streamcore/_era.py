@@ -111,8 +111,8 @@ _SENTINEL_SUFFIX = "?="
 _PARAM_PREFIX = b"mcp-param-"
 _ALLOW_MODERN = ((b"allow", b"POST"),)
 _ALLOW_BOTH = ((b"allow", b"GET, POST, DELETE"),)
-# The byte string that must occur in any body carrying modern _meta. Finding
-# it is a memchr-speed scan; a legacy body without it skips the _meta walk.
+# The byte string that must occur in any body carrying modern _meta (unless
+# escaped). Finding it is a fast scan; a legacy body without it is not parsed.
 _META_KEY_BYTES = META_PROTOCOL_VERSION.encode()
 
 
@@ -125,8 +125,9 @@ class Verdict:
     answer with ``status``, the extra ``headers`` and a JSON-RPC error
     (``code``, ``message``, ``data``) whose id is ``request_id``, as
     :meth:`error_body` encodes it. ``message_obj`` is the parsed JSON-RPC
-    message when the body was read (a modern server can use it instead of
-    parsing again). ``body_checked`` is False when no body was given: the
+    message when the body was parsed (always for an accepted modern verdict,
+    so the modern server need not parse again; None for a legacy body that
+    the fast path recognised without parsing). ``body_checked`` is False when no body was given: the
     header checks passed, the header/body comparison has not been done.
     """
 
@@ -211,14 +212,16 @@ def encode_header_value(value: str | int | bool) -> str:
     raise TypeError(f"no header form for a {type(value).__name__}")
 
 
+# RFC 9110 5.5 as the MCP Value Encoding section restates it: visible ASCII,
+# SP and HTAB. (Leading/trailing whitespace is stripped by every HTTP parser,
+# so it cannot be seen here.)
+_FIELD_CHARS = bytes([0x09]) + bytes(range(0x20, 0x7F))
+
+
 def _field_chars_ok(raw: bytes) -> bool:
-    # RFC 9110 5.5 as the MCP Value Encoding section restates it: visible
-    # ASCII, SP and HTAB. (Leading/trailing whitespace is stripped by every
-    # HTTP parser, so it cannot be seen here.)
-    for b in raw:
-        if b < 0x20 and b != 0x09 or b > 0x7E:
-            return False
-    return True
+    # translate() deleting every legal byte runs in C; anything left is
+    # illegal. A Python loop over the bytes cost ~1 us per header.
+    return not raw.translate(None, _FIELD_CHARS)
 
 
 def decode_header_value(value: bytes | str) -> str | None:
@@ -501,6 +504,16 @@ def classify(
 
     if body is None:
         return _from_head(f, hv, has_session, supported_modern, supported_legacy)
+
+    # Fast path for legacy traffic: a body that neither contains the modern
+    # _meta key nor any backslash (so the key cannot hide behind a JSON
+    # escape such as "\u0070") cannot be modern, and a head that does not
+    # claim modern means legacy. Two byte scans instead of a parse; the
+    # legacy server parses the body its own way anyway.
+    if legacy_ok and _META_KEY_BYTES not in body and b"\\" not in body:
+        era = _head_era(hv, has_session, supported_modern, supported_legacy)
+        if era != "modern":
+            return Verdict("legacy", hv, body_checked=True)
 
     # 2-3. the body
     try:

@@ -644,3 +644,20 @@ def test_param_type_mismatch(header, body):
     """SRV-HDR-01: a header is compared by the body value's JSON type; arrays/objects never match."""
     v = classify(b"POST", phdrs(Region=header), call(region=body), param_headers=PH)
     assert v.accepted is (body == "1"), v
+
+
+def test_escaped_meta_key_is_still_modern():
+    """SRV-COMPAT-08: modern _meta written with a JSON escape ("\\/") is recognised (no byte-scan shortcut)."""
+    body = CALL.replace(b"io.modelcontextprotocol/protocolVersion", b"io.modelcontextprotocol\\/protocolVersion")
+    v = classify(b"POST", hdrs(), body)
+    assert v.accepted and v.era == "modern"
+    assert classify(b"POST", [(b"mcp-session-id", b"s")], body).era == "modern"
+
+
+def test_legacy_fast_path():
+    """SRV-COMPAT-08: a legacy body without the modern key is routed to legacy without being parsed."""
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+    v = classify(b"POST", [(b"mcp-session-id", b"s"), (b"mcp-protocol-version", b"2025-11-25")], body)
+    assert v.accepted and v.era == "legacy" and v.message_obj is None
+    # a modern header on such a body is not waved through
+    assert_reject(classify(b"POST", hdrs("tools/list", None), body), 400, HEADER_MISMATCH)
