@@ -313,11 +313,16 @@ def test_jr27_bom_utf8_surrogates(impl):
 
 
 def test_jr28_deep_nesting_bounded(impl):
-    """JR-28: 100 000 nested [ gives a bounded -32700, never RecursionError."""
+    """JR-28: 100 000 nested [ gives a bounded error, never RecursionError.
+
+    -32700 (depth) when arrays are allowed; -32600 at the first byte when they
+    are refused (SRV-POST-06).
+    """
     for body in (b"[" * 100_000, b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000):
         for allow_batch in (True, False):
             for lazy in (True, False):
-                fails(impl, body, -32700, allow_batch=allow_batch, lazy=lazy)
+                code = -32600 if body[:1] == b"[" and not allow_batch else -32700
+                fails(impl, body, code, allow_batch=allow_batch, lazy=lazy)
 
 
 def test_jr29_reserved_method_and_extra_member(impl):
@@ -456,6 +461,13 @@ def test_limit_settings_validated(impl):
                {"max_body_size": -1}):
         with pytest.raises(ValueError):
             impl.parse(b"{}", allow_batch=True, **kw)
+
+
+def test_refusals_stop_reading_early(impl):
+    """Refused arrays and over-long batches fail before the rest is read (no work on garbage)."""
+    fails(impl, b"[1,", -32600, allow_batch=False)  # SRV-POST-06, before the syntax error
+    fails(impl, b"[1,2,3,\xff", -32600, allow_batch=True, max_batch_length=2)
+    fails(impl, b"[1,2,\xff", -32700, allow_batch=True, max_batch_length=2)
 
 
 def test_limit_batch_length_boundary(impl):

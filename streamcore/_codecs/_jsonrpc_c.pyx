@@ -907,6 +907,13 @@ def parse(
     try:
         i = _ws(p, i, n)
         if i < n and p[i] == 0x5B:  # a batch (JSON-RPC 2.0 section 6)
+            if not allow_batch:
+                # refused before any further work, like an oversized body
+                raise JsonRpcDecodeError(
+                    "a batch (JSON array) is not allowed in this protocol revision",  # SRV-POST-06
+                    code_hint=_INVALID_REQUEST,
+                    status_hint=400,
+                )
             is_batch = True
             msgs = []
             i = _ws(p, i + 1, n)
@@ -915,6 +922,12 @@ def parse(
             else:
                 while True:
                     PyList_Append(msgs, w.element(i, 1))
+                    if len(msgs) > max_batch_length:  # stop reading at once
+                        raise JsonRpcDecodeError(
+                            f"batch longer than max_batch_length={max_batch_length}",
+                            code_hint=_INVALID_REQUEST,
+                            status_hint=400,
+                        )
                     i = _ws(p, w.pos, n)
                     if i >= n:
                         raise _Syntax("unexpected end")
@@ -934,20 +947,8 @@ def parse(
     except _Syntax as exc:
         raise JsonRpcDecodeError(f"Parse error: {exc}", code_hint=PARSE_ERROR, status_hint=400) from None
     if is_batch:
-        if not allow_batch:
-            raise JsonRpcDecodeError(
-                "a batch (JSON array) is not allowed in this protocol revision",  # SRV-POST-06
-                code_hint=_INVALID_REQUEST,
-                status_hint=400,
-            )
         if not msgs:
             raise JsonRpcDecodeError("an empty batch", code_hint=_INVALID_REQUEST, status_hint=400)  # JR-08
-        if len(msgs) > max_batch_length:
-            raise JsonRpcDecodeError(
-                f"batch of {len(msgs)} exceeds max_batch_length={max_batch_length}",
-                code_hint=_INVALID_REQUEST,
-                status_hint=400,
-            )
         for k in range(len(msgs)):
             if msgs[k] is _MISSING:
                 msgs[k] = _make(_Invalid, (_INVALID_REQUEST, _R_NOT_OBJECT, None, True))  # JR-09

@@ -13,9 +13,11 @@ How a body is read (``_jsonrpc_c`` does exactly the same in one pass):
    value, in lazy mode only ``jsonrpc``, ``id``, ``method``, ``error`` and the
    member names; ``params``, ``result`` and unknown members stay ``RawJson``
    spans whose string *contents* are checked only when decoded;
-5. any failure in 3-4 raises ``JsonRpcDecodeError`` -32700; then the top-level
-   shape is judged (scalar, ``[]``, arrays when batches are refused, batch
-   length: -32600), and each message is classified (``_classify``).
+5. any failure in 3-4 raises ``JsonRpcDecodeError`` -32700. Two shape checks
+   come first because they stop work early: an array when batches are refused,
+   and a batch growing past ``max_batch_length`` (-32600). After the whole
+   body is read, a scalar or ``[]`` is -32600, and each message is classified
+   (``_Walker.classify``).
 """
 
 from __future__ import annotations
@@ -442,6 +444,13 @@ def parse(
     try:
         i = w.ws(i)
         if i < n and b[i] == 0x5B:  # '[': a batch (JSON-RPC 2.0 section 6)
+            if not allow_batch:
+                # refused before any further work, like an oversized body
+                raise JsonRpcDecodeError(
+                    "a batch (JSON array) is not allowed in this protocol revision",  # SRV-POST-06
+                    code_hint=INVALID_REQUEST,
+                    status_hint=400,
+                )
             is_batch = True
             msgs: list = []
             m = _TOKEN.match(b, i + 1)
@@ -452,6 +461,12 @@ def parse(
                 while True:
                     msg, i = w.element(i, 1)
                     msgs.append(msg)
+                    if len(msgs) > max_batch_length:  # stop reading at once
+                        raise JsonRpcDecodeError(
+                            f"batch longer than max_batch_length={max_batch_length}",
+                            code_hint=INVALID_REQUEST,
+                            status_hint=400,
+                        )
                     m = _TOKEN.match(b, i)
                     if m is None or m.lastindex != 4 or b[m.start(4)] not in b",]":
                         raise _Syntax("expected , or ]")
@@ -467,20 +482,8 @@ def parse(
     except _Syntax as exc:
         raise JsonRpcDecodeError(f"Parse error: {exc}", code_hint=PARSE_ERROR, status_hint=400) from None
     if is_batch:
-        if not allow_batch:
-            raise JsonRpcDecodeError(
-                "a batch (JSON array) is not allowed in this protocol revision",  # SRV-POST-06
-                code_hint=INVALID_REQUEST,
-                status_hint=400,
-            )
         if not msgs:
             raise JsonRpcDecodeError("an empty batch", code_hint=INVALID_REQUEST, status_hint=400)  # JR-08
-        if len(msgs) > max_batch_length:
-            raise JsonRpcDecodeError(
-                f"batch of {len(msgs)} exceeds max_batch_length={max_batch_length}",
-                code_hint=INVALID_REQUEST,
-                status_hint=400,
-            )
         for k, msg in enumerate(msgs):
             if msg is _MISSING:
                 msgs[k] = Invalid(INVALID_REQUEST, R_NOT_OBJECT, None, True)  # JR-09
