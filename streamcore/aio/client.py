@@ -394,7 +394,7 @@ class ClientSession:
         elif t is ServerRequest:
             self._spawn(self._answer(ev))
         elif t is Initialized:
-            fut = self._futures.pop(self._init_rid, None)
+            fut = self._futures.pop(self._init_rid, None) if self._init_rid is not None else None
             if fut is not None and not fut.done():
                 fut.set_result(ev.result)
             else:  # a transparent re-initialization (CLI-SESS-02)
@@ -470,6 +470,7 @@ class ClientSession:
                         continue  # a pooled connection the server had closed: retry once on a new one
                     core.receive_error(h, exc or "connection closed", loop.time())
                     return
+            assert conn is not None
             status, headers = _parse_head(head)
             while 100 <= status < 200:  # interim responses
                 head, rest = await self._read_head(conn, rest)
