@@ -1,4 +1,4 @@
-"""``python -m streamcore``: what is installed and which codecs are compiled."""
+"""``python -m streamcore``: the codec report, the demo server and the client commands."""
 
 from __future__ import annotations
 
@@ -50,7 +50,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streamcore", description=__doc__)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("tools", "call"):
+        # The client commands parse their own arguments (streamcore._cli_client).
+        from ._cli_client import call_main, tools_main
+
+        return (tools_main if argv[0] == "tools" else call_main)(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m streamcore",
+        description=__doc__,
+        epilog="Client commands: 'python -m streamcore tools URL' lists a server's tools; "
+        "'python -m streamcore call URL TOOL key=value ...' calls one (see --help of each).",
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print the version and each codec's implementation (default)")
     sp = sub.add_parser("serve", help="run the demo MCP server (Streamable HTTP) on loopback")

@@ -64,6 +64,8 @@ from ._events import (
     SessionClosed,
 )
 from ._headers import JSON, SSE, Headers, accepts, is_json_content_type, valid_header_value
+from ._era import classify
+from ._modern import ModernConfig, ModernEndpoint
 from ._store import EventStore
 
 __all__ = [
@@ -143,6 +145,17 @@ class ServerConfig:
     #: Omit ``"id"`` instead of ``"id": null`` in error bodies (AMB-03).
     omit_null_id: bool = False
     supported_versions: tuple[str, ...] = SUPPORTED_VERSIONS
+    #: The per-request era (2026-07-28) on the same endpoint (SRV-COMPAT-08);
+    #: None serves the session era only.
+    modern: ModernConfig | None = field(default_factory=ModernConfig)
+    #: False makes a modern-only server: GET and DELETE get 405 with
+    #: ``Allow: POST`` and ``initialize`` gets 400 -32022 (SRV-COMPAT-06/07).
+    legacy: bool = True
+    #: For the era classifier: tool name -> {Mcp-Param-* suffix: argument path}
+    #: (``streamcore._era.param_headers_from_tools``), and method -> client
+    #: capabilities it requires (-32021 when undeclared).
+    param_headers: Any = None
+    required_capabilities: Any = None
 
     def __post_init__(self) -> None:
         if self.close_after_priming and self.event_store is None:
@@ -150,6 +163,10 @@ class ServerConfig:
         for name in ("max_body_size", "max_sessions", "max_queued_bytes", "max_streams_per_session"):
             if getattr(self, name) < 0:
                 raise LocalProtocolError(f"{name} must be >= 0")
+        if not self.legacy and self.modern is None:
+            raise LocalProtocolError("a server needs at least one era (legacy or modern)")
+        if not self.legacy:
+            self.enable_get = self.enable_delete = False
 
 
 class _X(enum.Enum):
@@ -257,6 +274,13 @@ class Server:
         self._now = 0.0
         # Earliest time handle_timer may have work (see get_timer).
         self._wake: float | None = None
+        cfg = self.config
+        self._modern: ModernEndpoint | None = None
+        self._modern_b: frozenset[bytes] = frozenset()
+        if cfg.modern is not None:
+            # One handle space for both eras, so respond() can route by handle.
+            self._modern = ModernEndpoint(cfg.modern, emit=self._events.append, new_handle=self._alloc_handle)
+            self._modern_b = frozenset(v.encode() for v in cfg.modern.supported_versions)
         # Cached verdicts on header values (Accept, Content-Type, Host, Origin):
         # clients repeat the same values on every request.
         self._verdicts: dict[tuple[bytes, bytes | None], bool] = {}
@@ -266,6 +290,11 @@ class Server:
                 [m for m, on in ((b"GET", self.config.enable_get), (b"POST", True), (b"DELETE", self.config.enable_delete)) if on]
             )
         )
+
+    def _alloc_handle(self) -> int:
+        h = self._next_handle
+        self._next_handle += 1
+        return h
 
     # -- output ------------------------------------------------------------
 
@@ -321,6 +350,8 @@ class Server:
         self._now = now
         x.state = _X.PROCESSING
         if x.method == b"POST":
+            if self._modern is not None and self._route_modern(x, now):
+                return
             self._post(x, now)
         elif x.method == b"GET":
             self._get(x, now)
@@ -336,6 +367,9 @@ class Server:
         output is kept for replay when an event store is configured.
         """
         self._now = now
+        if self._modern is not None and self._modern.owns_xid(xid):
+            self._modern.connection_lost(xid, now)  # R4: closing the stream cancels (CANCEL-06)
+            return
         x = self._exchanges.pop(xid, None)
         if x is None:
             return
@@ -413,7 +447,7 @@ class Server:
         else:
             return self._reject(x, 405, -32000, "Method not allowed", extra=[(b"allow", self._allow)])
         version = f.get(b"mcp-protocol-version")
-        if version is not None and version not in self._supported_b:
+        if version is not None and version not in self._supported_b and version not in self._modern_b:
             # SRV-VER-02; also on initialize when present (AMB-11).
             return self._reject(
                 x, 400, -32000,
@@ -511,6 +545,29 @@ class Server:
             self._events.append(RequestReceived(handle, m, session.id, version, x.identity))
         if x.stream is not None and cfg.close_after_priming and x.stream.priming:
             self._poll_close(x.stream, now)
+
+    def _route_modern(self, x: _Exchange, now: float) -> bool:
+        """Classify a POST (spec 2.12, SRV-COMPAT-08); serve it here if it is
+        per-request era (or refused by the classifier). True when handled."""
+        modern = self._modern
+        assert modern is not None
+        cfg = self.config
+        v = classify(
+            b"POST", x.headers, bytes(x.body),
+            supported_modern=cfg.modern.supported_versions if cfg.modern else (),
+            supported_legacy=cfg.supported_versions if cfg.legacy else (),
+            param_headers=cfg.param_headers, required_capabilities=cfg.required_capabilities,
+        )
+        if v.accepted and v.era != "modern":
+            return False  # the session era's path takes it from here
+        # The modern endpoint owns this exchange from now on.
+        self._exchanges.pop(x.xid, None)
+        x.state = _X.DONE
+        if not v.accepted:
+            modern.reject(x.xid, v)
+        else:
+            modern.post(x.xid, v.message_obj, protocol_version=v.protocol_version or "", identity=x.identity, now=now)
+        return True
 
     def _notification(self, session: _Session, m: Any, version: str, identity: Any) -> None:
         if m.method == "notifications/cancelled":  # CANCEL-02, CANCEL-05
@@ -632,6 +689,9 @@ class Server:
         (already-encoded JSON, spliced in as is). Answering a cancelled or
         unknown handle does nothing (CANCEL-05: late answers are tolerated).
         """
+        if self._modern is not None and self._modern.owns(handle):
+            self._modern.respond(handle, result, error=error, now=self._now if now is None else now)
+            return
         p = self._pending.get(handle)
         if p is None or p.cancelled:
             self._pending.pop(handle, None)
@@ -658,6 +718,9 @@ class Server:
         else on the session's GET stream, else queued until one opens (AMB-14)."""
         if now is not None:
             self._now = now
+        if related is not None and self._modern is not None and self._modern.owns(related):
+            self._modern.notify(related, method, params, now=self._now)  # SRV-SSE-03
+            return
         self._send_message(session_id, _jr.encode_notification(method, params), related)
 
     def send_request(
@@ -666,6 +729,9 @@ class Server:
     ) -> int:
         """Send a server-to-client request; returns its id. The answer comes as
         :class:`ResponseReceived`."""
+        if related is not None and self._modern is not None and self._modern.owns(related):
+            # SRV-SSE-04, EP-05: no server-to-client requests in the per-request era.
+            raise LocalProtocolError("a 2026-07-28 request cannot carry server-to-client requests (use MRTR)")
         rid = self._next_server_request
         self._next_server_request += 1
         session = self._sessions.get(session_id) if session_id is not None else None
@@ -676,6 +742,17 @@ class Server:
         if session is not None:
             session.outbound.add(rid)
         return rid
+
+    def publish(self, method: str, params: Any = None, *, now: float | None = None) -> None:
+        """A notification to every matching ``subscriptions/listen`` stream (R4, SRV-SUB-01/03)."""
+        if self._modern is not None:
+            self._modern.publish(method, params, now=self._now if now is None else now)
+
+    def close_listen(self, handle: int, *, now: float | None = None) -> bool:
+        """End a listen stream gracefully, with its completion result (SRV-SUB-04)."""
+        if self._modern is None:
+            return False
+        return self._modern.close_listen(handle, now=self._now if now is None else now)
 
     def close_session(self, session_id: str) -> None:
         """End a session from the server side (SRV-SESS-05): its id then gets 404."""
@@ -706,6 +783,10 @@ class Server:
         deadline that traffic has since pushed back), never late; an early
         call finds nothing due and recomputes the true deadline.
         """
+        if self._modern is not None:
+            m = self._modern.get_timer()
+            if m is not None and (self._wake is None or m < self._wake):
+                return m
         return self._wake
 
     def _schedule(self, t: float) -> None:
@@ -715,6 +796,8 @@ class Server:
     def handle_timer(self, now: float) -> None:
         """Send due heartbeats (SRV-SSE-12) and expire idle sessions."""
         self._now = now
+        if self._modern is not None:
+            self._modern.handle_timer(now)
         wake: float | None = None
         hb = self.config.heartbeat_interval
         if hb is not None:

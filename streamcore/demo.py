@@ -14,6 +14,7 @@ from typing import Any
 
 from . import __version__
 from ._server import SUPPORTED_VERSIONS
+from ._modern import discover_result
 from .aio.server import McpError, RequestContext
 
 __all__ = ["DemoApp", "TOOLS"]
@@ -78,9 +79,18 @@ class DemoApp:
                 "capabilities": {"tools": {"listChanged": False}},
                 "serverInfo": {"name": "streamcore-demo", "version": __version__},
             }
+        if m == "server/discover":  # the per-request era's entry point (SRV-VER-10)
+            return discover_result(
+                ("2026-07-28",) + tuple(reversed(SUPPORTED_VERSIONS)),
+                {"tools": {"listChanged": False}},
+                server_info={"name": "streamcore-demo", "version": __version__},
+            )
         if m == "ping":
             return {}
         if m == "tools/list":
+            if ctx.protocol_version >= "2026-07-28":
+                # A cacheable result in the per-request era: ttlMs and cacheScope are required.
+                return {"tools": TOOLS, "ttlMs": 0, "cacheScope": "public"}
             return {"tools": TOOLS}
         if m == "tools/call":
             return await self._call(ctx, p.get("name"), p.get("arguments") or {})

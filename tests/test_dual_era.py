@@ -1,0 +1,115 @@
+"""One endpoint, both eras (SRV-COMPAT-08): the session era and 2026-07-28 side by side,
+sans-IO and with the official Python SDK client in each mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from _procs import streamcore_server
+from _server_harness import Harness
+from streamcore._events import RequestCancelled, RequestReceived
+
+MODERN = "2026-07-28"
+
+
+def modern_call(id_: int, name: str = "echo", args: dict | None = None) -> tuple[dict, list]:
+    body = {
+        "jsonrpc": "2.0", "id": id_, "method": "tools/call",
+        "params": {"name": name, "arguments": args or {"text": "hi"},
+                   "_meta": {"io.modelcontextprotocol/protocolVersion": MODERN,
+                             "io.modelcontextprotocol/clientCapabilities": {}}},
+    }
+    headers = [(b"mcp-method", b"tools/call"), (b"mcp-name", name.encode())]
+    return body, headers
+
+
+def test_both_eras_on_one_endpoint() -> None:
+    """SRV-COMPAT-08, SRV-SESS-08: a legacy session and a modern request are served side by
+    side; the modern reply mints no session and carries resultType."""
+    h = Harness()
+    sid = h.initialize()
+    body, hdrs = modern_call(5)
+    r = h.post(body, version=MODERN, headers=hdrs)
+    (req,) = h.take(RequestReceived)
+    assert req.session_id is None and req.protocol_version == MODERN
+    h.respond(req.handle, {"content": [{"type": "text", "text": "hi"}]})
+    assert r.status == 200 and r.session_id is None
+    assert r.json() == {"jsonrpc": "2.0", "id": 5,
+                        "result": {"content": [{"type": "text", "text": "hi"}], "resultType": "complete"}}
+    legacy = h.post({"jsonrpc": "2.0", "id": 6, "method": "ping"}, session=sid, version="2025-11-25")
+    (lreq,) = h.take(RequestReceived)
+    assert lreq.session_id == sid
+    h.respond(lreq.handle, {})
+    assert legacy.messages() == [{"jsonrpc": "2.0", "id": 6, "result": {}}]
+
+
+def test_modern_header_mismatch_and_unknown_method() -> None:
+    """SRV-HDR-01, SRV-VER-05, SRV-VER-08: header/body mismatch is 400/-32020; -32601 is HTTP 404."""
+    h = Harness()
+    body, hdrs = modern_call(1)
+    bad = h.post(body, version=MODERN, headers=[(b"mcp-method", b"tools/list"), (b"mcp-name", b"echo")])
+    assert bad.status == 400 and bad.json()["error"]["code"] == -32020
+    body, hdrs = modern_call(2)
+    r = h.post(body, version=MODERN, headers=hdrs)
+    (req,) = h.take(RequestReceived)
+    h.respond(req.handle, error=(-32601, "Method not found"))
+    assert r.status == 404 and r.json()["error"]["code"] == -32601
+
+
+def test_modern_disconnect_cancels() -> None:
+    """CANCEL-06, AMB-09: closing a modern request's connection cancels it; nothing more is sent."""
+    h = Harness()
+    body, hdrs = modern_call(3)
+    r = h.post(body, version=MODERN, headers=hdrs)
+    (req,) = h.take(RequestReceived)
+    h.server.connection_lost(r.xid, h.now)
+    h.pump()
+    (c,) = h.take(RequestCancelled)
+    assert c.handle == req.handle
+    h.respond(req.handle, {"late": True})
+    assert r.status is None
+
+
+def test_modern_only_server() -> None:
+    """SRV-COMPAT-06/07, SRV-GET-08: a modern-only server answers GET/DELETE 405 Allow: POST and
+    initialize 400 -32022 naming its versions."""
+    h = Harness(legacy=False)
+    g = h.send(b"GET", accept=b"text/event-stream")
+    d = h.send(b"DELETE")
+    assert g.status == d.status == 405 and g.headers[b"allow"] == b"POST"
+    r = h.post({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}})
+    assert r.status == 400 and r.json()["error"]["code"] == -32022
+    assert MODERN in r.json()["error"]["data"]["supported"]
+
+
+def test_official_sdk_client_in_both_eras() -> None:
+    """Interop: the official `mcp` 2.3.0 client talks to our demo server in the per-request era
+    (server/discover, tools/call with progress) and in the session era (initialize), one endpoint."""
+    from mcp.client.session import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def run(url: str) -> tuple:
+        progress: list = []
+
+        async def on_progress(p, total, msg):  # noqa: ANN001
+            progress.append(p)
+
+        async with streamable_http_client(url) as (r, w):
+            async with ClientSession(r, w) as s:
+                d = await s.discover()
+                modern_tools = [t.name for t in (await s.list_tools()).tools]
+                echo = (await s.call_tool("echo", {"text": "modern"})).content[0].text
+                cd = (await s.call_tool("countdown", {"n": 2, "delay": 0.01}, progress_callback=on_progress)).content[0].text
+        async with streamable_http_client(url) as (r, w):
+            async with ClientSession(r, w) as s:
+                init = await s.initialize()
+                legacy_echo = (await s.call_tool("echo", {"text": "legacy"})).content[0].text
+        return d.supported_versions, modern_tools, echo, cd, progress, init.protocol_version, legacy_echo
+
+    with streamcore_server() as url:
+        versions, tools, echo, cd, progress, legacy_version, legacy_echo = asyncio.run(asyncio.wait_for(run(url), 30))
+    assert MODERN in versions and "echo" in tools
+    assert (echo, cd, legacy_echo) == ("modern", "liftoff", "legacy")
+    assert progress == [1.0, 2.0]
+    assert legacy_version == "2025-11-25"
