@@ -748,6 +748,16 @@ class Server:
         if self._modern is not None:
             self._modern.publish(method, params, now=self._now if now is None else now)
 
+    def pause_writing(self, xid: int) -> None:
+        """The adapter's send buffer for ``xid`` is full (backpressure): listen
+        streams queue, bounded, until :meth:`resume_writing`."""
+        if self._modern is not None:
+            self._modern.pause_writing(xid)
+
+    def resume_writing(self, xid: int, now: float | None = None) -> None:
+        if self._modern is not None:
+            self._modern.resume_writing(xid, self._now if now is None else now)
+
     def close_listen(self, handle: int, *, now: float | None = None) -> bool:
         """End a listen stream gracefully, with its completion result (SRV-SUB-04)."""
         if self._modern is None:

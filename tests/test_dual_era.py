@@ -113,3 +113,65 @@ def test_official_sdk_client_in_both_eras() -> None:
     assert (echo, cd, legacy_echo) == ("modern", "liftoff", "legacy")
     assert progress == [1.0, 2.0]
     assert legacy_version == "2025-11-25"
+
+
+def test_listen_stream_over_sockets() -> None:
+    """SRV-SUB-01..03 through the asyncio adapter: a subscriptions/listen POST is acknowledged
+    first; StreamableHttpServer.publish reaches it with the subscription id in _meta; types it
+    did not ask for never arrive."""
+    from streamcore._server import ServerConfig
+    from streamcore.aio.server import StreamableHttpServer
+    from streamcore.demo import DemoApp
+    from streamcore.chunked import ChunkedDecoder
+    from streamcore.sse import SseDecoder
+
+    async def run() -> list:
+        hub = StreamableHttpServer(DemoApp(), ServerConfig())
+        srv = await hub.start("127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        try:
+            body = json.dumps({
+                "jsonrpc": "2.0", "id": "L1", "method": "subscriptions/listen",
+                "params": {"notifications": {"toolsListChanged": True},
+                           "_meta": {"io.modelcontextprotocol/protocolVersion": MODERN,
+                                     "io.modelcontextprotocol/clientCapabilities": {}}},
+            }).encode()
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n"
+                    b"Content-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+                    b"Mcp-Method: subscriptions/listen\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            await w.drain()
+            dec = SseDecoder()
+            got: list = []
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                buf += await asyncio.wait_for(r.read(4096), 5)
+            head, _, rest = buf.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200")
+
+            chunks = ChunkedDecoder()
+
+            async def read_messages(n: int, rest: bytes = b"") -> None:
+                data = rest
+                while True:
+                    for ev in dec.feed(chunks.feed(data)) if data else []:
+                        if ev.data:
+                            got.append(json.loads(ev.data))
+                    if len(got) >= n:
+                        return
+                    data = await asyncio.wait_for(r.read(65536), 5)
+
+            await read_messages(1, rest)
+            hub.publish("notifications/resources/list_changed")  # not asked for
+            hub.publish("notifications/tools/list_changed")
+            await read_messages(2)
+            w.close()
+            return got
+        finally:
+            srv.close()
+
+    got = asyncio.run(asyncio.wait_for(run(), 15))
+    assert got[0]["method"] == "notifications/subscriptions/acknowledged"
+    assert got[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L1"
+    assert [m["method"] for m in got[1:]] == ["notifications/tools/list_changed"]
+    assert got[1]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L1"

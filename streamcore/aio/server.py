@@ -35,6 +35,7 @@ from .._events import (
     SessionClosed,
 )
 from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
+from .._modern import SubscriptionClosed, SubscriptionOpened
 from .._server import Server, ServerConfig
 
 __all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve", "DEFAULT_MAX_WRITE_BUFFER"]
@@ -144,6 +145,15 @@ class _Connection(asyncio.Protocol):
             xid, self.xid = self.xid, None
             self.hub._route.pop(xid, None)
             self.hub.core.connection_lost(xid, self.hub._now())
+            self.hub._drain()
+
+    def pause_writing(self) -> None:
+        if self.xid is not None:
+            self.hub.core.pause_writing(self.xid)
+
+    def resume_writing(self) -> None:
+        if self.xid is not None:
+            self.hub.core.resume_writing(self.xid, self.hub._now())
             self.hub._drain()
 
     def _bad_request_bytes(self, status: int) -> bytes:
@@ -414,6 +424,11 @@ class StreamableHttpServer:
                     task = self._tasks.pop(ev.handle, None)
                     if task is not None:
                         task.cancel()
+                elif isinstance(ev, (SubscriptionOpened, SubscriptionClosed)):
+                    # Optional hook: an app that wants to know about listen streams.
+                    hook = getattr(self.app, "handle_subscription", None)
+                    if hook is not None:
+                        self._spawn(hook(ev))
                 elif isinstance(ev, SessionClosed):
                     for key in [k for k in self._waiting if k[0] == ev.session_id]:
                         fut = self._waiting.pop(key)
@@ -524,6 +539,11 @@ class StreamableHttpServer:
         return msg.result
 
     # -- server-initiated traffic outside a request -------------------------------
+
+    def publish(self, method: str, params: Any = None) -> None:
+        """A notification to every matching ``subscriptions/listen`` stream (2026-07-28)."""
+        self.core.publish(method, params, now=self._now())
+        self._drain()
 
     def notify(self, session_id: str, method: str, params: Any = None) -> None:
         """A notification unrelated to any request: on the session's GET stream, or queued."""
