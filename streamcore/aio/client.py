@@ -11,6 +11,15 @@ Usage::
     async with connect("http://127.0.0.1:8000/mcp") as session:
         tools = await session.list_tools()
         result = await session.call_tool("countdown", {"n": 3}, progress=print)
+
+The per-request era (2026-07-28): ``connect(url, era="auto")`` negotiates
+(``server/discover`` first, ``initialize`` as the fallback), ``era="modern"``
+speaks only 2026-07-28. There, ``session.listen({...})`` opens a
+``subscriptions/listen`` stream::
+
+    async with session.listen({"toolsListChanged": True}) as sub:
+        async for note in sub:
+            ...
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from urllib.parse import urlsplit
 
 from .._client import (
     LATEST_VERSION,
+    SUBSCRIPTION_ID,
     Client,
     ClientClosed,
     ClientConfig,
@@ -48,6 +58,7 @@ from ..chunked import ChunkedDecoder
 __all__ = [
     "connect",
     "elicitation_defaults",
+    "Subscription",
     "ClientSession",
     "ClientError",
     "McpError",
@@ -211,6 +222,7 @@ class ClientSession:
         self.initialize_result: dict | None = None
         self._init_rid: int | None = None
         self.dropped_notifications = 0
+        self._subs: dict[int, Subscription] = {}
 
     # -- session facts ------------------------------------------------------
 
@@ -234,7 +246,21 @@ class ClientSession:
 
     @property
     def server_info(self) -> dict:
-        return (self.initialize_result or {}).get("serverInfo", {})
+        res = self.initialize_result or {}
+        if self.era == "modern":
+            meta = res.get("_meta")
+            return (meta or {}).get("io.modelcontextprotocol/serverInfo", {}) if isinstance(meta, dict) else {}
+        return res.get("serverInfo", {})
+
+    @property
+    def era(self) -> str | None:
+        """``"legacy"`` (initialize, sessions) or ``"modern"`` (2026-07-28), once connected."""
+        return self._core.era
+
+    @property
+    def core(self) -> Client:
+        """The sans-IO core (for inspection: ``tool_headers``, ``excluded_tools``, ``stats``)."""
+        return self._core
 
     # -- API -----------------------------------------------------------------
 
@@ -297,6 +323,19 @@ class ClientSession:
             else:
                 get.cancel()
                 return
+
+    def listen(self, notifications: dict, *, ack_timeout: float = 30.0,
+               max_queued: int = 10_000) -> "Subscription":
+        """A ``subscriptions/listen`` stream (2026-07-28 only): ``async with s.listen(f) as sub``.
+
+        ``notifications`` is the filter (``{"toolsListChanged": True}``,
+        ``{"resourceSubscriptions": [uri]}``, ...). Entering waits for the
+        acknowledgment; iterating yields the notifications and ends at the
+        server's completion result. A stream that closes without it is
+        re-issued (CLI-SUB-06, ``max_reissue_attempts`` in a row without an
+        acknowledgment). Leaving the block closes the stream.
+        """
+        return Subscription(self, notifications, ack_timeout, max_queued)
 
     async def ping(self) -> None:
         await self.request("ping")
@@ -370,6 +409,9 @@ class ClientSession:
 
     def _dispatch(self, ev: Any) -> None:
         t = type(ev)
+        if t is ServerNotification and ev.request_id is not None and ev.request_id in self._subs:
+            self._subs[ev.request_id]._note(ev)
+            return
         if t is RequestResult:
             fut = self._futures.pop(ev.request_id, None)
             if fut is not None and not fut.done():
@@ -567,6 +609,109 @@ class ClientSession:
 
 class _EOF(Exception):
     pass
+
+
+_END = object()
+
+
+class Subscription:
+    """One ``subscriptions/listen`` stream; see :meth:`ClientSession.listen`.
+
+    ``acknowledged`` is the filter the server granted; ``subscription_id`` the
+    id in ``_meta`` (it changes when the stream is re-issued); ``result`` the
+    completion result once the server ended the stream gracefully.
+    """
+
+    def __init__(self, session: ClientSession, notifications: dict, ack_timeout: float, max_queued: int) -> None:
+        self.session = session
+        self.filter = dict(notifications)
+        self.ack_timeout = ack_timeout
+        self.acknowledged: dict | None = None
+        self.subscription_id: Any = None
+        self.result: dict | None = None
+        self.dropped = 0
+        self._queue: asyncio.Queue = asyncio.Queue(max_queued)
+        self._acked = session._loop.create_future()
+        self._rid: int | None = None
+        self._fut: asyncio.Future | None = None
+
+    def _note(self, ev: ServerNotification) -> None:
+        params = ev.params if isinstance(ev.params, dict) else {}
+        if ev.method == "notifications/subscriptions/acknowledged":
+            meta = params.get("_meta")
+            self.subscription_id = meta.get(SUBSCRIPTION_ID) if isinstance(meta, dict) else None
+            granted = params.get("notifications")
+            self.acknowledged = granted if isinstance(granted, dict) else {}
+            if not self._acked.done():
+                self._acked.set_result(None)
+            return
+        try:
+            self._queue.put_nowait(ev)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def __aenter__(self) -> "Subscription":
+        s = self.session
+        if s.era != "modern":
+            raise ClientError("subscriptions/listen needs the 2026-07-28 era (this session is legacy)")
+        rid = s._core.send_request("subscriptions/listen", {"notifications": self.filter}, s._loop.time(),
+                                   timeout=None)
+        self._rid = rid
+        s._subs[rid] = self
+        fut = self._fut = s._futures[rid] = s._loop.create_future()
+        fut.add_done_callback(self._done)
+        s._pump()
+        await asyncio.wait({self._acked, fut}, timeout=self.ack_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not self._acked.done():
+            await self.__aexit__(None, None, None)
+            if fut.done() and not fut.cancelled() and fut.exception() is not None:
+                raise fut.exception()  # type: ignore[misc]
+            if fut.done():
+                raise StreamProtocolError("subscriptions/listen ended before its acknowledgment")
+            raise RequestTimeout("subscriptions/listen: no acknowledgment within the timeout")
+        return self
+
+    def _done(self, fut: asyncio.Future) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self.result = fut.result()
+        try:
+            self._queue.put_nowait(_END)
+        except asyncio.QueueFull:  # the consumer sees the end once it drains the queue
+            pass
+
+    def __aiter__(self) -> "Subscription":
+        return self
+
+    async def __anext__(self) -> ServerNotification:
+        fut = self._fut
+        if fut is None:
+            raise StopAsyncIteration
+        for _ in iter(int, 1):  # until a notification or the end
+            if not self._queue.empty():
+                item = self._queue.get_nowait()
+            elif fut.done():
+                item = _END
+            else:
+                item = await self._queue.get()
+            if item is not _END:
+                return item
+            if self._queue.empty():
+                if not fut.cancelled() and fut.exception() is not None:
+                    raise fut.exception()  # type: ignore[misc]
+                raise StopAsyncIteration
+        raise StopAsyncIteration  # pragma: no cover
+
+    async def __aexit__(self, *exc: Any) -> None:
+        s = self.session
+        rid = self._rid
+        if rid is None:
+            return
+        s._subs.pop(rid, None)
+        if s._futures.pop(rid, None) is not None:
+            s._core.cancel(rid, "listen closed by the client", s._loop.time())  # CANCEL-06: close the stream
+            s._pump()
+        if self._fut is not None and not self._fut.done():
+            self._fut.cancel()
 
 
 class connect:
