@@ -41,6 +41,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("url", help="the MCP endpoint, e.g. http://127.0.0.1:8000/mcp")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    p.add_argument("--era", choices=("auto", "modern", "legacy"), default="auto",
+                   help="protocol era: auto tries 2026-07-28 (server/discover) and falls back to "
+                        "initialize (default auto)")
     p.add_argument("-H", "--header", action="append", default=[], metavar="NAME:VALUE",
                    help="extra header on every request, e.g. 'Authorization: Bearer TOKEN' (repeatable)")
 
@@ -120,7 +123,7 @@ def tools_main(argv: Sequence[str] | None = None) -> int:
     async def run() -> int:
         from .aio.client import connect
 
-        async with connect(args.url, headers=headers, timeout=args.timeout, listen=False) as s:
+        async with connect(args.url, headers=headers, timeout=args.timeout, listen=False, era=args.era) as s:
             tools = await s.list_tools()
         if args.json:
             print(json.dumps(tools, indent=2))
@@ -161,7 +164,7 @@ def call_main(argv: Sequence[str] | None = None) -> int:
     async def run() -> int:
         from .aio.client import connect
 
-        async with connect(args.url, headers=headers, timeout=args.timeout) as s:
+        async with connect(args.url, headers=headers, timeout=args.timeout, era=args.era) as s:
             try:
                 result = await s.call_tool(args.tool, arguments, progress=bar)
             finally:
