@@ -1,0 +1,182 @@
+"""The asyncio client in the per-request era (2026-07-28) against real servers over sockets.
+
+Peers: our dual-era server (``python -m streamcore serve``, and in process for
+``subscriptions/listen`` with ``publish``), the official Python SDK server
+(``mcp`` 2.x, dual-era; ``tests/py_sdk_peer_server.py``), and the TypeScript
+SDK server (``tests/interop/ts_server.mjs``; SDK 1.32.2 does not speak
+2026-07-28, so it exercises the legacy fallback). Every server listens on
+127.0.0.1 and is stopped by pid. IDs refer to ``spec/streamable-http.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _procs import streamcore_server
+from streamcore._client import EraCache, HttpStatusError, McpError
+from streamcore.aio.client import connect
+from test_client_interop import INTEROP, _child, _free_port, _node, py_sdk_server, run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _exercise(s, progress: list) -> None:
+    """discover done; list, call with a non-ASCII argument, progress, concurrency."""
+    names = [t["name"] for t in await s.list_tools()]
+    assert {"echo", "add", "countdown"} <= set(names)
+    r = await s.call_tool("echo", {"text": "héllo \u2603"})
+    assert r["content"][0]["text"] == "héllo \u2603"
+    r = await s.call_tool("add", {"a": 2, "b": 3})
+    assert "5" in json.dumps(r)
+    r = await s.call_tool("countdown", {"n": 2}, progress=lambda p, t, m: progress.append(p))
+    assert r["content"][0]["text"] == "liftoff"
+    results = await asyncio.gather(*(s.call_tool("echo", {"text": str(i)}) for i in range(10)))
+    assert [x["content"][0]["text"] for x in results] == [str(i) for i in range(10)]
+
+
+def test_modern_client_against_our_server() -> None:
+    """CLI-POST-07, CLI-HDR-01/02, SRV-VER-10: era="modern" discovers, lists and calls with no session,
+    progress arrives on the call's stream; our server's classifier accepts every POST."""
+
+    async def main(url: str) -> None:
+        async with connect(url, era="modern", timeout=10) as s:
+            assert s.era == "modern" and s.session_id is None and s.protocol_version == "2026-07-28"
+            assert s.server_info.get("name") == "streamcore-demo"
+            progress: list = []
+            await _exercise(s, progress)
+            assert progress == [1, 2]
+            with pytest.raises(McpError) as ei:
+                await s.request("no/such/method", {})
+            assert ei.value.code == -32601 and ei.value.http_status == 404  # SRV-VER-08
+
+    with streamcore_server() as url:
+        run(main(url))
+
+
+def test_both_eras_against_one_endpoint() -> None:
+    """SRV-COMPAT-08 / CLI-COMPAT-03: a negotiated (auto -> modern) client and a legacy session
+    talk to the same endpoint at the same time."""
+
+    async def main(url: str) -> None:
+        cache = EraCache()
+        async with connect(url, era="auto", era_cache=cache, timeout=10) as new, \
+                connect(url, era="legacy", timeout=10) as old:
+            assert new.era == "modern" and new.session_id is None and cache.get(url) == "modern"
+            assert old.era == "legacy" and old.session_id and old.protocol_version == "2025-11-25"
+            a, b = await asyncio.gather(new.call_tool("echo", {"text": "m"}), old.call_tool("echo", {"text": "l"}))
+            assert a["resultType"] == "complete" and a["content"][0]["text"] == "m"
+            assert "resultType" not in b and b["content"][0]["text"] == "l"
+
+    with streamcore_server() as url:
+        run(main(url))
+
+
+def test_listen_stream_against_our_server() -> None:
+    """SRV-SUB-01..03 from the client: listen() waits for the acknowledgment, then yields only the
+    requested notifications, tagged with the subscription id; leaving the block closes the stream."""
+    from streamcore._server import ServerConfig
+    from streamcore.aio.server import StreamableHttpServer
+    from streamcore.demo import DemoApp
+
+    async def main() -> None:
+        hub = StreamableHttpServer(DemoApp(), ServerConfig())
+        srv = await hub.start("127.0.0.1", 0)
+        url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp"
+        try:
+            async with connect(url, era="modern", timeout=10) as s:
+                async with s.listen({"toolsListChanged": True}) as sub:
+                    assert sub.acknowledged == {"toolsListChanged": True}
+                    assert sub.subscription_id is not None
+                    hub.publish("notifications/resources/list_changed")  # not asked for (SRV-SUB-01)
+                    hub.publish("notifications/tools/list_changed")
+                    note = await asyncio.wait_for(sub.__anext__(), 5)
+                    assert note.method == "notifications/tools/list_changed"
+                    assert note.params["_meta"]["io.modelcontextprotocol/subscriptionId"] == sub.subscription_id
+                    # the session keeps working beside the open listen stream
+                    r = await s.call_tool("echo", {"text": "x"})
+                    assert r["content"][0]["text"] == "x"
+                assert s.core.stats["reissues"] == 0
+        finally:
+            srv.close()
+
+    run(main(), 20)
+
+
+def test_modern_client_against_python_sdk_server() -> None:
+    """CLI-POST-07 interop: the official Python SDK server (dual-era) accepts our modern requests
+    (its own header validation included); era="auto" picks modern there too."""
+
+    async def main(url: str) -> None:
+        async with connect(url, era="modern", timeout=10) as s:
+            assert s.era == "modern" and s.session_id is None
+            progress: list = []
+            await _exercise(s, progress)
+            assert progress == [1, 2]
+        cache = EraCache()
+        async with connect(url, era="auto", era_cache=cache, timeout=10) as s:
+            assert s.era == "modern" and cache.get(url) == "modern" and s.core.stats["fallbacks"] == 0
+            assert (await s.call_tool("echo", {"text": "a"}))["content"][0]["text"] == "a"
+
+    with py_sdk_server() as url:
+        run(main(url), 60)
+
+
+@pytest.mark.integration
+def test_typescript_sdk_server_negotiates_legacy() -> None:
+    """CLI-COMPAT-03..05: the TS SDK 1.32.2 server does not speak 2026-07-28: it answers
+    server/discover with 400 and a non-modern body (-32000), so era="auto" falls back to
+    initialize, remembers "legacy" for the origin and skips the probe next time; era="modern" fails."""
+    node = _node()
+    port = _free_port()
+
+    async def main(url: str) -> None:
+        cache = EraCache()
+        async with connect(url, era="auto", era_cache=cache, timeout=10) as s:
+            assert s.era == "legacy" and s.session_id and s.core.stats["fallbacks"] == 1
+            assert cache.get(url) == "legacy"
+            assert (await s.call_tool("echo", {"text": "héllo"}))["content"][0]["text"] == "héllo"
+        async with connect(url, era="auto", era_cache=cache, timeout=10) as s:
+            assert s.era == "legacy" and s.core.stats["fallbacks"] == 0  # the probe was skipped
+        with pytest.raises(HttpStatusError) as ei:
+            async with connect(url, era="modern", timeout=10):
+                pass
+        assert ei.value.status == 400
+
+    with _child([node, str(INTEROP / "ts_server.mjs"), str(port)], port, INTEROP) as url:
+        run(main(url))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streamcore", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_cli_negotiates_with_our_server_in_both_eras() -> None:
+    """CLI: `tools` and `call` work against our dual-era server negotiated (auto -> modern) and
+    forced legacy."""
+    with streamcore_server() as url:
+        for era in ("auto", "modern", "legacy"):
+            r = _cli("tools", url, "--json", "--era", era)
+            assert r.returncode == 0, r.stderr
+            assert "echo" in [t["name"] for t in json.loads(r.stdout)]
+            r = _cli("call", url, "echo", "text=hi", "--era", era)
+            assert r.returncode == 0 and r.stdout.strip() == "hi", r.stderr
+
+
+@pytest.mark.integration
+def test_cli_falls_back_against_a_legacy_server() -> None:
+    """CLI-COMPAT-03: `tools` and `call` (default --era auto) work against the legacy-only TS server."""
+    node = _node()
+    port = _free_port()
+    with _child([node, str(INTEROP / "ts_server.mjs"), str(port)], port, INTEROP) as url:
+        r = _cli("tools", url, "--json")
+        assert r.returncode == 0, r.stderr
+        assert [t["name"] for t in json.loads(r.stdout)] == ["echo"]
+        r = _cli("call", url, "echo", "text=hi")
+        assert r.returncode == 0 and r.stdout.strip() == "hi", r.stderr
