@@ -993,7 +993,7 @@ class Client:
             # CLI-COMPAT-05: the cached "legacy" was wrong; probe the modern era again
             self._probe_skipped = False
             self._era_cache.forget(self.config.url)
-            p = self._pending.get(self._init_id)
+            p = self._pending.get(self._init_id) if self._init_id is not None else None
             if p is not None:
                 self._start_discover(now, p)
                 return
