@@ -490,6 +490,16 @@ def _param_headers(annotated: dict[str, tuple[str, ...]], arguments: Any) -> lis
     return out
 
 
+def _about_params(message: str, data: Any) -> bool:
+    """Is a -32020 about ``Mcp-Param-*`` (CLI-HDR-05)? Yes when it says so, and when it names
+    none of the standard headers (which this client derives from the body, so they cannot
+    disagree with it): servers word the message freely."""
+    text = (message + " " + repr(data)).lower()
+    if "mcp-param" in text:
+        return True
+    return not any(h in text for h in ("mcp-name", "mcp-method", "mcp-protocol-version"))
+
+
 class Client:
     """The sans-IO client; see the module docstring for the protocol."""
 
@@ -1311,7 +1321,7 @@ class Client:
             if recognised and err is not None:
                 code, message, data = err
                 if code == HEADER_MISMATCH and p.method == "tools/call" and not p.hdr_retry \
-                        and "mcp-param" in (message + " " + repr(data)).lower():
+                        and _about_params(message, data):
                     p.hdr_retry = True  # CLI-HDR-05: refresh tools/list, retry once
                     self._refresh_tools(p, now)
                     continue

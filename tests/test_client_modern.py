@@ -383,6 +383,16 @@ def test_param_header_mismatch_refreshes_tools_and_retries_once() -> None:
     assert c.stats["tool_refreshes"] == 1
 
 
+def test_unspecific_header_mismatch_on_a_call_is_treated_as_params() -> None:
+    """CLI-HDR-05: a -32020 on tools/call that names no standard header is taken as being about
+    Mcp-Param-* (the client derives the standard ones from the body), so it refreshes and retries."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "route", "arguments": {"region": "eu"}})
+    reply(c, req, error(body(req)["id"], -32020, "Header mismatch"), 400)
+    (lst,) = posts(c)
+    assert body(lst)["method"] == "tools/list"
+
+
 def test_param_header_mismatch_twice_fails() -> None:
     """CLI-HDR-05: the retry happens once; a second -32020 reaches the caller as McpError."""
     c, _ = modern()

@@ -180,3 +180,153 @@ def test_cli_falls_back_against_a_legacy_server() -> None:
         assert [t["name"] for t in json.loads(r.stdout)] == ["echo"]
         r = _cli("call", url, "echo", "text=hi")
         assert r.returncode == 0 and r.stdout.strip() == "hi", r.stderr
+
+
+# -- scripted server over sockets: broken streams ------------------------------------------------
+
+
+class ScriptedServer:
+    """A raw asyncio HTTP/1.1 server on 127.0.0.1 for failure cases no real server produces on
+    demand. Each POST gets ``script(request_body, headers)`` -> (head, payload, close_early): the
+    bytes are written after the head and the connection is then closed (the body is read to EOF)."""
+
+    def __init__(self, script) -> None:
+        self.script = script
+        self.seen: list[dict] = []
+        self.headers: list[dict] = []
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self.conn, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/mcp"
+
+    async def conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            lines = head.decode("latin-1").split("\r\n")
+            hdrs = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+            body = json.loads(await reader.readexactly(int(hdrs.get("content-length", "0"))))
+            self.seen.append(body)
+            self.headers.append(hdrs)
+            status, ctype, payload = self.script(body, len(self.seen))
+            writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nConnection: close\r\n\r\n".encode()
+                         + payload)
+            await writer.drain()
+        finally:
+            writer.close()
+
+
+def _sse(*msgs: dict) -> bytes:
+    return b"".join(b"data: " + json.dumps(m).encode() + b"\n\n" for m in msgs)
+
+
+DISCOVERED = {"resultType": "complete", "supportedVersions": ["2026-07-28"], "capabilities": {},
+              "ttlMs": 0, "cacheScope": "public"}
+
+
+def test_broken_call_stream_is_reissued_over_sockets() -> None:
+    """CLI-RESUME-09 over sockets: the first tools/call stream closes after a progress event; the
+    client POSTs the call again under a new id (no GET, no Last-Event-ID) and gets the result."""
+
+    def script(b: dict, n: int):
+        if b["method"] == "server/discover":
+            return 200, "application/json", json.dumps({"jsonrpc": "2.0", "id": b["id"], "result": DISCOVERED}).encode()
+        calls = [x for x in srv.seen if x["method"] == "tools/call"]
+        if len(calls) == 1:
+            return 200, "text/event-stream", b"id: 1\n" + _sse({"jsonrpc": "2.0", "method": "notifications/progress",
+                                                               "params": {"progressToken": "t", "progress": 1}})
+        return 200, "text/event-stream", _sse({"jsonrpc": "2.0", "id": b["id"],
+                                              "result": {"content": [{"type": "text", "text": "ok"}]}})
+
+    srv = ScriptedServer(script)
+
+    async def main() -> None:
+        url = await srv.start()
+        try:
+            async with connect(url, era="modern", timeout=10) as s:
+                r = await s.call_tool("echo", {"text": "x"})
+                assert r["content"][0]["text"] == "ok" and s.core.stats["reissues"] == 1
+        finally:
+            srv.server.close()
+
+    run(main(), 20)
+    calls = [(b, h) for b, h in zip(srv.seen, srv.headers) if b["method"] == "tools/call"]
+    assert len(calls) == 2 and calls[0][0]["id"] != calls[1][0]["id"]
+    assert all("last-event-id" not in h and h["mcp-name"] == "echo" for _, h in calls)
+
+
+def test_listen_unexpected_close_reissues_then_completes_over_sockets() -> None:
+    """CLI-SUB-06 and SRV-SUB-04 over sockets: a listen stream closed after its acknowledgment
+    without a result is re-issued (new id, new subscription id); the second one delivers a
+    notification and ends with the completion result, which ends the iteration."""
+
+    def script(b: dict, n: int):
+        if b["method"] == "server/discover":
+            return 200, "application/json", json.dumps({"jsonrpc": "2.0", "id": b["id"], "result": DISCOVERED}).encode()
+        listens = [x for x in srv.seen if x["method"] == "subscriptions/listen"]
+        meta = {"io.modelcontextprotocol/subscriptionId": b["id"]}
+        ack = {"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+               "params": {"_meta": meta, "notifications": {"toolsListChanged": True}}}
+        if len(listens) == 1:
+            return 200, "text/event-stream", _sse(ack)
+        return 200, "text/event-stream", _sse(
+            ack, {"jsonrpc": "2.0", "method": "notifications/tools/list_changed", "params": {"_meta": meta}},
+            {"jsonrpc": "2.0", "id": b["id"], "result": {"resultType": "complete", "_meta": meta}})
+
+    srv = ScriptedServer(script)
+
+    async def main() -> tuple:
+        url = await srv.start()
+        try:
+            async with connect(url, era="modern", timeout=10) as s:
+                async with s.listen({"toolsListChanged": True, "promptsListChanged": True}) as sub:
+                    first = sub.subscription_id
+                    assert sub.unsupported == ["promptsListChanged"]
+                    notes = [n async for n in sub]
+                    return first, sub.subscription_id, [n.method for n in notes], sub.result
+        finally:
+            srv.server.close()
+
+    first, last, methods, result = run(main(), 20)
+    listens = [b for b in srv.seen if b["method"] == "subscriptions/listen"]
+    assert len(listens) == 2 and listens[0]["id"] != listens[1]["id"]
+    assert (first, last) == (listens[0]["id"], listens[1]["id"])
+    assert methods == ["notifications/tools/list_changed"]
+    assert result["resultType"] == "complete"
+
+
+def test_listen_graceful_close_from_our_server() -> None:
+    """SRV-SUB-04 with our server: close_listen ends the client's iteration with the completion result."""
+    from streamcore._server import ServerConfig
+    from streamcore.aio.server import StreamableHttpServer
+    from streamcore.demo import DemoApp
+
+    opened: list = []
+
+    class App(DemoApp):
+        async def handle_subscription(self, ev):  # noqa: ANN001
+            opened.append(ev)
+
+    async def main() -> None:
+        hub = StreamableHttpServer(App(), ServerConfig())
+        if not hasattr(hub, "close_listen"):
+            pytest.skip("StreamableHttpServer has no close_listen pass-through (reported)")
+        srv = await hub.start("127.0.0.1", 0)
+        url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp"
+        try:
+            async with connect(url, era="modern", timeout=10) as s:
+                async with s.listen({"toolsListChanged": True}) as sub:
+                    for _ in range(100):
+                        if opened:
+                            break
+                        await asyncio.sleep(0.01)
+                    hub.close_listen(opened[0].handle)
+                    notes = await asyncio.wait_for(_collect(sub), 5)
+                    assert notes == [] and sub.result["resultType"] == "complete"
+        finally:
+            srv.close()
+
+    run(main(), 20)
+
+
+async def _collect(sub) -> list:
+    return [n async for n in sub]

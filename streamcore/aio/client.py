@@ -628,12 +628,25 @@ class Subscription:
         self.ack_timeout = ack_timeout
         self.acknowledged: dict | None = None
         self.subscription_id: Any = None
-        self.result: dict | None = None
         self.dropped = 0
         self._queue: asyncio.Queue = asyncio.Queue(max_queued)
         self._acked = session._loop.create_future()
         self._rid: int | None = None
         self._fut: asyncio.Future | None = None
+
+    @property
+    def result(self) -> dict | None:
+        """The completion result, once the server ended the stream gracefully (SRV-SUB-04)."""
+        fut = self._fut
+        if fut is None or not fut.done() or fut.cancelled() or fut.exception() is not None:
+            return None
+        return fut.result()
+
+    @property
+    def unsupported(self) -> list[str]:
+        """Requested filter fields the acknowledgment left out (the server does not honour them)."""
+        got = self.acknowledged or {}
+        return [k for k, v in self.filter.items() if v and k not in got]
 
     def _note(self, ev: ServerNotification) -> None:
         params = ev.params if isinstance(ev.params, dict) else {}
@@ -672,8 +685,6 @@ class Subscription:
         return self
 
     def _done(self, fut: asyncio.Future) -> None:
-        if not fut.cancelled() and fut.exception() is None:
-            self.result = fut.result()
         try:
             self._queue.put_nowait(_END)
         except asyncio.QueueFull:  # the consumer sees the end once it drains the queue
