@@ -689,3 +689,53 @@ def test_listen_unexpected_close_is_reissued_and_acks_reset_the_count() -> None:
     assert posts(c) == []
     (ev,) = [e for e in c.events() if isinstance(e, RequestFailed)]
     assert ev.request_id == rid and isinstance(ev.error, ConnectionLost)
+
+
+def test_discover_answered_with_a_non_modern_jsonrpc_error_falls_back() -> None:
+    """CLI-COMPAT-04: a 200 JSON-RPC error that is not a modern code (e.g. -32601 from a server that
+    routes the POST into its legacy code) means legacy."""
+    c, rid, req = start_auto(EraCache())
+    reply(c, req, error(body(req)["id"], -32601, "Method not found"))
+    (init,) = posts(c)
+    assert body(init)["method"] == "initialize" and body(init)["id"] == rid
+
+
+def test_discover_error_in_modern_only_mode_fails() -> None:
+    """era="modern": a JSON-RPC error to server/discover fails initialization (no fallback)."""
+    c = Client(ClientConfig(url=URL, era="modern"))
+    rid = c.initialize(0.0)
+    (req,) = posts(c)
+    reply(c, req, error(body(req)["id"], -32603, "boom"))
+    (ev,) = c.events()
+    assert isinstance(ev.error, McpError) and c.state is ClientState.FAILED
+    later = c.send_request("tools/list", {}, 0.0)
+    (ev,) = c.events()
+    assert isinstance(ev, RequestFailed) and ev.request_id == later
+
+
+def test_discover_listing_no_mutual_version_fails() -> None:
+    """CLI-VER-09: a DiscoverResult whose supportedVersions share nothing with ours is an error."""
+    c, rid, req = start_auto(EraCache())
+    reply(c, req, result(body(req)["id"], dict(DISCOVER, supportedVersions=["2099-01-01"])))
+    (ev,) = c.events()
+    assert isinstance(ev, RequestFailed) and isinstance(ev.error, StreamProtocolError)
+
+
+def test_unsupported_version_on_a_request_is_surfaced() -> None:
+    """CLI-VER-09: -32022 to a later request with no other mutual modern version: McpError."""
+    c, _ = modern()
+    rid, req = call(c, "tools/list", {})
+    reply(c, req, error(body(req)["id"], -32022, "Unsupported", {"supported": ["2026-07-28"]}), 400)
+    (ev,) = c.events()
+    assert isinstance(ev.error, McpError) and ev.error.code == -32022 and posts(c) == []
+
+
+def test_deadline_of_a_modern_request_closes_its_stream() -> None:
+    """CANCEL-06 with a deadline: the stream is aborted, no notifications/cancelled is POSTed."""
+    c, _ = modern(request_timeout=5.0)
+    rid, req = call(c, "tools/list", {})
+    c.receive_response(req.handle, 200, SSE)
+    c.handle_timer(c.get_timer())
+    assert c.data_to_send() == [HttpAbort(req.handle)]
+    (ev,) = c.events()
+    assert ev.request_id == rid and type(ev.error).__name__ == "RequestTimeout"
