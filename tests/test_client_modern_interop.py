@@ -330,3 +330,30 @@ def test_listen_graceful_close_from_our_server() -> None:
 
 async def _collect(sub) -> list:
     return [n async for n in sub]
+
+
+def test_mcp_param_headers_against_python_sdk_validation() -> None:
+    """CLI-HDR-03/05 against the official SDK's header validation (tests/py_sdk_xheader_server.py):
+    the first call, made before tools/list, lacks Mcp-Param-* and gets 400 -32020; the client
+    refreshes tools/list and retries once. Later calls mirror string (sentinel-encoded when
+    needed), integer and boolean arguments and are accepted at once."""
+    pytest.importorskip("mcp", reason="the official Python SDK (mcp) is not installed")
+    pytest.importorskip("uvicorn", reason="uvicorn is not installed")
+    port = _free_port()
+
+    async def main(url: str) -> None:
+        async with connect(url, era="modern", timeout=10) as s:
+            r = await s.call_tool("route", {"region": "Zürich", "shard": 3, "dry": True})
+            assert r["content"][0]["text"] == "Zürich/3/True"
+            assert s.core.stats["tool_refreshes"] == 1
+            assert s.core.tool_headers["route"] == {"Region": ("region",), "Shard": ("shard",), "Dry": ("dry",)}
+            for args, text in [({"region": " padded "}, " padded /0/False"),
+                               ({"region": "=?base64?x?=", "shard": -7}, "=?base64?x?=/-7/False"),
+                               ({"region": "us-west1", "dry": False}, "us-west1/0/False")]:
+                r = await s.call_tool("route", args)
+                assert r["content"][0]["text"] == text
+            assert s.core.stats["tool_refreshes"] == 1  # no further mismatches
+
+    here = Path(__file__).resolve().parent
+    with _child([sys.executable, str(here / "py_sdk_xheader_server.py"), str(port)], port, here) as url:
+        run(main(url))
