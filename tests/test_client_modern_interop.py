@@ -110,7 +110,7 @@ def test_listen_stream_against_our_server() -> None:
 
 def test_modern_client_against_python_sdk_server() -> None:
     """CLI-POST-07 interop: the official Python SDK server (dual-era) accepts our modern requests
-    (its own header validation included); era="auto" picks modern there too."""
+    (its own header validation included) and acknowledges our listen; era="auto" picks modern there too."""
 
     async def main(url: str) -> None:
         async with connect(url, era="modern", timeout=10) as s:
@@ -118,6 +118,8 @@ def test_modern_client_against_python_sdk_server() -> None:
             progress: list = []
             await _exercise(s, progress)
             assert progress == [1, 2]
+            async with s.listen({"toolsListChanged": True}) as sub:  # SRV-SUB-02 from the SDK
+                assert sub.acknowledged == {"toolsListChanged": True} and sub.subscription_id is not None
         cache = EraCache()
         async with connect(url, era="auto", era_cache=cache, timeout=10) as s:
             assert s.era == "modern" and cache.get(url) == "modern" and s.core.stats["fallbacks"] == 0
