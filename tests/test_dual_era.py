@@ -175,3 +175,59 @@ def test_listen_stream_over_sockets() -> None:
     assert got[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L1"
     assert [m["method"] for m in got[1:]] == ["notifications/tools/list_changed"]
     assert got[1]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L1"
+
+
+def test_modern_disconnect_cancels_the_handler_promptly() -> None:
+    """CANCEL-06, AMB-09 through the asyncio adapter: when the client drops a 2026-07-28 request's
+    connection, the handler task is cancelled at once, while a session-era request's work goes on."""
+    from typing import Any
+
+    from streamcore._server import ServerConfig
+    from streamcore.aio.server import RequestContext, StreamableHttpServer
+
+    class App:
+        def __init__(self) -> None:
+            self.cancelled: list[str] = []
+            self.started: asyncio.Event = asyncio.Event()
+
+        async def handle_request(self, ctx: RequestContext) -> Any:
+            if ctx.method == "initialize":
+                return {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "t", "version": "0"}}
+            self.started.set()
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                self.cancelled.append(ctx.protocol_version)
+                raise
+            return {}
+
+        async def handle_notification(self, *a: Any) -> None:
+            return None
+
+    async def run() -> tuple[list, float]:
+        app = App()
+        hub = StreamableHttpServer(app, ServerConfig())
+        srv = await hub.start("127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        try:
+            body, hdrs = modern_call(1)
+            raw = json.dumps(body).encode()
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n"
+                    b"Content-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+                    + b"".join(k + b": " + v + b"\r\n" for k, v in hdrs)
+                    + b"Content-Length: %d\r\n\r\n" % len(raw) + raw)
+            await w.drain()
+            await asyncio.wait_for(app.started.wait(), 5)
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            w.transport.abort()
+            while not app.cancelled and loop.time() - t0 < 2:
+                await asyncio.sleep(0.005)
+            return app.cancelled, loop.time() - t0
+        finally:
+            srv.close()
+
+    cancelled, took = asyncio.run(asyncio.wait_for(run(), 10))
+    assert cancelled == [MODERN]
+    assert took < 1.0  # "promptly": well before the handler's 5 s of work
