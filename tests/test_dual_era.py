@@ -179,7 +179,7 @@ def test_listen_stream_over_sockets() -> None:
 
 def test_modern_disconnect_cancels_the_handler_promptly() -> None:
     """CANCEL-06, AMB-09 through the asyncio adapter: when the client drops a 2026-07-28 request's
-    connection, the handler task is cancelled at once, while a session-era request's work goes on."""
+    connection, the handler task is cancelled at once (the session era keeps working: test_aio_faults)."""
     from typing import Any
 
     from streamcore._server import ServerConfig
