@@ -609,6 +609,8 @@ class Client:
         p = self._pending.pop(request_id, None)
         if p is None:
             return
+        if p.wire != request_id:
+            self._alias.pop(p.wire, None)
         self._queued = [q for q in self._queued if q != ("request", request_id)]
         if self.state in (ClientState.READY, ClientState.LEGACY):
             self.send_notification("notifications/cancelled", {"requestId": request_id, "reason": reason})
@@ -873,6 +875,8 @@ class Client:
         p = self._pending.pop(rid, None) if type(rid) is int else None
         if p is None:
             return  # late, cancelled or foreign: ignore
+        if p.wire != rid:
+            self._alias.pop(p.wire, None)
         self._drop_rid(rid, abort=False)
         if p.modern and error is None:
             result, error = self._check_result(p, result)
@@ -892,6 +896,8 @@ class Client:
         p = self._pending.pop(rid, None)
         if p is None:
             return
+        if p.wire != rid:
+            self._alias.pop(p.wire, None)
         self._drop_rid(rid, abort=False)
         if p.internal:
             if p.method in ("initialize", "server/discover"):

@@ -350,6 +350,7 @@ def test_late_reply_to_the_old_id_is_ignored() -> None:
     (again,) = posts(c)
     reply(c, again, result(body(again)["id"], {"tools": []}))
     assert [e.request_id for e in c.events() if isinstance(e, RequestResult)] == [rid]
+    assert c._alias == {}  # the wire-id alias is dropped with the request
 
 
 def test_cancel_closes_the_stream_without_a_notification() -> None:
