@@ -545,6 +545,12 @@ class StreamableHttpServer:
         self.core.publish(method, params, now=self._now())
         self._drain()
 
+    def close_listen(self, handle: int) -> bool:
+        """End one listen stream gracefully, with its completion result (SRV-SUB-04)."""
+        done = self.core.close_listen(handle, now=self._now())
+        self._drain()
+        return done
+
     def notify(self, session_id: str, method: str, params: Any = None) -> None:
         """A notification unrelated to any request: on the session's GET stream, or queued."""
         self._notify(session_id, method, params, related=None)
