@@ -10,7 +10,6 @@ in ``tests/_server_harness.py``. Tests cite the requirement IDs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -41,26 +40,10 @@ from streamcore._modern import (
 )
 from streamcore.sse import SseDecoder
 
+from _server_harness import Reply  # noqa: E402  (the same reply recorder as the session-era tests)
+
 V = "2026-07-28"
 META = {"io.modelcontextprotocol/protocolVersion": V, "io.modelcontextprotocol/clientCapabilities": {}}
-
-
-@dataclass
-class Reply:
-    xid: int
-    status: int | None = None
-    headers: dict[bytes, bytes] = field(default_factory=dict)
-    body: bytearray = field(default_factory=bytearray)
-    ended: bool = False
-    close: bool = False
-    streaming: bool = False
-
-    def json(self) -> Any:
-        return json.loads(bytes(self.body))
-
-    def messages(self) -> list:
-        """JSON-RPC messages on an SSE body (empty-data events and comments skipped)."""
-        return [json.loads(e.data) for e in SseDecoder().feed(bytes(self.body)) if e.data]
 
 
 class Harness:
