@@ -33,10 +33,17 @@ def _serve(args: argparse.Namespace) -> int:
         import uvloop  # optional extra: pip install 'streamcore[uvloop]'
 
         uvloop.install()
+    hosts = None if "*" in args.allow_host else frozenset(
+        {"localhost", "127.0.0.1", "[::1]", "::1"} | {h.lower() for h in args.allow_host}
+    )
+    if hosts is not None and args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_host:
+        print(f"note: bound to {args.host}, but only loopback Host names are accepted (SEC-06); "
+              "add --allow-host NAME for the names clients use", file=sys.stderr)
     config = ServerConfig(
         json_response=args.json,
         event_store=None if args.no_store else MemoryEventStore(),
         retry_ms=args.retry_ms,
+        allowed_hosts=hosts,
     )
 
     def ready(port: int) -> None:
@@ -71,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--no-store", action="store_true", help="no event store: streams are not resumable")
     sp.add_argument("--retry-ms", type=int, default=None, help="SSE retry advice sent with priming events")
     sp.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="also accept this Host name (repeatable; '*' switches the Host check off), "
+                    "e.g. the public name behind a reverse proxy")
     sp.add_argument("--http1", choices=("fast", "h11"), default="fast",
                     help="HTTP/1.1 engine: streamcore's own (default) or h11")
     args = parser.parse_args(argv)

@@ -159,3 +159,12 @@ def test_official_python_sdk_client(url: str) -> None:
     tools, add, cd, hello, progress = asyncio.run(asyncio.wait_for(run(), 30))
     assert "countdown" in tools and add == "5" and cd == "liftoff" and hello == "Hello, Ada!"
     assert progress == [1.0, 2.0, 3.0]
+
+
+def test_allow_host_flag() -> None:
+    """SEC-06 behind a proxy: `serve --allow-host NAME` accepts that Host, still refuses others."""
+    with streamcore_server("--allow-host", "mcp.example.com") as u:
+        with httpx.Client(timeout=10) as c:
+            ok = c.post(u, json=INIT, headers={"Accept": ACCEPT, "Host": "mcp.example.com"})
+            bad = c.post(u, json=INIT, headers={"Accept": ACCEPT, "Host": "evil.example.com"})
+    assert ok.status_code == 200 and bad.status_code == 403
