@@ -321,6 +321,11 @@ class Http11Connection:
         out.append(b"\r\n")
         return b"".join(out)
 
+    @property
+    def chunked_output(self) -> bool:
+        """The response in progress is framed chunked (a stream, on HTTP/1.1)."""
+        return self._streaming and self._version == b"1.1"
+
     def response_data(self, data: bytes) -> bytes:
         """One piece of the body, framed."""
         if not data:

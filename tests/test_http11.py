@@ -94,7 +94,7 @@ def test_streaming_response_is_chunked() -> None:
     conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     conn.next_event(), conn.next_event()
     out = conn.response_head(200, [(b"content-type", b"text/event-stream")], streaming=True)
-    assert out.endswith(b"transfer-encoding: chunked\r\n\r\n")
+    assert out.endswith(b"transfer-encoding: chunked\r\n\r\n") and conn.chunked_output
     assert conn.response_data(b"data: x\n\n") == b"9\r\ndata: x\n\n\r\n"
     assert conn.response_data(b"") == b""  # never a premature last chunk (CH-30)
     assert conn.response_end() == b"0\r\n\r\n"
@@ -106,7 +106,7 @@ def test_http10_streaming_is_close_delimited() -> None:
     conn.receive_data(b"GET / HTTP/1.0\r\n\r\n")
     conn.next_event(), conn.next_event()
     out = conn.response_head(200, [], streaming=True)
-    assert b"transfer-encoding" not in out and b"connection: close" in out
+    assert b"transfer-encoding" not in out and b"connection: close" in out and not conn.chunked_output
     assert conn.response_data(b"abc") == b"abc" and conn.response_end() == b""
     assert not conn.keep_alive
 
