@@ -425,7 +425,7 @@ class ModernEndpoint:
         entry = self._by_xid.pop(xid, None)
         if entry is None:
             return
-        if type(entry) is _Call:
+        if isinstance(entry, _Call):
             self._calls.pop(entry.handle, None)
             entry.state = _S.DONE
             self._emit(RequestCancelled(entry.handle, "disconnected"))
@@ -526,7 +526,7 @@ class ModernEndpoint:
         # is spliced in as the first member of params, so a thousand listens
         # cost one json encode plus a thousand byte joins. Params with their
         # own _meta take the slow path (a merged dict per stream).
-        has_meta = bool(params) and "_meta" in params
+        has_meta = params is not None and "_meta" in params
         if not has_meta:
             rest = _jr.encode_notification(method, params or {})  # {"jsonrpc":"2.0","method":M,"params":{...}}
             # The first ',"params":{' is the message's own: before it come only
@@ -541,7 +541,7 @@ class ModernEndpoint:
             if to is not None and not to(listen.identity):
                 continue
             if has_meta:
-                p = dict(params)
+                p = dict(params or {})
                 p["_meta"] = dict(p["_meta"], **{SUBSCRIPTION_ID: listen.sub_id})
                 data = _jr.encode_notification(method, p)
             else:
