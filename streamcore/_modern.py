@@ -345,6 +345,7 @@ class ModernEndpoint:
         self._by_xid: dict[int, _Call | _Listen] = {}
         self._filters = dict(LISTEN_FILTERS)
         self._filters.update(self.config.extra_listen_filters)
+        self._wake: float | None = None  # see get_timer
 
     def _own_handle(self) -> int:
         h = self._next
@@ -580,33 +581,37 @@ class ModernEndpoint:
     # -- timers ------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        """When ``handle_timer`` must next run (a keep-alive is due), or None."""
+        """When ``handle_timer`` must next run (a keep-alive may be due), or None.
+
+        O(1), as the server asks after every drain: the value may be early
+        (traffic has since pushed a deadline back), never late; an early
+        ``handle_timer`` finds nothing due and recomputes it.
+        """
+        return self._wake
+
+    def _schedule(self, last_write: float) -> None:
         hb = self.config.heartbeat_interval
-        if hb is None:
-            return None
-        deadline: float | None = None
-        for entry in self._by_xid.values():
-            if type(entry) is _Call and entry.state is not _S.STREAMING:
-                continue
-            t = entry.last_write + hb
-            if deadline is None or t < deadline:
-                deadline = t
-        return deadline
+        if hb is not None and (self._wake is None or last_write + hb < self._wake):
+            self._wake = last_write + hb
 
     def handle_timer(self, now: float) -> None:
         """Send an SSE comment on every stream silent for ``heartbeat_interval`` (SRV-SSE-12)."""
         hb = self.config.heartbeat_interval
         if hb is None:
             return
+        wake: float | None = None
         for entry in list(self._by_xid.values()):
             if type(entry) is _Call and entry.state is not _S.STREAMING:
                 continue
             if entry.last_write + hb <= now:
-                if type(entry) is _Listen and entry.paused:
-                    entry.last_write = now  # a paused stream needs no keep-alive now
-                    continue
+                if not (type(entry) is _Listen and entry.paused):
+                    self._emit(ResponseData(entry.xid, _sse.encode_comment()))
+                # a paused stream needs no keep-alive now; either way its clock restarts
                 entry.last_write = now
-                self._emit(ResponseData(entry.xid, _sse.encode_comment()))
+            t = entry.last_write + hb
+            if wake is None or t < wake:
+                wake = t
+        self._wake = wake
 
     # -- internals -------------------------------------------------------------------
 
@@ -632,6 +637,7 @@ class ModernEndpoint:
             {"_meta": {SUBSCRIPTION_ID: message.id}, "notifications": granted},
         )
         listen.last_write = now
+        self._schedule(now)
         self._emit(ResponseData(xid, _sse.encode_event(ack)))
         self._emit(SubscriptionOpened(handle, message.id, granted, protocol_version, identity))
         return handle
@@ -665,6 +671,7 @@ class ModernEndpoint:
     def _start_sse(self, call: _Call, now: float) -> None:
         call.state = _S.STREAMING
         call.last_write = now
+        self._schedule(now)
         self._emit(ResponseHead(call.xid, 200, list(_SSE_HEADERS), True))
 
     def _json(self, xid: int, status: int, body: bytes) -> None:
