@@ -11,8 +11,6 @@ from typing import Iterable, Sequence
 
 __all__ = [
     "Headers",
-    "get_header",
-    "get_all",
     "accepts",
     "is_json_content_type",
     "valid_header_value",
@@ -22,20 +20,6 @@ Headers = Sequence[tuple[bytes, bytes]]
 
 JSON = b"application/json"
 SSE = b"text/event-stream"
-
-
-def get_header(headers: Headers, name: bytes) -> bytes | None:
-    """The value of ``name`` (lower-case), or None. Repeated fields are joined with ``, ``."""
-    found: list[bytes] = [v for n, v in headers if n == name]
-    if not found:
-        return None
-    if len(found) == 1:
-        return found[0]
-    return b", ".join(found)
-
-
-def get_all(headers: Headers, name: bytes) -> list[bytes]:
-    return [v for n, v in headers if n == name]
 
 
 def _media_ranges(value: bytes) -> Iterable[tuple[bytes, bytes, float]]:

@@ -170,7 +170,6 @@ class ServerConfig:
 
 
 class _X(enum.Enum):
-    HEAD = "HEAD"
     BODY = "BODY"
     PROCESSING = "PROCESSING"
     REJECTED = "REJECTED"
@@ -182,15 +181,18 @@ class _X(enum.Enum):
 class _Exchange:
     __slots__ = (
         "xid", "method", "headers", "state", "body", "identity", "session", "stream",
-        "owed", "replies", "is_batch", "last_write", "lost", "fields",
+        "owed", "replies", "is_batch", "last_write", "fields", "size",
     )
 
     def __init__(self, xid: int, method: bytes, headers: Headers) -> None:
         self.xid = xid
         self.method = method
         self.headers = headers
-        self.state = _X.HEAD
-        self.body = bytearray()
+        self.state = _X.BODY
+        # Body pieces as they arrived; joined once in receive_end (usually a
+        # single piece, which then needs no copy at all).
+        self.body: list[bytes] = []
+        self.size = 0
         self.identity: Any = None
         self.session: _Session | None = None
         self.stream: _Stream | None = None
@@ -199,7 +201,6 @@ class _Exchange:
         self.replies: list[bytes] = []
         self.is_batch = False
         self.last_write = 0.0
-        self.lost = False
         self.fields: dict[bytes, bytes] = {}
 
 
@@ -265,7 +266,6 @@ class Server:
         self._events: deque[Event] = deque()
         self._exchanges: dict[int, _Exchange] = {}
         self._sessions: dict[str, _Session] = {}
-        self._closed_sessions: set[str] = set()
         self._pending: dict[int, _Pending] = {}
         self._next_xid = 1
         self._next_handle = 1
@@ -323,19 +323,22 @@ class Server:
         self._next_xid += 1
         x = _Exchange(xid, method, headers)
         self._exchanges[xid] = x
-        x.state = _X.BODY
         self._check_head(x)
         return xid
 
     def receive_body(self, xid: int, data: bytes) -> None:
-        """Body bytes of exchange ``xid``."""
+        """Body bytes of exchange ``xid`` (kept by reference until the end: pass
+        ``bytes``; other buffers are copied, since an adapter may reuse them)."""
+        if type(data) is not bytes:
+            data = bytes(data)
         x = self._exchanges.get(xid)
         if x is None or x.state is not _X.BODY:
             return  # rejected, or already answered: discard
-        if len(x.body) + len(data) > self.config.max_body_size:
+        if x.size + len(data) > self.config.max_body_size:
             self._reject(x, 413, -32600, "Request body too large", close=True)
             return
-        x.body += data
+        x.body.append(data)
+        x.size += len(data)
 
     def receive_end(self, xid: int, now: float) -> None:
         """The whole request of ``xid`` has arrived: process it."""
@@ -350,9 +353,12 @@ class Server:
         self._now = now
         x.state = _X.PROCESSING
         if x.method == b"POST":
-            if self._modern is not None and self._route_modern(x, now):
+            pieces = x.body
+            body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            x.body = []  # joined: the exchange need not hold the pieces any longer
+            if self._modern is not None and self._route_modern(x, body, now):
                 return
-            self._post(x, now)
+            self._post(x, body, now)
         elif x.method == b"GET":
             self._get(x, now)
         elif x.method == b"DELETE":
@@ -373,7 +379,6 @@ class Server:
         x = self._exchanges.pop(xid, None)
         if x is None:
             return
-        x.lost = True
         if x.stream is not None and x.stream.xid == xid:
             x.stream.xid = None
             if x.session is not None:
@@ -461,7 +466,7 @@ class Server:
 
     # -- POST ------------------------------------------------------------------
 
-    def _post(self, x: _Exchange, now: float) -> None:
+    def _post(self, x: _Exchange, body: bytes, now: float) -> None:
         cfg = self.config
         sid = x.fields.get(b"mcp-session-id")
         session: _Session | None = None
@@ -477,12 +482,11 @@ class Server:
         )
         try:
             parsed = _jr.parse(
-                x.body, allow_batch=_jr.batch_allowed(version), max_body_size=cfg.max_body_size
+                body, allow_batch=_jr.batch_allowed(version), max_body_size=cfg.max_body_size
             )
         except JsonRpcDecodeError as exc:
             # SRV-POST-02/03, SRV-POST-06, JR-05, JR-08.
             return self._reject(x, exc.status_hint, exc.code_hint, str(exc) or "Parse error")
-        x.body = bytearray()  # parsed: free it now rather than with the exchange
         messages = parsed.messages
         x.is_batch = parsed.is_batch
         init = [m for m in messages if type(m) is _jr.Request and m.method == "initialize"]
@@ -546,14 +550,14 @@ class Server:
         if x.stream is not None and cfg.close_after_priming and x.stream.priming:
             self._poll_close(x.stream, now)
 
-    def _route_modern(self, x: _Exchange, now: float) -> bool:
+    def _route_modern(self, x: _Exchange, body: bytes, now: float) -> bool:
         """Classify a POST (spec 2.12, SRV-COMPAT-08); serve it here if it is
         per-request era (or refused by the classifier). True when handled."""
         modern = self._modern
         assert modern is not None
         cfg = self.config
         v = classify(
-            b"POST", x.headers, bytes(x.body),
+            b"POST", x.headers, body,
             supported_modern=cfg.modern.supported_versions if cfg.modern else (),
             supported_legacy=cfg.supported_versions if cfg.legacy else (),
             param_headers=cfg.param_headers, required_capabilities=cfg.required_capabilities,
@@ -959,7 +963,6 @@ class Server:
             return
         session.closed = True
         self._sessions.pop(session.id, None)
-        self._closed_sessions.add(session.id)
         for st in list(session.streams.values()):
             if st.xid is not None:
                 self._detach(st, self._now)
@@ -1020,7 +1023,7 @@ class Server:
         if x.state is _X.BODY:
             # Answered early: the rest of the body is read and thrown away.
             x.state = _X.REJECTED
-            x.body = bytearray()
+            x.body = []
         else:
             self._retire(x)
 
