@@ -1,0 +1,49 @@
+"""The sans-IO MCP server core, both protocol eras on one endpoint.
+
+This is the public face of the server core: import from here, never from the
+private modules behind it. See ``docs/server.md`` and ``docs/design.md``.
+"""
+
+from __future__ import annotations
+
+from ._modern import (
+    DEFAULT_MAX_LISTEN_QUEUE_BYTES,
+    DEFAULT_MAX_LISTENS,
+    LISTEN_FILTERS,
+    ListenSupport,
+    ModernConfig,
+    discover_result,
+    http_status_for_error,
+)
+from ._server import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_QUEUED_BYTES,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_SESSION_IDLE_TIMEOUT,
+    LATEST_VERSION,
+    SUPPORTED_VERSIONS,
+    QueueFull,
+    Server,
+    ServerConfig,
+)
+
+__all__ = [
+    "Server",
+    "ServerConfig",
+    "ModernConfig",
+    "ListenSupport",
+    "QueueFull",
+    "discover_result",
+    "http_status_for_error",
+    "SUPPORTED_VERSIONS",
+    "LATEST_VERSION",
+    "LISTEN_FILTERS",
+    "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_MAX_SESSIONS",
+    "DEFAULT_SESSION_IDLE_TIMEOUT",
+    "DEFAULT_HEARTBEAT_INTERVAL",
+    "DEFAULT_MAX_QUEUED_BYTES",
+    "DEFAULT_MAX_LISTENS",
+    "DEFAULT_MAX_LISTEN_QUEUE_BYTES",
+]
