@@ -595,13 +595,14 @@ class Client:
         else:
             self._send_message(jsonrpc.encode_notification(method, params))
 
-    def respond(self, id: Any, result: Any, now: float = 0.0) -> None:
-        """Answer a :class:`ServerRequest` with a result."""
-        self._send_message(jsonrpc.encode_result(id, result))
+    def respond(self, id: Any, result: Any, now: float = 0.0) -> int | None:
+        """Answer a :class:`ServerRequest` with a result; returns the exchange that carries it
+        (None while the answer is queued behind a re-initialization)."""
+        return self._send_message(jsonrpc.encode_result(id, result))
 
-    def respond_error(self, id: Any, code: int, message: str, data: Any = None, now: float = 0.0) -> None:
-        """Answer a :class:`ServerRequest` with a JSON-RPC error."""
-        self._send_message(jsonrpc.encode_error(id, code, message, data))
+    def respond_error(self, id: Any, code: int, message: str, data: Any = None, now: float = 0.0) -> int | None:
+        """Answer a :class:`ServerRequest` with a JSON-RPC error (returns as :meth:`respond`)."""
+        return self._send_message(jsonrpc.encode_error(id, code, message, data))
 
     def cancel(self, request_id: int, reason: str = "cancelled", now: float = 0.0) -> None:
         """Give up on a request: no event will come for it, the server gets
@@ -757,6 +758,9 @@ class Client:
         ex = self._exchanges.get(handle)
         if ex is None:
             return
+        if isinstance(error, RemoteProtocolError):  # a malformed response: no retry can fix it
+            self._stream_broken(ex, StreamProtocolError(f"bad response: {error}", status_hint=502), now, fatal=True)
+            return
         self._stream_broken(ex, ConnectionLost(f"connection failed: {error}"), now)
 
     # -- outbound ---------------------------------------------------------
@@ -809,13 +813,15 @@ class Client:
         ex = self._new(_POST, {p.id})
         self._out.append(HttpRequest(ex.handle, "POST", self._endpoint, self._headers(post=True), p.body))
 
-    def _send_message(self, body: bytes) -> None:
+    def _send_message(self, body: bytes) -> int | None:
         if self.state in (ClientState.READY, ClientState.LEGACY):
             ex = self._new(_NOTIFY)
             ex.message = body
             self._out.append(HttpRequest(ex.handle, "POST", self._endpoint, self._headers(post=True), body))
+            return ex.handle
         elif self.state in (ClientState.INITIALIZING, ClientState.PROBING_LEGACY, ClientState.IDLE):
             self._queued.append(("message", body))
+            return None
         else:
             raise LocalProtocolError(f"cannot send in state {self.state.name}")
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -226,13 +228,44 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class _killable_server:
+    """``python -m streamcore serve --port PORT`` that the test can SIGKILL by its pid."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> str:
+        self.proc = subprocess.Popen([sys.executable, "-m", "streamcore", "serve", "--port", str(self.port)],
+                                     cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        m = re.search(r"(http://\S+/mcp)", line)
+        if m is None:
+            self.kill()
+            raise RuntimeError(f"server did not start: {line!r}")
+        return m.group(1)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.kill()
+
+
 def test_server_killed_mid_stream_and_restarted() -> None:
     """Kill the server during a streamed call, restart it: resume fails with 404, the client
     re-initializes (CLI-SESS-02) and re-issues the request, which then succeeds."""
     port = _free_port()
 
     async def main() -> None:
-        ctx = streamcore_server("--port", str(port))
+        # killed for real (SIGKILL, off the event loop): a SIGINT'd server may finish the
+        # stream before it exits (Python 3.12+ waits for open connections), and a blocking
+        # stop on the loop let the whole countdown arrive before the "kill"
+        ctx = _killable_server(port)
         url = ctx.__enter__()
         restarted = None
         try:
@@ -246,7 +279,7 @@ def test_server_killed_mid_stream_and_restarted() -> None:
                         break
                     await asyncio.sleep(0.02)
                 assert seen
-                ctx.__exit__(None, None, None)
+                await asyncio.to_thread(ctx.kill)
                 ctx = None
                 restarted = streamcore_server("--port", str(port))
                 await asyncio.to_thread(restarted.__enter__)

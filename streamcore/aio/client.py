@@ -25,6 +25,7 @@ speaks only 2026-07-28. There, ``session.listen({...})`` opens a
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import ssl as _ssl
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -52,7 +53,7 @@ from .._client import (
     SessionExpired,
     StreamProtocolError,
 )
-from .._errors import ChunkedDecodeError
+from .._errors import ChunkedDecodeError, LocalProtocolError, RemoteProtocolError
 from ..chunked import ChunkedDecoder
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "DEFAULT_READ_SIZE",
     "DEFAULT_MAX_HEAD_SIZE",
     "DEFAULT_POOL_SIZE",
+    "DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS",
 ]
 
 #: bytes asked of the socket per read (h11 and httpx use 64 KiB too)
@@ -78,6 +80,13 @@ DEFAULT_READ_SIZE = 64 * 1024
 DEFAULT_MAX_HEAD_SIZE = 64 * 1024
 #: idle keep-alive connections kept per origin
 DEFAULT_POOL_SIZE = 8
+#: server-to-client requests answered at once (handler running or its answer being POSTed);
+#: more wait in a queue, and past ``SERVER_WORK_QUEUE_FACTOR`` times this many the client stops
+#: reading the stream that carries them until the queue drains (backpressure, not memory)
+DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS = 16
+SERVER_WORK_QUEUE_FACTOR = 4
+#: digits of a Content-Length we accept (10**18 bytes is beyond any body we would read)
+_MAX_CONTENT_LENGTH_DIGITS = 18
 
 Handler = Callable[[Any], Awaitable[Any]]
 _CAPABILITY_OF = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
@@ -96,6 +105,19 @@ def elicitation_defaults(schema: dict) -> dict:
             if isinstance(spec, dict) and "default" in spec:
                 out[name] = spec["default"]
     return out
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # a failure nobody awaits any more (an abandoned listen, ...) is not "lost"
+
+
+def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """A future for a request's outcome. Its exception is raised to whoever awaits it; if
+    nobody does (the caller left), asyncio must not report it as never retrieved."""
+    fut = loop.create_future()
+    fut.add_done_callback(_retrieve)
+    return fut
 
 
 class _Conn:
@@ -148,8 +170,21 @@ class _Pool:
         self.idle.clear()
 
 
-class _HeadError(Exception):
-    pass
+class _HeadError(RemoteProtocolError):
+    """The response head is malformed (bad status line, header line or Content-Length)."""
+
+    status_hint = 502
+
+
+def _content_length(values: list[str]) -> int:
+    """RFC 9112 section 6.3: one value of plain ASCII digits (equal repeats allowed), bounded."""
+    first = values[0]
+    if any(v != first for v in values):
+        raise _HeadError(f"conflicting Content-Length values {values[:4]!r}")
+    # str.isdigit() accepts Unicode digits such as "\u00b2"; only 0-9 are HTTP digits
+    if not first or len(first) > _MAX_CONTENT_LENGTH_DIGITS or first.strip("0123456789"):
+        raise _HeadError(f"bad Content-Length {first[:40]!r}")
+    return int(first)
 
 
 def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
@@ -188,8 +223,12 @@ class ClientSession:
         pool_size: int = DEFAULT_POOL_SIZE,
         connect_timeout: float = 10.0,
         max_queued_notifications: int = 10_000,
+        max_concurrent_server_requests: int = DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS,
         **config: Any,
     ) -> None:
+        if type(max_concurrent_server_requests) is not int or max_concurrent_server_requests < 1:
+            raise LocalProtocolError("max_concurrent_server_requests must be a positive int, "
+                                     f"not {max_concurrent_server_requests!r}")
         self.handlers: dict[str, Handler] = dict(handlers or {})
         caps: dict[str, Any] = {}
         for m in self.handlers:
@@ -223,6 +262,13 @@ class ClientSession:
         self._init_rid: int | None = None
         self.dropped_notifications = 0
         self._subs: dict[int, Subscription] = {}
+        # server-to-client requests: a queue served by at most max_concurrent workers
+        self._work: collections.deque[ServerRequest] = collections.deque()
+        self._max_workers = max_concurrent_server_requests
+        self._workers: set[asyncio.Task] = set()
+        self._work_room = asyncio.Event()  # set while the queue is below its bound
+        self._work_room.set()
+        self._answering: set[asyncio.Task] = set()  # exchanges that carry answers: never paused
 
     # -- session facts ------------------------------------------------------
 
@@ -268,7 +314,7 @@ class ClientSession:
         """Run the handshake (``connect`` does it for you)."""
         rid = self._core.initialize(self._loop.time())
         self._init_rid = rid
-        fut = self._futures[rid] = self._loop.create_future()
+        fut = self._futures[rid] = _future(self._loop)
         self._pump()
         self.initialize_result = await fut
         return self.initialize_result
@@ -294,7 +340,7 @@ class ClientSession:
             self._progress[token] = progress
         now = self._loop.time()
         rid = self._core.send_request(method, params, now, timeout=timeout)
-        fut = self._futures[rid] = self._loop.create_future()
+        fut = self._futures[rid] = _future(self._loop)
         self._pump()
         try:
             return await fut
@@ -317,11 +363,14 @@ class ClientSession:
         notifications already delivered to a request's ``progress`` callback)."""
         while True:
             get = asyncio.ensure_future(self._notes.get())
-            done, _ = await asyncio.wait({get, self._closed}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait({get, self._closed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not get.done():
+                    get.cancel()  # the consumer left, or the session closed: no task left pending
             if get in done:
                 yield get.result()
             else:
-                get.cancel()
                 return
 
     def listen(self, notifications: dict, *, ack_timeout: float = 30.0,
@@ -366,10 +415,13 @@ class ClientSession:
                 await asyncio.wait_for(asyncio.shield(self._closed), timeout)
             except asyncio.TimeoutError:
                 pass
-        for t in list(self._tasks.values()) + list(self._bg):
+        self._work.clear()
+        self._work_room.set()
+        tasks = list(self._tasks.values()) + list(self._bg) + list(self._workers)
+        for t in tasks:
             t.cancel()
-        if self._tasks or self._bg:
-            await asyncio.wait(list(self._tasks.values()) + list(self._bg), timeout=1.0)
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
         if self._timer is not None:
             self._timer.cancel()
         self._pool.close()
@@ -434,7 +486,13 @@ class ClientSession:
             except asyncio.QueueFull:
                 self.dropped_notifications += 1
         elif t is ServerRequest:
-            self._spawn(self._answer(ev))
+            self._work.append(ev)
+            if len(self._work) >= self._max_workers * SERVER_WORK_QUEUE_FACTOR:
+                self._work_room.clear()  # the exchanges that carry them pause reading
+            if len(self._workers) < self._max_workers and not self._closed.done():
+                w = self._loop.create_task(self._worker())
+                self._workers.add(w)
+                w.add_done_callback(self._workers.discard)
         elif t is Initialized:
             fut = self._futures.pop(self._init_rid, None) if self._init_rid is not None else None
             if fut is not None and not fut.done():
@@ -452,24 +510,47 @@ class ClientSession:
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
-    async def _answer(self, ev: ServerRequest) -> None:
+    async def _worker(self) -> None:
+        """Answer queued server requests one at a time: run the handler, POST the answer and
+        wait for that exchange to end, so answers in flight stay within the bound and their
+        connections go back to the pool for the next one."""
+        work = self._work
+        while work:
+            ev = work.popleft()
+            if len(work) < self._max_workers * SERVER_WORK_QUEUE_FACTOR:
+                self._work_room.set()
+            xid = await self._answer(ev)
+            task = self._tasks.get(xid) if xid is not None else None
+            if task is not None:
+                self._answering.add(task)
+                try:
+                    await asyncio.wait({task})
+                finally:
+                    self._answering.discard(task)
+
+    async def _answer(self, ev: ServerRequest) -> int | None:
         handler = self.handlers.get(ev.method)
         now = self._loop.time
-        if handler is None:
-            if ev.method == "ping":
-                self._core.respond(ev.id, {}, now())
+        core = self._core
+        try:
+            if handler is None:
+                if ev.method == "ping":
+                    xid = core.respond(ev.id, {}, now())
+                else:
+                    xid = core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now())
             else:
-                self._core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now())
-        else:
-            try:
-                result = await handler(ev.params)
-            except McpError as exc:
-                self._core.respond_error(ev.id, exc.code, exc.message, exc.data, now())
-            except Exception as exc:  # the handler failed: tell the server, keep the session
-                self._core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now())
-            else:
-                self._core.respond(ev.id, result, now())
+                try:
+                    result = await handler(ev.params)
+                except McpError as exc:
+                    xid = core.respond_error(ev.id, exc.code, exc.message, exc.data, now())
+                except Exception as exc:  # the handler failed: tell the server, keep the session
+                    xid = core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now())
+                else:
+                    xid = core.respond(ev.id, result, now())
+        except LocalProtocolError:
+            return None  # the session ended while the handler ran: nobody to answer
         self._pump()
+        return xid
 
     # -- HTTP/1.1 -------------------------------------------------------------
 
@@ -517,17 +598,21 @@ class ClientSession:
             while 100 <= status < 200:  # interim responses
                 head, rest = await self._read_head(conn, rest)
                 status, headers = _parse_head(head)
-            core.receive_response(h, status, headers, loop.time())
-            self._pump()
-            te = cl = None
+            te = None
+            cls: list[str] = []
             keep = True
             for k, v in headers:
                 if k == "transfer-encoding":
                     te = v.lower()
                 elif k == "content-length":
-                    cl = v
+                    cls.append(v)
                 elif k == "connection" and "close" in v.lower():
                     keep = False
+            if te is not None and cls:
+                keep = False  # RFC 9112 section 6.1: chunked wins; do not trust this connection again
+            cl = _content_length(cls) if cls and te is None else None
+            core.receive_response(h, status, headers, loop.time())
+            self._pump()
             reader = conn.reader
             if req.method == "HEAD" or status in (204, 304):
                 reusable = keep
@@ -540,6 +625,7 @@ class ClientSession:
                         if out:
                             core.receive_data(h, out, loop.time())
                             self._pump()
+                            await self._room()
                         if dec.done:
                             reusable = keep and not dec.unused_data
                             break
@@ -547,9 +633,7 @@ class ClientSession:
                     if not data:
                         raise _EOF("connection closed in the middle of a chunked body")
             elif cl is not None:
-                if not cl.isdigit():
-                    raise _HeadError(f"bad Content-Length {cl!r}")
-                left = int(cl)
+                left = cl
                 data = rest
                 while True:
                     if data:
@@ -559,6 +643,7 @@ class ClientSession:
                         left -= len(data)
                         core.receive_data(h, data, loop.time())
                         self._pump()
+                        await self._room()
                     if left <= 0:
                         reusable = keep
                         break
@@ -571,6 +656,7 @@ class ClientSession:
                     if data:
                         core.receive_data(h, data, loop.time())
                         self._pump()
+                        await self._room()
                     data = await reader.read(DEFAULT_READ_SIZE)
                     if not data:
                         break
@@ -590,6 +676,12 @@ class ClientSession:
                 else:
                     conn.close()
             self._pump()  # also after the early returns above
+
+    async def _room(self) -> None:
+        """Backpressure: while too many server requests wait for a worker, stop reading the
+        stream that brings them (its socket fills and the server stops sending)."""
+        if not self._work_room.is_set() and asyncio.current_task() not in self._answering:
+            await self._work_room.wait()
 
     async def _read_head(self, conn: _Conn, buf: bytes = b"") -> tuple[bytes, bytes]:
         data = bytearray(buf)
@@ -671,7 +763,7 @@ class Subscription:
                                    timeout=None)
         self._rid = rid
         s._subs[rid] = self
-        fut = self._fut = s._futures[rid] = s._loop.create_future()
+        fut = self._fut = s._futures[rid] = _future(s._loop)
         fut.add_done_callback(self._done)
         s._pump()
         await asyncio.wait({self._acked, fut}, timeout=self.ack_timeout, return_when=asyncio.FIRST_COMPLETED)
