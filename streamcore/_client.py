@@ -114,6 +114,7 @@ __all__ = [
     "RequestFailed",
     "ServerRequest",
     "ServerNotification",
+    "InputRequired",
     "Closed",
     "ClientError",
     "McpError",
@@ -271,6 +272,20 @@ class ServerRequest(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InputRequired(Event):
+    """2026-07-28 MRTR (SEP-2322): request ``request_id`` needs input before it can complete.
+
+    ``requests`` maps each key to ``{"method": ..., "params": ...}`` (``elicitation/create``,
+    ``sampling/createMessage``, ``roots/list``): answer them all with
+    :meth:`Client.answer_input`, which retries the request with the responses and the
+    server's ``requestState``, under a new JSON-RPC id. No event comes for the request
+    until then (its deadline still runs)."""
+
+    request_id: int
+    requests: dict
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerNotification(Event):
     """A server notification (``notifications/progress``, ``notifications/message``, ...)."""
 
@@ -406,6 +421,11 @@ class ClientConfig:
     era_cache: EraCache | None = None
     #: re-issues of a modern request whose stream broke, before it fails (CLI-RESUME-09)
     max_reissue_attempts: int = 2
+    #: MRTR (SEP-2322): InputRequiredResult rounds one request may take before it fails
+    #: (the official Python SDK's DEFAULT_INPUT_REQUIRED_MAX_ROUNDS is 10 too)
+    max_input_rounds: int = 10
+    #: MRTR: inputRequests one InputRequiredResult may carry before the request fails
+    max_input_requests: int = 64
 
     def __post_init__(self) -> None:
         if self.protocol_version not in SUPPORTED_VERSIONS:
@@ -418,6 +438,8 @@ class ClientConfig:
             raise LocalProtocolError("max_reissue_attempts must be >= 0")
         if self.max_reconnect_attempts < 0:
             raise LocalProtocolError("max_reconnect_attempts must be >= 0")
+        if self.max_input_rounds < 1 or self.max_input_requests < 1:
+            raise LocalProtocolError("max_input_rounds and max_input_requests must be >= 1")
 
 
 # -- internal bookkeeping -----------------------------------------------------
@@ -427,7 +449,8 @@ _POST, _NOTIFY, _GET_RESUME, _GET_LISTEN, _DELETE, _LEGACY_GET, _MPOST = range(7
 
 class _Pending:
     __slots__ = ("id", "method", "params", "deadline", "internal", "reinit_done", "body",
-                 "modern", "wire", "reissues", "hdr_retry", "then", "version", "version_retry")
+                 "modern", "wire", "reissues", "hdr_retry", "then", "version", "version_retry",
+                 "base_params", "rounds", "awaiting", "request_state")
 
     def __init__(self, rid: int, method: str, params: Any, deadline: float | None, internal: bool) -> None:
         self.id = rid
@@ -444,6 +467,10 @@ class _Pending:
         self.then: int | None = None  # an internal tools/list: the call to retry afterwards
         self.version: str | None = None  # an internal server/discover: the version it offers
         self.version_retry = False  # retried once with a version from data.supported (CLI-VER-09)
+        self.base_params = params  # MRTR: the caller's params, before inputResponses/requestState
+        self.rounds = 0  # MRTR rounds so far (SEP-2322)
+        self.awaiting: frozenset[str] | None = None  # MRTR: the input keys the caller must answer
+        self.request_state: str | None = None  # MRTR: the server's opaque state, echoed byte-exact
 
 
 class _Exchange:
@@ -854,10 +881,15 @@ class Client:
         for m in parsed.messages:
             t = type(m)
             if t is jsonrpc.Response:
-                self._complete(alias.pop(m.id, m.id) if alias else m.id, m.result, None, now)
+                rid = alias.pop(m.id, m.id) if alias else m.id
+                if modern:
+                    ex.rids.discard(rid)  # answered here (it may live on as an MRTR round)
+                self._complete(rid, m.result, None, now)
             elif t is jsonrpc.ErrorResponse:
-                self._complete(alias.pop(m.id, m.id) if alias else m.id, None,
-                               McpError(m.code, m.message, m.data), now)
+                rid = alias.pop(m.id, m.id) if alias else m.id
+                if modern:
+                    ex.rids.discard(rid)
+                self._complete(rid, None, McpError(m.code, m.message, m.data), now)
             elif t is jsonrpc.Notification:
                 if modern:
                     rid = next(iter(ex.rids), None)
@@ -886,6 +918,9 @@ class Client:
         self._drop_rid(rid, abort=False)
         if p.modern and error is None:
             result, error = self._check_result(p, result)
+            if error is None and not p.internal and result.get("resultType") == "input_required":
+                self._input_required(p, result, now)
+                return
         if p.internal:
             if p.method == "initialize":
                 self._initialized(p, result, error, now)
@@ -1172,6 +1207,8 @@ class Client:
         p.version = version or self.config.modern_version
         if prev is not None:
             p.version_retry = prev.version_retry
+            p.modern = prev.modern  # a retry of a posted discover goes out under a new wire id
+            p.wire = prev.wire
         self._pending[rid] = p
         self._init_id = rid
         if deadline is not None and prev is None:
@@ -1291,6 +1328,63 @@ class Client:
             result = self._filter_tools(result)
         return result, None
 
+    def _input_required(self, p: _Pending, result: dict, now: float) -> None:
+        """SEP-2322: keep the request, ask the caller for the inputs (or, with state only,
+        retry after a backoff); bounded in rounds and in requests per round."""
+        p.rounds += 1
+        requests = result.get("inputRequests")
+        state = result.get("requestState")
+        problem = None
+        if p.rounds > self.config.max_input_rounds:
+            problem = f"more than max_input_rounds={self.config.max_input_rounds} input rounds"
+        elif state is not None and not isinstance(state, str):
+            problem = "requestState is not a string"
+        elif requests is not None and (not isinstance(requests, dict) or not all(
+                isinstance(k, str) and isinstance(r, dict) and isinstance(r.get("method"), str)
+                for k, r in requests.items())):
+            problem = "inputRequests is not an object of {method, params} requests"
+        elif requests is not None and len(requests) > self.config.max_input_requests:
+            problem = f"more than max_input_requests={self.config.max_input_requests} input requests"
+        elif not requests and state is None:
+            problem = "an input_required result with neither inputRequests nor requestState"
+        if problem is not None:
+            self._events.append(RequestFailed(request_id=p.id, error=StreamProtocolError(f"{p.method}: {problem}")))
+            return
+        self._pending[p.id] = p
+        p.request_state = state
+        if requests:
+            p.awaiting = frozenset(requests)
+            self._events.append(InputRequired(request_id=p.id, requests=dict(requests)))
+            return
+        # state only: the server is not done; ask again after a growing delay (50 ms .. 250 ms,
+        # as the official Python SDK's driver does)
+        delay = min(0.25, 0.05 * 2 ** (p.rounds - 1))
+        self._at(now + delay, lambda n, rid=p.id: self._retry_input(rid, None))
+
+    def answer_input(self, request_id: int, responses: dict, *, now: float) -> None:
+        """Answer every input of an :class:`InputRequired` (key -> the result a server request
+        handler would return) and retry the request (SEP-2322)."""
+        p = self._pending.get(request_id)
+        if p is None or p.awaiting is None:
+            raise LocalProtocolError(f"request {request_id!r} is not waiting for input")
+        if not isinstance(responses, dict) or set(responses) != p.awaiting:
+            raise LocalProtocolError(f"responses must answer exactly the keys {sorted(p.awaiting)}")
+        p.awaiting = None
+        self._retry_input(request_id, responses)
+
+    def _retry_input(self, rid: int, responses: dict | None) -> None:
+        p = self._pending.get(rid)
+        if p is None or self.state is not ClientState.MODERN:
+            return
+        params = dict(p.base_params) if isinstance(p.base_params, dict) else {}
+        if responses is not None:
+            params["inputResponses"] = responses
+        if p.request_state is not None:
+            params["requestState"] = p.request_state  # byte-exact, never inspected
+        p.params = params
+        p.reissues = 0
+        self._post_modern(p)  # a new request: a new JSON-RPC id
+
     def _filter_tools(self, result: dict) -> dict:
         kept = []
         for tool in result["tools"]:
@@ -1339,8 +1433,9 @@ class Client:
                     continue
                 if code == UNSUPPORTED_PROTOCOL_VERSION and not p.version_retry:
                     supported = data.get("supported") if isinstance(data, dict) else None
-                    mutual = [v for v in MODERN_VERSIONS if isinstance(supported, list) and v in supported
-                              and v != self.protocol_version]
+                    # a version we speak, even the one just sent: the server may have read it
+                    # differently, and one retry is bounded (sep-2575-client-retry-supported-version)
+                    mutual = [v for v in MODERN_VERSIONS if isinstance(supported, list) and v in supported]
                     if mutual:  # CLI-VER-09
                         p.version_retry = True
                         p.version = mutual[0]
@@ -1364,7 +1459,7 @@ class Client:
             if code == UNSUPPORTED_PROTOCOL_VERSION and not p.version_retry:
                 supported = data.get("supported") if isinstance(data, dict) else None
                 if isinstance(supported, list):
-                    mutual = [v for v in MODERN_VERSIONS if v in supported and v != p.version]
+                    mutual = [v for v in MODERN_VERSIONS if v in supported]  # once, even the same one
                     if mutual:
                         p.version_retry = True
                         self._pending.pop(p.id, None)

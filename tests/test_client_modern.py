@@ -21,6 +21,7 @@ from streamcore._client import (
     EraCache,
     HttpAbort,
     HttpRequest,
+    InputRequired,
     HttpStatusError,
     Initialized,
     McpError,
@@ -435,7 +436,6 @@ def test_refresh_failure_fails_the_call() -> None:
 @pytest.mark.parametrize("res, ok", [
     ({"content": []}, True),  # absent -> "complete"
     ({"resultType": "complete"}, True),
-    ({"resultType": "input_required", "inputRequests": {}}, True),
     ({"resultType": "bogus"}, False),
     ({"resultType": 3}, False),
 ])
@@ -722,13 +722,33 @@ def test_discover_listing_no_mutual_version_fails() -> None:
     assert isinstance(ev, RequestFailed) and isinstance(ev.error, StreamProtocolError)
 
 
-def test_unsupported_version_on_a_request_is_surfaced() -> None:
-    """CLI-VER-09: -32022 to a later request with no other mutual modern version: McpError."""
+def test_unsupported_version_on_a_request_is_retried_once_then_surfaced() -> None:
+    """CLI-VER-09 / sep-2575-client-retry-supported-version: -32022 whose data.supported lists a
+    version we speak (even the one sent) is retried once with it, under a new id; a second
+    -32022 is an McpError."""
     c, _ = modern()
     rid, req = call(c, "tools/list", {})
     reply(c, req, error(body(req)["id"], -32022, "Unsupported", {"supported": ["2026-07-28"]}), 400)
+    (again,) = posts(c)
+    assert body(again)["id"] != body(req)["id"] and hdr(again, "MCP-Protocol-Version") == "2026-07-28"
+    assert body(again)["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28"
+    reply(c, again, error(body(again)["id"], -32022, "Unsupported", {"supported": ["2026-07-28"]}), 400)
     (ev,) = c.events()
     assert isinstance(ev.error, McpError) and ev.error.code == -32022 and posts(c) == []
+
+
+def test_discover_rejected_with_our_version_listed_is_retried_once() -> None:
+    """sep-2575-client-retry-supported-version: the first server/discover gets -32022 listing the
+    very version we sent: retried once with it, then the session is modern."""
+    c = Client(ClientConfig(url=URL, era="modern"))
+    c.initialize(0.0)
+    (req,) = posts(c)
+    reply(c, req, error(body(req)["id"], -32022, "Unsupported", {"supported": ["2026-07-28"], "requested": "x"}), 400)
+    (again,) = posts(c)
+    assert body(again)["method"] == "server/discover" and body(again)["id"] != body(req)["id"]
+    reply(c, again, result(body(again)["id"], DISCOVER))
+    (ev,) = c.events()
+    assert isinstance(ev, Initialized) and ev.era == "modern"
 
 
 def test_deadline_of_a_modern_request_closes_its_stream() -> None:
@@ -740,3 +760,114 @@ def test_deadline_of_a_modern_request_closes_its_stream() -> None:
     assert c.data_to_send() == [HttpAbort(req.handle)]
     (ev,) = c.events()
     assert ev.request_id == rid and type(ev.error).__name__ == "RequestTimeout"
+
+
+# -- MRTR: InputRequiredResult (SEP-2322) ----------------------------------------------------
+
+ASK = {"confirm": {"method": "elicitation/create", "params": {"message": "ok?", "requestedSchema": {}}}}
+
+
+def _input_required(state: str | None = "opaque-\u00e9-state", requests: dict | None = ASK) -> dict:
+    r: dict = {"resultType": "input_required"}
+    if requests is not None:
+        r["inputRequests"] = requests
+    if state is not None:
+        r["requestState"] = state
+    return r
+
+
+def test_mrtr_round_trip_echoes_state_under_a_new_id() -> None:
+    """SEP-2322: an InputRequiredResult becomes an InputRequired event; answer_input retries with
+    inputResponses and the byte-exact requestState under a new JSON-RPC id, keeping the caller's
+    params; the final result arrives under the caller's request id."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t", "arguments": {"x": 1}})
+    reply(c, req, result(body(req)["id"], _input_required()))
+    (ev,) = c.events()
+    assert isinstance(ev, InputRequired) and ev.request_id == rid and ev.requests == ASK
+    assert posts(c) == []
+    c.answer_input(rid, {"confirm": {"action": "accept", "content": {}}}, now=0.0)
+    (again,) = posts(c)
+    b = body(again)
+    assert b["id"] != body(req)["id"] and b["params"]["arguments"] == {"x": 1}
+    assert b["params"]["inputResponses"] == {"confirm": {"action": "accept", "content": {}}}
+    assert b["params"]["requestState"] == "opaque-\u00e9-state"
+    reply(c, again, result(b["id"], {"resultType": "complete", "content": []}))
+    (done,) = c.events()
+    assert done == RequestResult(request_id=rid, result={"resultType": "complete", "content": []})
+
+
+def test_mrtr_without_state_omits_it_and_multi_round() -> None:
+    """No requestState in the result: none in the retry; a second round works the same way."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t", "arguments": {}})
+    reply(c, req, result(body(req)["id"], _input_required(state=None)))
+    c.events()
+    c.answer_input(rid, {"confirm": {"action": "decline"}}, now=0.0)
+    (r2,) = posts(c)
+    assert "requestState" not in body(r2)["params"]
+    reply(c, r2, result(body(r2)["id"], _input_required(state="s2")))
+    (ev,) = c.events()
+    assert isinstance(ev, InputRequired)
+    c.answer_input(rid, {"confirm": {"action": "accept", "content": {}}}, now=0.0)
+    (r3,) = posts(c)
+    assert body(r3)["params"]["requestState"] == "s2" and len({body(x)["id"] for x in (req, r2, r3)}) == 3
+
+
+def test_mrtr_state_only_retries_after_a_delay() -> None:
+    """requestState without inputRequests: retried (without inputResponses) once the timer fires."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t"})
+    reply(c, req, result(body(req)["id"], _input_required(requests=None)))
+    assert c.events() == [] and posts(c) == []
+    when = c.get_timer()
+    assert when is not None and 0 < when <= 0.25
+    c.handle_timer(when)
+    (again,) = posts(c)
+    assert body(again)["params"]["requestState"] == "opaque-\u00e9-state"
+    assert "inputResponses" not in body(again)["params"]
+
+
+def test_mrtr_rounds_are_bounded() -> None:
+    """A server that never stops asking fails the request after max_input_rounds."""
+    c, _ = modern(max_input_rounds=2)
+    rid, req = call(c, "tools/call", {"name": "t"})
+    for _ in range(2):
+        reply(c, req, result(body(req)["id"], _input_required()))
+        assert isinstance(c.events()[0], InputRequired)
+        c.answer_input(rid, {"confirm": {}}, now=0.0)
+        (req,) = posts(c)
+    reply(c, req, result(body(req)["id"], _input_required()))
+    (ev,) = c.events()
+    assert isinstance(ev, RequestFailed) and "max_input_rounds" in str(ev.error)
+
+
+@pytest.mark.parametrize("res", [
+    {"resultType": "input_required"},
+    {"resultType": "input_required", "inputRequests": {"a": 1}},
+    {"resultType": "input_required", "inputRequests": ASK, "requestState": 7},
+])
+def test_mrtr_malformed_input_required_fails(res: dict) -> None:
+    """An input_required result that cannot be answered fails the request with StreamProtocolError."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t"})
+    reply(c, req, result(body(req)["id"], res))
+    (ev,) = c.events()
+    assert isinstance(ev, RequestFailed) and isinstance(ev.error, StreamProtocolError)
+
+
+def test_mrtr_answer_misuse_raises() -> None:
+    """answer_input for a request not waiting for input, or with other keys: LocalProtocolError."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t"})
+    with pytest.raises(LocalProtocolError):
+        c.answer_input(rid, {}, now=0.0)
+    reply(c, req, result(body(req)["id"], _input_required()))
+    c.events()
+    with pytest.raises(LocalProtocolError):
+        c.answer_input(rid, {"other": {}}, now=0.0)
+    with pytest.raises(LocalProtocolError):
+        c.answer_input(999, {"confirm": {}}, now=0.0)
+    c.answer_input(rid, {"confirm": {}}, now=0.0)
+    with pytest.raises(LocalProtocolError):
+        c.answer_input(rid, {"confirm": {}}, now=0.0)  # a second answer

@@ -44,6 +44,7 @@ from .._client import (
     HttpRequest,
     HttpStatusError,
     Initialized,
+    InputRequired,
     McpError,
     RequestFailed,
     RequestResult,
@@ -499,6 +500,8 @@ class ClientSession:
                 fut.set_result(ev.result)
             else:  # a transparent re-initialization (CLI-SESS-02)
                 self.initialize_result = ev.result
+        elif t is InputRequired:
+            self._spawn(self._answer_input(ev))
         elif t is Closed:
             if not self._closed.done():
                 self._closed.set_result(None)
@@ -527,6 +530,40 @@ class ClientSession:
                     await asyncio.wait({task})
                 finally:
                     self._answering.discard(task)
+
+    async def _answer_input(self, ev: InputRequired) -> None:
+        """SEP-2322: answer an InputRequiredResult's requests with the handlers that serve
+        server-to-client requests in the session era, then let the core retry the request.
+        A missing handler or a failing one fails the request (as the official SDKs do)."""
+        responses: dict[str, Any] = {}
+        error: ClientError | None = None
+        for key, req in ev.requests.items():
+            method = req.get("method")
+            handler = self.handlers.get(method) if isinstance(method, str) else None
+            if handler is None:
+                error = McpError(-32601, f"no handler for input request {method!r}")
+                break
+            try:
+                responses[key] = await handler(req.get("params"))
+            except McpError as exc:
+                error = exc
+                break
+            except Exception as exc:
+                error = McpError(-32603, f"client handler failed: {exc}")
+                break
+        fut = self._futures.get(ev.request_id)
+        if fut is None or fut.done():
+            return  # the caller gave up meanwhile
+        if error is not None:
+            self._futures.pop(ev.request_id, None)
+            self._core.cancel(ev.request_id, "input request failed", self._loop.time())
+            fut.set_exception(error)
+        else:
+            try:
+                self._core.answer_input(ev.request_id, responses, now=self._loop.time())
+            except LocalProtocolError:
+                return  # the request ended meanwhile (deadline): its failure is already out
+        self._pump()
 
     async def _answer(self, ev: ServerRequest) -> int | None:
         handler = self.handlers.get(ev.method)
