@@ -414,7 +414,7 @@ class ClientConfig:
     max_body_size: int = 16 * 1024 * 1024
     max_event_size: int = 16 * 1024 * 1024
     #: "legacy" (initialize), "modern" (2026-07-28 only) or "auto" (try modern, fall back; CLI-COMPAT-03)
-    era: str = "legacy"
+    era: str = "auto"
     #: the per-request-era revision to speak
     modern_version: str = MODERN_VERSION
     #: per-origin era memory for era="auto" (None: the process-wide DEFAULT_ERA_CACHE)
@@ -1227,6 +1227,11 @@ class Client:
             return
         version = p.version or self.config.modern_version
         supported = result.get("supportedVersions") if isinstance(result, dict) else None
+        if self.config.era == "auto" and not isinstance(supported, list):
+            # a DiscoverResult always lists supportedVersions; a 2xx without it is a session-era
+            # server answering any request with a result (the default era must not be fooled)
+            self._fall_back(p, now)
+            return
         if isinstance(supported, list) and version not in supported:
             mutual = [v for v in MODERN_VERSIONS if v in supported]
             if mutual and not p.version_retry:

@@ -87,6 +87,8 @@ def take(c: Client) -> list[HttpRequest]:
 
 
 def new(**kw: object) -> Client:
+    """A session-era client (these tests are about the session era; the default is ``auto``)."""
+    kw.setdefault("era", "legacy")
     return Client(ClientConfig(url=URL, **kw))
 
 

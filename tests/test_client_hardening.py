@@ -109,7 +109,7 @@ def test_ping_flood_is_bounded_and_shuts_down_cleanly(capfd: pytest.CaptureFixtu
 
         sampler = asyncio.ensure_future(sample())
         async with Counting(handler) as srv:
-            async with connect(srv.url, listen=False, max_concurrent_server_requests=8) as s:
+            async with connect(srv.url, era="legacy", listen=False, max_concurrent_server_requests=8) as s:
                 r = await s.call_tool("flood", {})
                 assert r == {"n": FLOOD}
             sampler.cancel()
@@ -136,7 +136,7 @@ def test_max_concurrent_server_requests_validated() -> None:
 
     async def main() -> None:
         with pytest.raises(LocalProtocolError):
-            async with connect("http://127.0.0.1:9/mcp", max_concurrent_server_requests=0):
+            async with connect("http://127.0.0.1:9/mcp", era="legacy", max_concurrent_server_requests=0):
                 pass
 
     run(main(), 10)
@@ -160,7 +160,7 @@ def test_bad_content_length_fails_at_once(value: str) -> None:
 
     async def main() -> None:
         async with Raw(handler) as srv:
-            async with connect(srv.url, listen=False, timeout=30) as s:
+            async with connect(srv.url, era="legacy", listen=False, timeout=30) as s:
                 t0 = asyncio.get_running_loop().time()
                 with pytest.raises(StreamProtocolError, match="Content-Length"):
                     await s.request("tools/list")
@@ -182,7 +182,7 @@ def test_conflicting_content_lengths_fail() -> None:
 
     async def main() -> None:
         async with Raw(handler) as srv:
-            async with connect(srv.url, listen=False, timeout=30) as s:
+            async with connect(srv.url, era="legacy", listen=False, timeout=30) as s:
                 with pytest.raises(StreamProtocolError, match="Content-Length"):
                     await s.request("tools/list")
 
@@ -226,7 +226,7 @@ def test_reset_mid_stream_leaves_no_unretrieved_exception(capfd: pytest.CaptureF
         watch.install()
         async with Raw(handler) as srv:
             for _ in range(10):
-                async with connect(srv.url, listen=True, timeout=10, max_reconnect_attempts=1,
+                async with connect(srv.url, era="legacy", listen=True, timeout=10, max_reconnect_attempts=1,
                                    backoff_initial=0.01) as s:
                     calls = [asyncio.ensure_future(s.request("tools/list")) for _ in range(5)]
                     await asyncio.sleep(0)

@@ -871,3 +871,17 @@ def test_mrtr_answer_misuse_raises() -> None:
     c.answer_input(rid, {"confirm": {}}, now=0.0)
     with pytest.raises(LocalProtocolError):
         c.answer_input(rid, {"confirm": {}}, now=0.0)  # a second answer
+
+
+def test_auto_falls_back_on_a_2xx_discover_result_without_versions() -> None:
+    """era="auto" (the default): a 2xx result to server/discover that lists no supportedVersions
+    is not a DiscoverResult (a session-era server answering anything): initialize under the
+    same request id."""
+    c = Client(ClientConfig(url=URL, era_cache=EraCache()))
+    assert c.config.era == "auto"
+    rid = c.initialize(0.0)
+    (req,) = posts(c)
+    assert body(req)["method"] == "server/discover"
+    reply(c, req, result(body(req)["id"], {}))
+    (init,) = posts(c)
+    assert body(init)["method"] == "initialize" and body(init)["id"] == rid
