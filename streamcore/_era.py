@@ -62,6 +62,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import jsonrpc as _jr
 from ._errors import JsonRpcDecodeError
+from ._protocol import (
+    HEADER_MISMATCH,
+    META_CLIENT_CAPABILITIES,
+    META_CLIENT_INFO,
+    META_PROTOCOL_VERSION,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    UNSUPPORTED_PROTOCOL_VERSION,
+)
+from ._versions import LEGACY_VERSIONS, MODERN_VERSIONS, served_versions
 
 __all__ = [
     "Verdict",
@@ -86,19 +95,6 @@ __all__ = [
     "MAX_SAFE_INTEGER",
 ]
 
-#: Modern (per-request metadata) revisions, newest first.
-MODERN_VERSIONS: tuple[str, ...] = ("2026-07-28",)
-#: Legacy (initialize handshake) Streamable HTTP revisions, oldest first.
-LEGACY_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
-
-# schema/2026-07-28/schema.ts, "MCP error codes".
-HEADER_MISMATCH = -32020
-MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
-UNSUPPORTED_PROTOCOL_VERSION = -32022
-
-META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
-META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
-META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 
 #: Methods whose ``Mcp-Name`` header mirrors a body field (CLI-HDR-01).
 NAME_SOURCES: Mapping[str, str] = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
@@ -452,7 +448,7 @@ def _has_caps(declared: Any, required: Any) -> bool:
 
 def _supported_list(modern: Sequence[str], legacy: Sequence[str]) -> list[str]:
     # Newest first, as in the versioning.mdx example (["2026-07-28", "2025-11-25"]).
-    return sorted(set(modern) | set(legacy), reverse=True)
+    return served_versions(list(legacy), list(modern))
 
 
 def _show(raw: bytes) -> str:

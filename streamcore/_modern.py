@@ -85,15 +85,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 from . import jsonrpc as _jr
 from . import sse as _sse
-from ._era import (
+from ._era import Verdict, error_response
+from ._protocol import (
     HEADER_MISMATCH,
-    LEGACY_VERSIONS,
     MISSING_REQUIRED_CLIENT_CAPABILITY,
-    MODERN_VERSIONS,
+    SUBSCRIPTION_ID,
     UNSUPPORTED_PROTOCOL_VERSION,
-    Verdict,
-    error_response,
 )
+from ._versions import ALL_VERSIONS, MODERN_VERSIONS
 from ._errors import LocalProtocolError
 from ._events import (
     AppEvent,
@@ -119,8 +118,6 @@ __all__ = [
     "DEFAULT_MAX_LISTEN_QUEUE_BYTES",
     "DEFAULT_MAX_LISTENS",
 ]
-
-SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 
 #: Notification method -> the filter field that opts in to it (schema ``SubscriptionFilter``).
 LISTEN_FILTERS: Mapping[str, str] = {
@@ -290,7 +287,7 @@ def http_status_for_error(code: int) -> int:
 
 
 def discover_result(
-    supported_versions: Sequence[str] = MODERN_VERSIONS + tuple(reversed(LEGACY_VERSIONS)),
+    supported_versions: Sequence[str] = ALL_VERSIONS,
     capabilities: Mapping[str, Any] | None = None,
     *,
     server_info: Mapping[str, Any] | None = None,

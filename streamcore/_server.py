@@ -67,6 +67,7 @@ from ._headers import JSON, SSE, Headers, accepts, is_json_content_type, valid_h
 from ._era import classify
 from ._modern import ModernConfig, ModernEndpoint
 from ._store import EventStore
+from ._versions import DEFAULT_NEGOTIATED_VERSION, LATEST_LEGACY_VERSION, LEGACY_VERSIONS
 
 __all__ = [
     "Server",
@@ -82,10 +83,8 @@ __all__ = [
 ]
 
 #: Session-era revisions this core speaks, oldest first.
-SUPPORTED_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
-LATEST_VERSION = SUPPORTED_VERSIONS[-1]
-#: Assumed when a request carries no MCP-Protocol-Version (SRV-VER-01).
-DEFAULT_NEGOTIATED_VERSION = "2025-03-26"
+SUPPORTED_VERSIONS: tuple[str, ...] = LEGACY_VERSIONS
+LATEST_VERSION = LATEST_LEGACY_VERSION
 
 #: 4 MiB, the Python SDK's limit for a POST body.
 DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024

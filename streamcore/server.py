@@ -6,6 +6,7 @@ private modules behind it. See ``docs/server.md`` and ``docs/design.md``.
 
 from __future__ import annotations
 
+from ._errors import LocalProtocolError, McpError
 from ._modern import (
     DEFAULT_MAX_LISTEN_QUEUE_BYTES,
     DEFAULT_MAX_LISTENS,
@@ -34,6 +35,8 @@ __all__ = [
     "ModernConfig",
     "ListenSupport",
     "QueueFull",
+    "McpError",
+    "LocalProtocolError",
     "discover_result",
     "http_status_for_error",
     "SUPPORTED_VERSIONS",
