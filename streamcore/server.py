@@ -13,9 +13,9 @@ from ._modern import (
     LISTEN_FILTERS,
     ListenSupport,
     ModernConfig,
-    discover_result,
     http_status_for_error,
 )
+from ._results import CACHEABLE_METHODS, complete_result_for_era, discover_result
 from ._server import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_MAX_BODY_SIZE,
@@ -38,6 +38,8 @@ __all__ = [
     "McpError",
     "LocalProtocolError",
     "discover_result",
+    "complete_result_for_era",
+    "CACHEABLE_METHODS",
     "http_status_for_error",
     "SUPPORTED_VERSIONS",
     "LATEST_VERSION",
