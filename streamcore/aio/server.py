@@ -498,6 +498,7 @@ class StreamableHttpServer:
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
         request_timeout: float | None = None,
         http1: str = "fast",
+        request_state: StateSealer | None = None,
     ) -> None:
         if http1 not in _ENGINES:
             raise ValueError(f"http1 must be one of {sorted(_ENGINES)}")
@@ -507,6 +508,8 @@ class StreamableHttpServer:
         self.core = Server(config)
         self.max_write_buffer = max_write_buffer
         self.request_timeout = request_timeout
+        #: Seals 2026-07-28 ``requestState`` (MRTR); give every instance the same keys.
+        self.request_state = request_state if request_state is not None else StateSealer.ephemeral()
         self._route: dict[int, _Connection] = {}
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._waiting: dict[tuple[str | None, Any], asyncio.Future[Any]] = {}
