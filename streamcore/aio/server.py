@@ -561,6 +561,10 @@ class StreamableHttpServer:
                     if hook is not None:
                         self._spawn(hook(ev))
                 elif isinstance(ev, SessionClosed):
+                    # Optional hook: an app that keeps per-session state (streamcore.mcp_sdk).
+                    closed = getattr(self.app, "handle_session_closed", None)
+                    if closed is not None:
+                        self._spawn(closed(ev.session_id, ev.reason))
                     for key in [k for k in self._waiting if k[0] == ev.session_id]:
                         fut = self._waiting.pop(key)
                         if not fut.done():
