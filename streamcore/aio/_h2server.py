@@ -261,6 +261,9 @@ class H2Connection(_Connection):
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: cfg.initial_window_size,
             h2.settings.SettingCodes.ENABLE_PUSH: 0,
         })
+        # Settings built with initial values are current at once, so h2 never
+        # "acknowledges" this one into its HPACK decoder: set the limit itself.
+        self.h2.decoder.max_header_list_size = cfg.max_header_list_size
         self.streams: dict[int, _Stream] = {}  # by stream id
         self.by_xid: dict[int, _Stream] = {}
         self.marked = False  # on the hub's dirty list
@@ -503,9 +506,11 @@ class H2Connection(_Connection):
         self._send_pending(st)
         if st.closed:
             return
-        if st.pending_len > self.cfg.max_stream_buffer:
+        if st.pending_len > self.cfg.max_stream_buffer and len(st.pending) > 1:
             # The peer has not opened its window for this stream's backlog:
             # give up on the stream, not the connection (other streams are fine).
+            # One message larger than the bound alone is let through: it is in
+            # memory already, and a reader that keeps up must get it.
             log.warning("resetting an HTTP/2 stream whose peer reads too slowly")
             self._abandon(st)
         elif not st.paused and st.pending_len > self.cfg.max_stream_buffer // 4:
@@ -665,8 +670,13 @@ class H2Connection(_Connection):
             return
         if not self.goaway_sent:
             self.goaway_sent = True
-            self.h2.close_connection(error_code=h2.errors.ErrorCodes.NO_ERROR,
-                                     last_stream_id=self.h2.highest_inbound_stream_id)
+            # Framed by hand: h2's close_connection() moves its state machine to
+            # CLOSED, after which the open streams could send nothing more.
+            last = self.h2.highest_inbound_stream_id
+            self._write_now()
+            if self.transport is not None:
+                self.transport.write(b"\x00\x00\x08\x07\x00\x00\x00\x00\x00"
+                                     + last.to_bytes(4, "big") + b"\x00\x00\x00\x00")
         self._shutdown_at = self.hub._now() + grace
         self._write_now()
         self._arm()
