@@ -53,6 +53,7 @@ from .._client import (
     StreamProtocolError,
 )
 from .._errors import ChunkedDecodeError
+from .._headers import DEFAULT_MAX_HEAD_SIZE
 from ..chunked import ChunkedDecoder
 
 __all__ = [
@@ -74,8 +75,6 @@ __all__ = [
 
 #: bytes asked of the socket per read (h11 and httpx use 64 KiB too)
 DEFAULT_READ_SIZE = 64 * 1024
-#: a response head larger than this is an error (h11's default max_incomplete_event_size is 16 KiB)
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
 #: idle keep-alive connections kept per origin
 DEFAULT_POOL_SIZE = 8
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from http import HTTPStatus
 from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine, Protocol
 
@@ -34,6 +33,8 @@ from .._events import (
     ResponseReceived,
     SessionClosed,
 )
+from .._errors import McpError
+from .._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
 from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
 from .._modern import SubscriptionClosed, SubscriptionOpened
 from .._server import Server, ServerConfig
@@ -42,23 +43,10 @@ __all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve",
 
 log = logging.getLogger("streamcore.server")
 
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _EAGER = sys.version_info >= (3, 12)
 
 #: Bytes a slow reader may leave unsent before its connection is aborted.
 DEFAULT_MAX_WRITE_BUFFER = 8 * 1024 * 1024
-#: Bytes of request head h11 will buffer (h11's own default is 16 KiB).
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
-
-
-class McpError(Exception):
-    """Raise from a handler to answer with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 class ClientRequestFailed(Exception):
