@@ -701,7 +701,11 @@ class OAuthClient:
             doc = yield from self._get_json(c)
             if doc is None:
                 continue
-            if doc.get("issuer") != issuer:  # RFC 8414 section 3.3: identical
+            if legacy and isinstance(doc.get("issuer"), str):
+                # 2025-03-26: the URL came from the MCP server's origin, not from an issuer
+                # identifier, so there is nothing to compare the document's issuer with
+                pass
+            elif doc.get("issuer") != issuer:  # RFC 8414 section 3.3: identical
                 raise OAuthError(f"authorization server metadata at {c} names issuer {doc.get('issuer')!r}, "
                                  f"not {issuer!r}", error="invalid_issuer")
             for key in ("authorization_endpoint", "token_endpoint"):
