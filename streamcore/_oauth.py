@@ -75,6 +75,7 @@ from ._errors import LocalProtocolError, RemoteProtocolError
 __all__ = [
     "OAuthError",
     "OAuthConfig",
+    "IdJag",
     "Tokens",
     "ClientInfo",
     "TokenStorage",
@@ -106,6 +107,7 @@ DEFAULT_REFRESH_MARGIN = 30.0
 _JSON = b"application/json"
 _FORM = b"application/x-www-form-urlencoded"
 _JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 class OAuthError(RemoteProtocolError):
@@ -119,6 +121,16 @@ class OAuthError(RemoteProtocolError):
     def __init__(self, msg: str, *, error: str | None = None) -> None:
         super().__init__(msg)
         self.error = error
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdJag:
+    """Where and how to get an Identity Assertion JWT Authorization Grant (SEP-990, RFC 8693 token exchange)."""
+
+    idp_token_endpoint: str
+    idp_client_id: str
+    id_token: str
+    idp_client_secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,8 +150,13 @@ class OAuthConfig:
     issuer: str | None = None
     #: force a method; None: what registration returned, else the best one the server supports
     token_endpoint_auth_method: str | None = None
-    #: "authorization_code" (a user consents) or "client_credentials" (machine to machine)
+    #: "authorization_code" (a user consents), "client_credentials" (machine to machine) or
+    #: "jwt_bearer" (RFC 7523 section 2.1: a workload JWT, ``assertion``, or an ID-JAG got with ``id_jag``)
     grant_type: str = "authorization_code"
+    #: the JWT the workload holds (workload identity federation, SEP-1933)
+    assertion: str | None = None
+    #: enterprise-managed authorization (SEP-990): trade the IdP's ID token for an ID-JAG first
+    id_jag: "IdJag | None" = None
     #: PEM private key for ``private_key_jwt`` (RFC 7523 section 2.2); needs PyJWT
     private_key_pem: str | None = None
     signing_algorithm: str = "RS256"
@@ -154,8 +171,11 @@ class OAuthConfig:
     protocol_version: str = "2025-11-25"
 
     def __post_init__(self) -> None:
-        if self.grant_type not in ("authorization_code", "client_credentials"):
-            raise LocalProtocolError(f"grant_type is authorization_code or client_credentials, not {self.grant_type!r}")
+        if self.grant_type not in ("authorization_code", "client_credentials", "jwt_bearer"):
+            raise LocalProtocolError("grant_type is authorization_code, client_credentials or jwt_bearer, "
+                                     f"not {self.grant_type!r}")
+        if self.grant_type == "jwt_bearer" and (self.assertion is None) == (self.id_jag is None):
+            raise LocalProtocolError("jwt_bearer needs exactly one of assertion and id_jag")
         if self.application_type not in ("native", "web"):
             raise LocalProtocolError(f"application_type is native or web, not {self.application_type!r}")
         if self.max_authorizations < 1:
@@ -616,6 +636,22 @@ class OAuthClient:
         # step 3: authorization server metadata (RFC 8414, OpenID Connect Discovery)
         asm = yield from self._as_metadata(issuer, legacy=prm is None)
 
+        if cfg.grant_type == "jwt_bearer":
+            client = self._static_client(issuer) or ClientInfo(client_id="", token_endpoint_auth_method="none")
+            assertion = cfg.assertion
+            if cfg.id_jag is not None:
+                assertion = yield from self._id_jag(cfg.id_jag, asm, resource)
+            assert assertion is not None
+            scope = _union(cfg.scope, challenge.get("scope"))
+            form = {"grant_type": _JWT_BEARER_GRANT, "assertion": assertion}
+            if cfg.id_jag is None:
+                form["resource"] = resource
+            if scope:
+                form["scope"] = scope
+            tokens = yield from self._token(asm, client, form, resource, now)
+            yield Authorized(resource=resource, tokens=tokens)
+            return
+
         if cfg.grant_type == "client_credentials":
             client = self._static_client(issuer)
             assert client is not None
@@ -723,6 +759,25 @@ class OAuthClient:
         self._as_cache[issuer] = doc
         return doc
 
+    def _id_jag(self, j: IdJag, asm: dict[str, Any], resource: str) -> Generator[AuthEvent, Any, str]:
+        """RFC 8693 token exchange at the IdP: the user's ID token for an ID-JAG whose audience is this issuer."""
+        form = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+                "audience": asm.get("issuer") or "", "resource": resource, "subject_token": j.id_token,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token", "client_id": j.idp_client_id}
+        headers = [(b"content-type", _FORM), (b"accept", _JSON)]
+        if j.idp_client_secret is not None:
+            form["client_secret"] = j.idp_client_secret
+        answer = yield HttpCall(method="POST", url=j.idp_token_endpoint, headers=headers,
+                                body=urlencode(form).encode())
+        status, _h, body, _now = answer
+        if status != 200:
+            raise OAuthError(f"token exchange at {j.idp_token_endpoint} failed: HTTP {status}")
+        grant = self._json(body, "token exchange response").get("access_token")
+        if not isinstance(grant, str) or not grant:
+            raise OAuthError("token exchange response has no access_token (the ID-JAG)")
+        return grant
+
     def _static_client(self, issuer: str) -> ClientInfo | None:
         cfg = self.config
         if cfg.client_id is None or (cfg.issuer is not None and cfg.issuer != issuer):
@@ -804,7 +859,7 @@ class OAuthClient:
             form["client_id"] = client.client_id
             form["client_assertion_type"] = _JWT_BEARER_ASSERTION
             form["client_assertion"] = self._assertion(client.client_id, asm, now)
-        else:
+        elif client.client_id:
             form["client_id"] = client.client_id
         answer = yield HttpCall(method="POST", url=ep, headers=headers, body=urlencode(form).encode())
         status, _h, body, now = answer

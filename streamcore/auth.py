@@ -13,6 +13,7 @@ from ._oauth import (
     AuthorizationNeeded,
     Authorized,
     ClientInfo,
+    IdJag,
     HttpCall,
     MemoryTokenStorage,
     OAuthClient,
@@ -28,6 +29,7 @@ from ._oauth import (
 __all__ = [
     "OAuthClient",
     "OAuthConfig",
+    "IdJag",
     "OAuthError",
     "Tokens",
     "ClientInfo",

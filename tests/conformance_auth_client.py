@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streamcore.aio.client import ClientError, OAuth, connect  # noqa: E402
-from streamcore.auth import OAuthConfig  # noqa: E402
+from streamcore.auth import IdJag, OAuthConfig  # noqa: E402
 
 #: the Client ID Metadata Document URL the suite expects in basic-cimd
 CIMD_URL = "https://conformance-test.local/client-metadata.json"
@@ -31,6 +31,13 @@ def config_for(scenario: str, ctx: dict, version: str) -> OAuthConfig:
                   "client_metadata_url": CIMD_URL, "protocol_version": version}
     if scenario in ("auth/client-credentials-basic", "auth/client-credentials-jwt"):
         base["grant_type"] = "client_credentials"
+    if scenario == "auth/wif-jwt-bearer":
+        return OAuthConfig(**base, grant_type="jwt_bearer", assertion=ctx["valid_jwt"])
+    if scenario in ("auth/enterprise-managed-authorization", "auth/cross-app-access-complete-flow"):
+        jag = IdJag(idp_token_endpoint=ctx["idp_token_endpoint"], idp_client_id=ctx["idp_client_id"],
+                    id_token=ctx["idp_id_token"])
+        return OAuthConfig(**base, grant_type="jwt_bearer", id_jag=jag, client_id=ctx["client_id"],
+                           client_secret=ctx["client_secret"])
     if "client_id" in ctx:
         base["client_id"] = ctx["client_id"]
     if "client_secret" in ctx:
