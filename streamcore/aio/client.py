@@ -55,13 +55,16 @@ from .._client import (
     StreamProtocolError,
 )
 from .._errors import ChunkedDecodeError, LocalProtocolError, RemoteProtocolError
+from .._headers import DEFAULT_MAX_HEAD_SIZE
 from ..chunked import ChunkedDecoder
+from ._auth import OAuth
 
 __all__ = [
     "connect",
     "elicitation_defaults",
     "Subscription",
     "ClientSession",
+    "OAuth",
     "ClientError",
     "McpError",
     "HttpStatusError",
@@ -77,8 +80,6 @@ __all__ = [
 
 #: bytes asked of the socket per read (h11 and httpx use 64 KiB too)
 DEFAULT_READ_SIZE = 64 * 1024
-#: a response head larger than this is an error (h11's default max_incomplete_event_size is 16 KiB)
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
 #: idle keep-alive connections kept per origin
 DEFAULT_POOL_SIZE = 8
 #: server-to-client requests answered at once (handler running or its answer being POSTed);
@@ -225,11 +226,14 @@ class ClientSession:
         connect_timeout: float = 10.0,
         max_queued_notifications: int = 10_000,
         max_concurrent_server_requests: int = DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS,
+        http2: bool = False,
+        auth: OAuth | None = None,
         **config: Any,
     ) -> None:
         if type(max_concurrent_server_requests) is not int or max_concurrent_server_requests < 1:
             raise LocalProtocolError("max_concurrent_server_requests must be a positive int, "
                                      f"not {max_concurrent_server_requests!r}")
+        self._auth = auth  # OAuth 2.1 (docs/auth.md): Authorization on every request, 401/403 -> flow -> retry
         self.handlers: dict[str, Handler] = dict(handlers or {})
         caps: dict[str, Any] = {}
         for m in self.handlers:
@@ -250,6 +254,11 @@ class ClientSession:
         self.url = url
         self._loop = asyncio.get_running_loop()
         self._pool = _Pool(pool_size, connect_timeout)
+        self._h2: Any = None  # HTTP/2 (streamcore.aio._h2client): one multiplexed connection per origin
+        if http2:
+            from ._h2client import H2Transport
+
+            self._h2 = H2Transport(connect_timeout)
         self._tasks: dict[int, asyncio.Task] = {}
         self._futures: dict[int, asyncio.Future] = {}
         self._progress: dict[Any, Callable[..., Any]] = {}
@@ -426,6 +435,8 @@ class ClientSession:
         if self._timer is not None:
             self._timer.cancel()
         self._pool.close()
+        if self._h2 is not None:
+            self._h2.close()
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -591,7 +602,7 @@ class ClientSession:
 
     # -- HTTP/1.1 -------------------------------------------------------------
 
-    async def _exchange(self, req: HttpRequest) -> None:
+    async def _exchange(self, req: HttpRequest, retried: bool = False) -> None:
         core = self._core
         h = req.handle
         loop = self._loop
@@ -604,12 +615,18 @@ class ClientSession:
         lines = [f"{req.method} {path} HTTP/1.1", f"Host: {host}"]
         for k, v in req.headers:
             lines.append(f"{k}: {v}")
+        auth = self._auth
+        sent = await auth.authorization(req.url) if auth is not None else None
+        if sent is not None:  # AUTH-01: on every request, never in the query
+            lines.append(f"Authorization: {sent}")
         body = req.body
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
         elif req.method == "DELETE":
             lines.append("Content-Length: 0")
         wire = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+        if self._h2 is not None and await self._h2.exchange(self, req):
+            return  # carried over HTTP/2; False means the server speaks HTTP/1.1 only
         conn = None
         reusable = False
         try:
@@ -635,6 +652,13 @@ class ClientSession:
             while 100 <= status < 200:  # interim responses
                 head, rest = await self._read_head(conn, rest)
                 status, headers = _parse_head(head)
+            if auth is not None and status in (401, 403) and not retried:  # AUTH-07: authorize, then retry once
+                if await auth.challenge(req.url, status, headers, sent):
+                    conn.close()
+                    conn = None
+                    return await self._exchange(req, retried=True)
+            elif auth is not None and sent is not None and status < 400:
+                auth.succeeded(req.url)
             te = None
             cls: list[str] = []
             keep = True
