@@ -189,7 +189,7 @@ def _content_length(values: list[str]) -> int:
     return int(first)
 
 
-def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
+def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
@@ -201,7 +201,7 @@ def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
         k, sep, v = line.partition(b":")
         if not sep or not k or k != k.strip():
             raise _HeadError(f"malformed header line {line[:80]!r}")
-        headers.append((k.decode("latin-1").lower(), v.strip().decode("latin-1")))
+        headers.append((k.lower(), v.strip()))
     return int(parts[1]), headers
 
 
@@ -322,7 +322,7 @@ class ClientSession:
 
     async def initialize(self) -> dict:
         """Run the handshake (``connect`` does it for you)."""
-        rid = self._core.initialize(self._loop.time())
+        rid = self._core.initialize(now=self._loop.time())
         self._init_rid = rid
         fut = self._futures[rid] = _future(self._loop)
         self._pump()
@@ -349,14 +349,14 @@ class ClientSession:
             params["_meta"] = meta
             self._progress[token] = progress
         now = self._loop.time()
-        rid = self._core.send_request(method, params, now, timeout=timeout)
+        rid = self._core.send_request(method, params, now=now, timeout=timeout)
         fut = self._futures[rid] = _future(self._loop)
         self._pump()
         try:
             return await fut
         except asyncio.CancelledError:
             if self._futures.pop(rid, None) is not None:
-                self._core.cancel(rid, "cancelled by the client", self._loop.time())
+                self._core.cancel(rid, "cancelled by the client", now=self._loop.time())
                 self._pump()
             raise
         finally:
@@ -365,7 +365,7 @@ class ClientSession:
 
     async def notify(self, method: str, params: Any = None) -> None:
         """Send a notification."""
-        self._core.send_notification(method, params, self._loop.time())
+        self._core.send_notification(method, params, now=self._loop.time())
         self._pump()
 
     async def notifications(self) -> AsyncIterator[ServerNotification]:
@@ -419,7 +419,7 @@ class ClientSession:
     async def close(self, timeout: float = 5.0) -> None:
         """DELETE the session (CLI-SESS-03), fail what waits, close every connection."""
         if not self._closed.done():
-            self._core.close(self._loop.time())
+            self._core.close(now=self._loop.time())
             self._pump()
             try:
                 await asyncio.wait_for(asyncio.shield(self._closed), timeout)
@@ -451,9 +451,9 @@ class ClientSession:
                 break
             for item in out:
                 if type(item) is HttpRequest:
-                    self._tasks[item.handle] = self._loop.create_task(self._exchange(item))
+                    self._tasks[item.xid] = self._loop.create_task(self._exchange(item))
                 elif type(item) is HttpAbort:
-                    t = self._tasks.pop(item.handle, None)
+                    t = self._tasks.pop(item.xid, None)
                     if t is not None:
                         t.cancel()
             for ev in events:
@@ -468,20 +468,20 @@ class ClientSession:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_when = None
-        self._core.handle_timer(self._loop.time())
+        self._core.handle_timer(now=self._loop.time())
         self._pump()
 
     def _dispatch(self, ev: Any) -> None:
         t = type(ev)
-        if t is ServerNotification and ev.request_id is not None and ev.request_id in self._subs:
-            self._subs[ev.request_id]._note(ev)
+        if t is ServerNotification and ev.rid is not None and ev.rid in self._subs:
+            self._subs[ev.rid]._note(ev)
             return
         if t is RequestResult:
-            fut = self._futures.pop(ev.request_id, None)
+            fut = self._futures.pop(ev.rid, None)
             if fut is not None and not fut.done():
                 fut.set_result(ev.result)
         elif t is RequestFailed:
-            fut = self._futures.pop(ev.request_id, None)
+            fut = self._futures.pop(ev.rid, None)
             if fut is not None and not fut.done():
                 fut.set_exception(ev.error)
         elif t is ServerNotification:
@@ -562,16 +562,16 @@ class ClientSession:
             except Exception as exc:
                 error = McpError(-32603, f"client handler failed: {exc}")
                 break
-        fut = self._futures.get(ev.request_id)
+        fut = self._futures.get(ev.rid)
         if fut is None or fut.done():
             return  # the caller gave up meanwhile
         if error is not None:
-            self._futures.pop(ev.request_id, None)
-            self._core.cancel(ev.request_id, "input request failed", self._loop.time())
+            self._futures.pop(ev.rid, None)
+            self._core.cancel(ev.rid, "input request failed", now=self._loop.time())
             fut.set_exception(error)
         else:
             try:
-                self._core.answer_input(ev.request_id, responses, now=self._loop.time())
+                self._core.answer_input(ev.rid, responses, now=self._loop.time())
             except LocalProtocolError:
                 return  # the request ended meanwhile (deadline): its failure is already out
         self._pump()
@@ -583,18 +583,18 @@ class ClientSession:
         try:
             if handler is None:
                 if ev.method == "ping":
-                    xid = core.respond(ev.id, {}, now())
+                    xid = core.respond(ev.id, {}, now=now())
                 else:
-                    xid = core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now())
+                    xid = core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now=now())
             else:
                 try:
                     result = await handler(ev.params)
                 except McpError as exc:
-                    xid = core.respond_error(ev.id, exc.code, exc.message, exc.data, now())
+                    xid = core.respond_error(ev.id, exc.code, exc.message, exc.data, now=now())
                 except Exception as exc:  # the handler failed: tell the server, keep the session
-                    xid = core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now())
+                    xid = core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now=now())
                 else:
-                    xid = core.respond(ev.id, result, now())
+                    xid = core.respond(ev.id, result, now=now())
         except LocalProtocolError:
             return None  # the session ended while the handler ran: nobody to answer
         self._pump()
@@ -604,7 +604,7 @@ class ClientSession:
 
     async def _exchange(self, req: HttpRequest, retried: bool = False) -> None:
         core = self._core
-        h = req.handle
+        h = req.xid
         loop = self._loop
         u = urlsplit(req.url)
         scheme = u.scheme or "http"
@@ -614,7 +614,7 @@ class ClientSession:
         host = u.netloc.rsplit("@", 1)[-1]
         lines = [f"{req.method} {path} HTTP/1.1", f"Host: {host}"]
         for k, v in req.headers:
-            lines.append(f"{k}: {v}")
+            lines.append(f"{k.decode('latin-1')}: {v.decode('latin-1')}")
         auth = self._auth
         sent = await auth.authorization(req.url) if auth is not None else None
         if sent is not None:  # AUTH-01: on every request, never in the query
@@ -634,7 +634,7 @@ class ClientSession:
                 try:
                     conn, reused = await self._pool.get(origin)
                 except (OSError, asyncio.TimeoutError) as exc:
-                    core.receive_error(h, exc or "connect timeout", loop.time())
+                    self._feed_error(h, exc or "connect timeout")
                     return
                 conn.writer.write(wire)
                 try:
@@ -645,7 +645,7 @@ class ClientSession:
                     conn = None
                     if reused and attempt == 0:
                         continue  # a pooled connection the server had closed: retry once on a new one
-                    core.receive_error(h, exc or "connection closed", loop.time())
+                    self._feed_error(h, exc or "connection closed")
                     return
             assert conn is not None
             status, headers = _parse_head(head)
@@ -653,7 +653,8 @@ class ClientSession:
                 head, rest = await self._read_head(conn, rest)
                 status, headers = _parse_head(head)
             if auth is not None and status in (401, 403) and not retried:  # AUTH-07: authorize, then retry once
-                if await auth.challenge(req.url, status, headers, sent):
+                text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+                if await auth.challenge(req.url, status, text, sent):
                     conn.close()
                     conn = None
                     return await self._exchange(req, retried=True)
@@ -663,29 +664,27 @@ class ClientSession:
             cls: list[str] = []
             keep = True
             for k, v in headers:
-                if k == "transfer-encoding":
+                if k == b"transfer-encoding":
                     te = v.lower()
-                elif k == "content-length":
-                    cls.append(v)
-                elif k == "connection" and "close" in v.lower():
+                elif k == b"content-length":
+                    cls.append(v.decode("latin-1"))
+                elif k == b"connection" and b"close" in v.lower():
                     keep = False
             if te is not None and cls:
                 keep = False  # RFC 9112 section 6.1: chunked wins; do not trust this connection again
             cl = _content_length(cls) if cls and te is None else None
-            core.receive_response(h, status, headers, loop.time())
-            self._pump()
+            self._feed_response(h, status, headers)
             reader = conn.reader
             if req.method == "HEAD" or status in (204, 304):
                 reusable = keep
-            elif te is not None and te.endswith("chunked"):
+            elif te is not None and te.endswith(b"chunked"):
                 dec = ChunkedDecoder()
                 data = rest
                 for _ in iter(int, 1):  # until the last chunk or EOF
                     if data:
                         out = dec.feed(data)
                         if out:
-                            core.receive_data(h, out, loop.time())
-                            self._pump()
+                            self._feed_data(h, out)
                             await self._room()
                         if dec.done:
                             reusable = keep and not dec.unused_data
@@ -702,8 +701,7 @@ class ClientSession:
                             data = data[:left]  # excess bytes: the connection is not reused
                             keep = False
                         left -= len(data)
-                        core.receive_data(h, data, loop.time())
-                        self._pump()
+                        self._feed_data(h, data)
                         await self._room()
                     if left <= 0:
                         reusable = keep
@@ -715,19 +713,18 @@ class ClientSession:
                 data = rest
                 while True:
                     if data:
-                        core.receive_data(h, data, loop.time())
-                        self._pump()
+                        self._feed_data(h, data)
                         await self._room()
                     data = await reader.read(DEFAULT_READ_SIZE)
                     if not data:
                         break
-            core.receive_data(h, b"", loop.time())
+            self._feed_data(h, b"")
         except asyncio.CancelledError:
             reusable = False
             return  # aborted by the core, or the session closed: nothing more to report
         except (OSError, _EOF, _HeadError, ChunkedDecodeError) as exc:
             reusable = False
-            core.receive_error(h, exc, loop.time())
+            self._feed_error(h, exc)
         finally:
             if self._tasks.get(h) is asyncio.current_task():
                 del self._tasks[h]
@@ -737,6 +734,27 @@ class ClientSession:
                 else:
                     conn.close()
             self._pump()  # also after the early returns above
+
+    # reports to the core, for an exchange the core has not aborted (an HttpAbort cancels the
+    # task, but the code between two awaits still runs: it must not report any more)
+
+    def _live(self, xid: int) -> bool:
+        return xid in self._tasks
+
+    def _feed_response(self, xid: int, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        if self._live(xid):
+            self._core.receive_response(xid, status, headers, now=self._loop.time())
+            self._pump()
+
+    def _feed_data(self, xid: int, data: bytes) -> None:
+        if self._live(xid):
+            self._core.receive_data(xid, data, now=self._loop.time())
+            self._pump()
+
+    def _feed_error(self, xid: int, error: BaseException | str) -> None:
+        if self._live(xid):
+            self._core.receive_error(xid, error, now=self._loop.time())
+            self._pump()
 
     async def _room(self) -> None:
         """Backpressure: while too many server requests wait for a worker, stop reading the
@@ -820,7 +838,7 @@ class Subscription:
         s = self.session
         if s.era != "modern":
             raise ClientError("subscriptions/listen needs the 2026-07-28 era (this session is legacy)")
-        rid = s._core.send_request("subscriptions/listen", {"notifications": self.filter}, s._loop.time(),
+        rid = s._core.send_request("subscriptions/listen", {"notifications": self.filter}, now=s._loop.time(),
                                    timeout=None)
         self._rid = rid
         s._subs[rid] = self
@@ -872,7 +890,7 @@ class Subscription:
             return
         s._subs.pop(rid, None)
         if s._futures.pop(rid, None) is not None:
-            s._core.cancel(rid, "listen closed by the client", s._loop.time())  # CANCEL-06: close the stream
+            s._core.cancel(rid, "listen closed by the client", now=s._loop.time())  # CANCEL-06: close the stream
             s._pump()
         if self._fut is not None and not self._fut.done():
             self._fut.cancel()
