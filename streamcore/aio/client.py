@@ -1,4 +1,4 @@
-"""asyncio MCP client: the sans-IO :class:`streamcore._client.Client` over HTTP/1.1.
+"""asyncio MCP client: the sans-IO :class:`streamcore.client.Client` over HTTP/1.1 (or HTTP/2).
 
 The adapter owns only HTTP framing and sockets. Response bodies go through
 streamcore's own codecs on the read path (``streamcore.chunked`` for
@@ -672,7 +672,7 @@ class connect:
 
     Keyword arguments go to :class:`ClientSession` (``headers``, ``timeout``,
     ``handlers``, ``protocol_version``, ``listen``, and any
-    :class:`~streamcore._client.ClientConfig` field such as
+    :class:`~streamcore.client.ClientConfig` field such as
     ``max_reconnect_attempts`` or ``jitter``).
     """
 
