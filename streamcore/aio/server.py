@@ -1158,6 +1158,11 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         log.error("task failed", exc_info=task.exception())
 
 
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
                 *, ready: Callable[[int], None] | None = None, http1: str = "fast", **settings: Any) -> None:
     """Run until cancelled (Ctrl-C under ``asyncio.run``; SIGTERM too, where the
@@ -1174,18 +1179,18 @@ async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: Ser
     srv = await hub.start(host, port)
     bound = srv.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
-    me = asyncio.current_task()
+    stop: asyncio.Future[None] = loop.create_future()
     term = False
-    if me is not None:
-        try:
-            loop.add_signal_handler(signal.SIGTERM, me.cancel)
-            term = True
-        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not the main thread, Windows
-            pass
+    try:
+        # SIGTERM ends serve() normally, after the same graceful shutdown.
+        loop.add_signal_handler(signal.SIGTERM, _resolve, stop)
+        term = True
+    except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not the main thread, Windows
+        pass
     if ready is not None:
         ready(bound)
     try:
-        await loop.create_future()  # until cancelled
+        await stop  # until SIGTERM, or cancelled (Ctrl-C under asyncio.run)
     finally:
         if term:
             loop.remove_signal_handler(signal.SIGTERM)
