@@ -19,12 +19,12 @@ pythons=${STREAMCORE_PYTHONS:-"3.10 3.13"}
 pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
 
 find_python() {
+  # pyenv's own copy first (its shims on PATH may refuse a version that is
+  # not selected), then PATH; a candidate must actually run.
   local v=$1 p
-  p=$(command -v "python$v" 2>/dev/null || true)
-  if [ -z "$p" ]; then
-    p=$(ls -d "$pyenv_root"/versions/"$v".*/bin/python 2>/dev/null | sort -V | tail -1 || true)
-  fi
-  echo "$p"
+  for p in $(ls -d "$pyenv_root"/versions/"$v".*/bin/python 2>/dev/null | sort -V -r) $(command -v "python$v" 2>/dev/null || true); do
+    if "$p" -c 'import sys' >/dev/null 2>&1; then echo "$p"; return; fi
+  done
 }
 
 for v in $pythons; do
