@@ -237,6 +237,15 @@ class Http11Connection:
 
     def _head(self) -> object:
         buf = self._buf
+        # RFC 9112 2.2: a recipient SHOULD ignore at least one empty line
+        # before the request-line. We ignore any number of CRLFs between
+        # requests, however they arrive (whole or split, found by the fuzzer).
+        if buf[:2] == b"\r\n":
+            n = 0
+            while buf[n:n + 2] == b"\r\n":
+                n += 2
+            del buf[:n]
+            self._scanned = 0
         # Resume the search just before where the last one stopped, in case
         # the terminator straddles two reads: no byte is scanned twice.
         end = buf.find(b"\r\n\r\n", max(0, self._scanned - 3))
@@ -253,22 +262,17 @@ class Http11Connection:
                 if not buf:
                     return CLOSED
                 return self._fail("connection closed in the middle of a request head")
-            if not buf:
-                return NEED_DATA
-            # RFC 9112 2.2: a recipient SHOULD ignore at least one empty line
-            # before the request-line. We allow CRLFs between requests.
-            if buf[:2] == b"\r\n":
-                del buf[:2]
-                self._scanned = 0
-                return self._head()
             return NEED_DATA
         if end + 4 > self.max_head_size:
             return self._fail("request head too large", 431)
         head = bytes(buf[:end])
-        del buf[: end + 4]
+        if len(buf) == end + 4:
+            # The usual case (nothing pipelined): a fresh empty buffer, so an
+            # idle stream does not keep the head's allocation (RSS per stream).
+            self._buf = bytearray()
+        else:
+            del buf[: end + 4]
         self._scanned = 0
-        while head.startswith(b"\r\n"):  # leading empty lines (RFC 9112 2.2)
-            head = head[2:]
         lines = head.split(b"\r\n")
         m = _REQUEST_LINE.fullmatch(lines[0])
         if m is None:

@@ -169,6 +169,7 @@ DEFAULT_SHUTDOWN_GRACE = 5.0
 _SLOW_READER_FLOOR = 64 * 1024
 
 _IDLE, _HEAD, _BODY, _LINGER = "idle", "head", "body", "linger"
+_METHODS = {m: m for m in (b"GET", b"POST", b"DELETE", b"HEAD", b"OPTIONS", b"PUT", b"PATCH")}
 
 
 def _default_max_connections() -> int:
@@ -199,8 +200,8 @@ class _Connection(asyncio.Protocol):
 
     __slots__ = (
         "hub", "transport", "xid", "closed", "out", "out_bytes", "sent_pending", "close_after_flush",
-        "linger", "discarding", "phase", "phase_at", "linger_at", "stalled_at", "timer", "timer_at",
-        "reading_paused", "responded", "streaming", "method", "target", "peer", "must_close",
+        "discarding", "phase", "phase_at", "linger_at", "stalled_at", "timer",
+        "reading_paused", "responded", "streaming", "method", "target",
     )
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
@@ -208,25 +209,24 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.xid: int | None = None
         self.closed = False
-        self.out: list[bytes] = []
+        self.out: list[bytes] | None = None  # None rather than [] when empty: an idle stream keeps no list
         self.out_bytes = 0  # bytes in self.out
         self.sent_pending = 0  # the transport's buffer after the last flush (counted in hub._out_total)
         self.close_after_flush = False
-        self.linger = False  # half-close and discard instead of closing
-        self.discarding = False  # inbound bytes are read and dropped
+        # discarding: inbound bytes are read and dropped; set when a response
+        # closes with the request body unread, so that flush() half-closes and
+        # lingers instead of closing (nginx lingering_close).
+        self.discarding = False
         self.phase: str | None = _HEAD  # what the inbound deadline guards, None while responding
         self.phase_at = 0.0
         self.linger_at = 0.0
         self.stalled_at: float | None = None  # writing paused since
         self.timer: asyncio.TimerHandle | None = None
-        self.timer_at = 0.0
         self.reading_paused = False
         self.responded = False  # the current exchange's response head is out
         self.streaming = False
         self.method = b""
-        self.target = b""
-        self.peer: Any = None
-        self.must_close = False
+        self.target = b""  # kept for the access log only
 
     # -- connection lifetime ----------------------------------------------------
 
@@ -242,7 +242,6 @@ class _Connection(asyncio.Protocol):
             transport.close()
             return
         hub._conns.add(self)
-        self.peer = transport.get_extra_info("peername")
         self.phase_at = hub._now()
         self._arm()
 
@@ -252,7 +251,7 @@ class _Connection(asyncio.Protocol):
         hub._conns.discard(self)
         hub._out_total -= self.sent_pending
         self.sent_pending = 0
-        self.out = []
+        self.out = None
         self.out_bytes = 0
         if self.timer is not None:
             self.timer.cancel()
@@ -300,10 +299,9 @@ class _Connection(asyncio.Protocol):
         if at is None:
             return  # a timer already armed fires, finds nothing due, and is not re-armed
         if self.timer is not None:
-            if self.timer_at <= at:
+            if self.timer.when() <= at:
                 return  # fires early and re-arms
             self.timer.cancel()
-        self.timer_at = at
         self.timer = self.hub._loop_().call_at(at, self._on_timer)
 
     def _on_timer(self) -> None:
@@ -322,7 +320,8 @@ class _Connection(asyncio.Protocol):
             self._abort()
             return
         phase = self.phase
-        log.debug("%s timeout on a connection from %s", phase, self.peer)
+        log.debug("%s timeout on a connection from %s", phase,
+                  self.transport.get_extra_info("peername") if self.transport is not None else None)
         if phase is _HEAD and self.xid is None and self._has_partial_head():
             self._refuse(408, b"Request head timeout")
         elif phase is _BODY and self.xid is not None and not self.responded:
@@ -359,7 +358,7 @@ class _Connection(asyncio.Protocol):
         t = self.transport
         if t is None or self.closed:
             return
-        self.out = []
+        self.out = None
         self.out_bytes = 0
         t.write(self._error_bytes(status, message))
         self.closed = True
@@ -374,7 +373,7 @@ class _Connection(asyncio.Protocol):
     def _abort(self) -> None:
         if self.transport is not None and not self.closed:
             self.closed = True
-            self.out = []
+            self.out = None
             self.out_bytes = 0
             self.transport.abort()
 
@@ -401,9 +400,11 @@ class _Connection(asyncio.Protocol):
         # accounted here, where it is queued, so output produced in a burst
         # (a handler that never yields) meets max_write_buffer as well.
         if data and not self.closed:
-            if not self.out:
+            if self.out is None:
                 self.hub._dirty.append(self)
-            self.out.append(data)
+                self.out = [data]
+            else:
+                self.out.append(data)
             n = len(data)
             self.out_bytes += n
             hub = self.hub
@@ -423,7 +424,7 @@ class _Connection(asyncio.Protocol):
         self.sent_pending = size
 
     def flush(self) -> None:
-        out, self.out = self.out, []
+        out, self.out = self.out, None
         hub = self.hub
         hub._out_total -= self.out_bytes
         self.out_bytes = 0
@@ -437,7 +438,7 @@ class _Connection(asyncio.Protocol):
                 self._overflow(f"{self.sent_pending} bytes unsent, max_write_buffer {hub.max_write_buffer}")
                 return
         if self.close_after_flush:
-            if self.linger and t.can_write_eof():
+            if self.discarding and t.can_write_eof():
                 # The request body is unread: half-close and discard what the
                 # client still sends, so it can read our answer instead of
                 # meeting a reset (nginx lingering_close).
@@ -461,7 +462,7 @@ class _Connection(asyncio.Protocol):
         self.phase = None  # no inbound deadline while we answer
         hub = self.hub
         if hub.access_log:
-            peer = self.peer
+            peer = self.transport.get_extra_info("peername") if self.transport is not None else None
             who = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
             _access.info('%s "%s %s" %d', who, self.method.decode("latin-1"),
                          self.target.decode("latin-1"), status)
@@ -487,14 +488,24 @@ class _Connection(asyncio.Protocol):
     def _started_request(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
                          has_body: bool) -> int:
         hub = self.hub
-        self.method, self.target = method, target
+        # Interned: an idle stream keeps no bytes of its own (RSS per stream).
+        self.method = _METHODS.get(method, method)
+        if hub.access_log:
+            self.target = target
         self.responded = False
         self.phase = _BODY if has_body else None
         self.phase_at = hub._now()
         xid = hub.core.receive_request(method, target, headers, self.phase_at)
         self.xid = xid
         hub._route[xid] = self
-        self._arm()
+        if self.phase is None and self.stalled_at is None and self.timer is not None:
+            # Nothing to time while we answer: drop the head timer now rather
+            # than keep one (and two floats) per idle stream until it fires.
+            self.timer.cancel()
+            self.timer = None
+            self.phase_at = 0.0
+        else:
+            self._arm()
         return xid
 
     def shutdown_stream(self, retry_ms: int) -> bool:
@@ -629,9 +640,8 @@ class _FastConnection(_Connection):
         self.hub._route.pop(ev.xid, None)
         if ev.close or not http.keep_alive or self.hub._closing:
             self.xid = None
-            self.linger = not http.request_complete
-            if self.linger:
-                self.discarding = True  # bytes still coming belong to the refused body
+            if not http.request_complete:
+                self.discarding = True  # bytes still coming belong to the refused body: linger
             self._close_later()
             return
         if http.request_complete:
@@ -654,11 +664,12 @@ class _H11Connection(_Connection):
     line terminator (RFC 9112 2.2 allows it); our engine refuses it.
     """
 
-    __slots__ = ("h11",)
+    __slots__ = ("h11", "must_close")
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
         super().__init__(hub)
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=hub.max_head_size)
+        self.must_close = False  # Content-Length with Transfer-Encoding: close after the response
 
     def data_received(self, data: bytes) -> None:
         if self.discarding:
@@ -758,8 +769,7 @@ class _H11Connection(_Connection):
         self.hub._route.pop(ev.xid, None)
         if ev.close or conn.our_state is h11.MUST_CLOSE or self.must_close or self.hub._closing:
             self.xid = None
-            self.linger = conn.their_state is h11.SEND_BODY
-            if self.linger:
+            if conn.their_state is h11.SEND_BODY:
                 self.discarding = True
             self._close_later()
             return
