@@ -232,7 +232,7 @@ def test_server_killed_mid_stream_and_restarted() -> None:
     port = _free_port()
 
     async def main() -> None:
-        ctx = streamcore_server("--port", str(port))
+        ctx = streamcore_server("--port", str(port), "--grace", "0")
         url = ctx.__enter__()
         restarted = None
         try:
@@ -248,7 +248,7 @@ def test_server_killed_mid_stream_and_restarted() -> None:
                 assert seen
                 ctx.__exit__(None, None, None)
                 ctx = None
-                restarted = streamcore_server("--port", str(port))
+                restarted = streamcore_server("--port", str(port), "--grace", "0")
                 await asyncio.to_thread(restarted.__enter__)
                 r = await asyncio.wait_for(task, 15)
                 assert r["content"][0]["text"] == "liftoff"
