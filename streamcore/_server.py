@@ -68,6 +68,7 @@ from ._headers import JSON, SSE, Headers, accepts, is_json_content_type, valid_h
 from ._era import classify
 from ._modern import ModernConfig, ModernEndpoint
 from ._store import EventStore
+from ._policy import MAX_DIGITS, TargetError, hostname, origin_host, parse_event_id, parse_target, valid_host
 from ._protocol import UNSUPPORTED_PROTOCOL_VERSION
 from ._results import discover_result
 from ._versions import DEFAULT_NEGOTIATED_VERSION, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, served_versions
@@ -167,6 +168,16 @@ class ServerConfig:
     server_info: Any = None
     capabilities: Any = None
     instructions: str | None = None
+    #: Request paths this endpoint serves (RFC 9112 3.2: origin-form or the
+    #: path of an absolute-form target; the query is ignored). Anything else
+    #: gets 404. None serves every path (an adapter that routes by itself).
+    endpoint_paths: Collection[str] | None = ("/mcp",)
+    #: Live sessions one client may hold (per identity when ``authenticate``
+    #: is set, else per client address as the adapter passes it to
+    #: ``receive_request(client=...)``); the next initialize gets 429. None
+    #: (the default) is no quota: behind a proxy every client shares the
+    #: proxy's address, so the adapter must pass the forwarded address.
+    max_sessions_per_client: int | None = None
 
     def __post_init__(self) -> None:
         if self.close_after_priming and self.event_store is None:
@@ -174,6 +185,8 @@ class ServerConfig:
         for name in ("max_body_size", "max_sessions", "max_queued_bytes", "max_streams_per_session"):
             if getattr(self, name) < 0:
                 raise LocalProtocolError(f"{name} must be >= 0")
+        if self.max_sessions_per_client is not None and self.max_sessions_per_client < 0:
+            raise LocalProtocolError("max_sessions_per_client must be >= 0 or None")
         if not self.legacy and self.modern is None:
             raise LocalProtocolError("a server needs at least one era (legacy or modern)")
         if not self.legacy:
@@ -204,13 +217,15 @@ class _X(enum.Enum):
 
 class _Exchange:
     __slots__ = (
-        "xid", "method", "headers", "state", "body", "identity", "session", "stream",
+        "xid", "method", "target", "client", "headers", "state", "body", "identity", "session", "stream",
         "owed", "replies", "is_batch", "last_write", "fields", "size",
     )
 
-    def __init__(self, xid: int, method: bytes, headers: Headers) -> None:
+    def __init__(self, xid: int, method: bytes, target: bytes, headers: Headers, client: Any) -> None:
         self.xid = xid
         self.method = method
+        self.target = target
+        self.client = client
         self.headers = headers
         self.state = _X.BODY
         # Body pieces as they arrived; joined once in receive_end (usually a
@@ -248,7 +263,7 @@ class _Stream:
 class _Session:
     __slots__ = (
         "id", "identity", "version", "streams", "get_stream", "next_stream", "inflight",
-        "outbound", "queue", "queued_bytes", "last_active", "closed",
+        "outbound", "queue", "queued_bytes", "last_active", "closed", "quota_key",
     )
 
     def __init__(self, sid: str, identity: Any, version: str, now: float) -> None:
@@ -267,6 +282,7 @@ class _Session:
         self.queued_bytes = 0
         self.last_active = now
         self.closed = False
+        self.quota_key: Any = None
 
 
 @dataclass(slots=True)
@@ -309,6 +325,10 @@ class Server:
         # clients repeat the same values on every request.
         self._verdicts: dict[tuple[bytes, bytes | None], bool] = {}
         self._supported_b = frozenset(v.encode() for v in self.config.supported_versions)
+        paths = self.config.endpoint_paths
+        self._paths = None if paths is None else frozenset(p.encode("latin-1") for p in paths)
+        # quota key -> live sessions (max_sessions_per_client)
+        self._per_client: dict[Any, int] = {}
         self._allow = b"GET, POST, DELETE" if self.config.enable_get and self.config.enable_delete else (
             b", ".join(
                 [m for m, on in ((b"GET", self.config.enable_get), (b"POST", True), (b"DELETE", self.config.enable_delete)) if on]
@@ -333,19 +353,24 @@ class Server:
 
     # -- input -------------------------------------------------------------
 
-    def receive_request(self, method: bytes | str, target: bytes | str, headers: Headers, now: float) -> int:
+    def receive_request(
+        self, method: bytes | str, target: bytes | str, headers: Headers, now: float, *, client: Any = None,
+    ) -> int:
         """A request head arrived; returns its exchange id.
 
-        Checks that need only the head (Host, Origin, authentication, Accept,
-        Content-Type, Content-Length) run here, so a bad request is answered
-        before its body is read.
+        Checks that need only the head (target, Host, Origin, authentication,
+        Accept, Content-Type, Content-Length) run here, so a bad request is
+        answered before its body is read. ``client`` names the peer for
+        ``max_sessions_per_client`` (for example its IP address).
         """
         if isinstance(method, str):
             method = method.encode("ascii")
+        if isinstance(target, str):
+            target = target.encode("latin-1")
         self._now = now
         xid = self._next_xid
         self._next_xid += 1
-        x = _Exchange(xid, method, headers)
+        x = _Exchange(xid, method, target, headers, client)
         self._exchanges[xid] = x
         self._check_head(x)
         return xid
@@ -419,22 +444,34 @@ class Server:
         # joined with ", "); every later lookup is a dict hit.
         f = x.fields = _pick(x.headers)
         verdicts = self._verdicts
+        try:
+            path, authority = parse_target(x.method, x.target)  # RFC 9112 3.2
+        except TargetError as exc:
+            return self._reject(x, exc.status, -32600, exc.message)
+        host = f.get(b"host") if authority is None else authority  # RFC 9112 3.2.2
+        if host is not None:
+            ok = verdicts.get((b"host-syntax", host))
+            if ok is None:
+                ok = verdicts[(b"host-syntax", host)] = valid_host(host)
+            if not ok:  # RFC 9112 3.2: an invalid Host is 400
+                return self._reject(x, 400, -32600, "Bad Request: malformed Host")
         # Security first (SEC-01, SEC-02, SEC-06, AMB-18): no other answer may
         # leak to a page that a DNS-rebinding attack pointed at us.
         if cfg.allowed_hosts is not None:
-            host = f.get(b"host")
             ok = verdicts.get((b"host", host))
             if ok is None:
-                ok = verdicts[(b"host", host)] = host is not None and _hostname(host) in cfg.allowed_hosts
+                ok = verdicts[(b"host", host)] = host is not None and hostname(host) in cfg.allowed_hosts
             if not ok:
                 return self._reject(x, 403, -32000, "Forbidden: Host not allowed")
         origin = f.get(b"origin")
         if origin is not None and cfg.allowed_origins is not None:
             ok = verdicts.get((b"origin", origin))
             if ok is None:
-                ok = verdicts[(b"origin", origin)] = _origin_host(origin) in cfg.allowed_origins
+                ok = verdicts[(b"origin", origin)] = origin_host(origin) in cfg.allowed_origins
             if not ok:
                 return self._reject(x, 403, -32000, "Forbidden: Origin not allowed")
+        if self._paths is not None and path not in self._paths:
+            return self._reject(x, 404, -32000, "Not Found: this server's MCP endpoint is elsewhere")
         for name in _CHECKED_VALUES:  # HTTP-04: the values we act on
             value = f.get(name)
             if value is not None and not valid_header_value(value):
@@ -463,7 +500,11 @@ class Server:
             if not ok:  # AMB-02
                 return self._reject(x, 415, -32000, "Unsupported Media Type: Content-Type must be application/json")
             length = f.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > cfg.max_body_size:
+            # bytes.isdigit() is ASCII-only; more digits than MAX_DIGITS is over
+            # any limit (and int() of thousands of digits is slow or refused).
+            if length is not None and length.isdigit() and (
+                len(length) > MAX_DIGITS or int(length) > cfg.max_body_size
+            ):
                 return self._reject(x, 413, -32600, "Request body too large", close=True)
         elif method == b"GET":
             if not cfg.enable_get:
@@ -532,7 +573,14 @@ class Server:
                 return self._reject(x, 400, -32600, "Invalid Request: session already initialized", rid=rid)
             if len(self._sessions) >= cfg.max_sessions:
                 return self._reject(x, 503, -32000, "Too many sessions", extra=[(b"retry-after", b"1")], rid=rid)
+            qkey = self._quota_key(x)
+            if qkey is not None and self._per_client.get(qkey, 0) >= (cfg.max_sessions_per_client or 0):
+                return self._reject(x, 429, -32000, "Too many sessions for this client",
+                                    extra=[(b"retry-after", b"1")], rid=rid)
             session = self._new_session(x, init[0], now)
+            if qkey is not None:
+                session.quota_key = qkey
+                self._per_client[qkey] = self._per_client.get(qkey, 0) + 1
             version = session.version
         elif session is None:
             # SRV-SESS-04
@@ -636,6 +684,17 @@ class Server:
         self._schedule(now + self.config.session_idle_timeout)
         return session
 
+    def _quota_key(self, x: _Exchange) -> Any:
+        """Who a new session counts against (max_sessions_per_client), or None for no quota."""
+        if self.config.max_sessions_per_client is None:
+            return None
+        key = x.identity if self.config.authenticate is not None else x.client
+        try:
+            hash(key)
+        except TypeError:
+            key = repr(key)  # an unhashable identity still gets a stable key
+        return key
+
     def _require_session(self, x: _Exchange) -> _Session | None:
         """The session a GET or DELETE names; None after answering 400 or 404."""
         sid = x.fields.get(b"mcp-session-id")
@@ -688,13 +747,14 @@ class Server:
 
     def _resume(self, x: _Exchange, session: _Session, last: bytes, now: float) -> None:
         # SRV-RESUME-05/06, SEC-12: only the named stream, only of this session.
-        key, _, seq_b = last.decode("latin-1").rpartition(".")
-        stream = session.streams.get(key)
-        if stream is None or not seq_b.isdigit():
+        parsed = parse_event_id(last)  # ASCII digits only, bounded (issue 10)
+        stream = session.streams.get(parsed[0]) if parsed is not None else None
+        if parsed is None or stream is None:
             return self._reject(x, 400, -32000, "Bad Request: Last-Event-ID names no stream of this session")
+        key, seq = parsed
         store = self.config.event_store
         assert store is not None
-        events = store.replay_after(session.id, key, int(seq_b), now)
+        events = store.replay_after(session.id, key, seq, now)
         if events is None:
             return self._reject(x, 410, -32000, "Gone: events after Last-Event-ID are no longer kept")
         if stream.xid is not None:
@@ -1005,6 +1065,12 @@ class Server:
             return
         session.closed = True
         self._sessions.pop(session.id, None)
+        if session.quota_key is not None:
+            left = self._per_client.get(session.quota_key, 1) - 1
+            if left > 0:
+                self._per_client[session.quota_key] = left
+            else:
+                self._per_client.pop(session.quota_key, None)
         for st in list(session.streams.values()):
             if st.xid is not None:
                 self._detach(st, self._now)
@@ -1096,21 +1162,3 @@ def _pick(headers: Headers) -> dict[bytes, bytes]:
             prev = f.get(name)
             f[name] = value if prev is None else prev + b", " + value
     return f
-
-
-def _hostname(host: bytes) -> str:
-    """``Host`` without its port: ``[::1]:8080`` -> ``[::1]``, ``a.b:80`` -> ``a.b``."""
-    h = host.decode("latin-1").strip().lower()
-    if h.startswith("["):
-        end = h.find("]")
-        return h[: end + 1] if end != -1 else h
-    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
-
-
-def _origin_host(origin: bytes) -> str:
-    """The host of a serialized origin; ``"null"`` and garbage map to ``""`` (AMB-18)."""
-    o = origin.decode("latin-1").strip().lower()
-    scheme, sep, rest = o.partition("://")
-    if not sep or scheme not in ("http", "https") or not rest:
-        return ""
-    return _hostname(rest.split("/", 1)[0].encode("latin-1"))
