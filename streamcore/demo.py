@@ -14,7 +14,7 @@ from typing import Any
 
 from . import __version__
 from ._server import SUPPORTED_VERSIONS
-from ._modern import discover_result
+from ._results import discover_result
 from .aio.server import McpError, RequestContext
 
 __all__ = ["DemoApp", "TOOLS"]

@@ -112,7 +112,7 @@ class _Dispatch:
 
 def _close_get(hub: StreamableHttpServer, session_id: str) -> Callable[[], Any]:
     async def close() -> None:
-        hub.core.disconnect(session_id, now=hub._now())
+        hub.core.disconnect_session(session_id, now=hub._now())
         hub._drain()
     return close
 

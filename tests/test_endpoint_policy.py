@@ -20,10 +20,10 @@ INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
 def raw(server: Server, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes = b"",
         **kw: object) -> tuple[int | None, bytes]:
     """One exchange straight through the public core; returns (status, body)."""
-    xid = server.receive_request(method, target, headers, 1.0, **kw)  # type: ignore[arg-type]
+    xid = server.receive_request(method, target, headers, now=1.0, **kw)  # type: ignore[arg-type]
     if body:
         server.receive_body(xid, body)
-    server.receive_end(xid, 1.0)
+    server.receive_end(xid, now=1.0)
     status, out = None, b""
     while (ev := server.next_event()) is not None:
         if isinstance(ev, ResponseHead) and ev.xid == xid:
@@ -69,7 +69,7 @@ def test_last_event_id_at_the_digit_bound_is_read() -> None:
 def test_huge_content_length_is_413_not_a_crash(length: bytes, status: int) -> None:
     """Issue 10: a 5,000-digit Content-Length is over any limit: 413 at the head, no exception."""
     s = Server(ServerConfig())
-    xid = s.receive_request(b"POST", b"/mcp", post_headers() + [(b"content-length", length)], 1.0)
+    xid = s.receive_request(b"POST", b"/mcp", post_headers() + [(b"content-length", length)], now=1.0)
     ev = s.next_event()
     assert isinstance(ev, ResponseHead) and ev.xid == xid and ev.status == status
 
@@ -77,9 +77,9 @@ def test_huge_content_length_is_413_not_a_crash(length: bytes, status: int) -> N
 def test_content_length_at_the_body_limit_passes_the_head() -> None:
     """Exactly max_body_size in Content-Length is accepted at the head; one more is 413."""
     s = Server(ServerConfig(max_body_size=100))
-    s.receive_request(b"POST", b"/mcp", post_headers() + [(b"content-length", b"100")], 1.0)
+    s.receive_request(b"POST", b"/mcp", post_headers() + [(b"content-length", b"100")], now=1.0)
     assert s.next_event() is None
-    s.receive_request(b"POST", b"/mcp", post_headers() + [(b"content-length", b"101")], 1.0)
+    s.receive_request(b"POST", b"/mcp", post_headers() + [(b"content-length", b"101")], now=1.0)
     ev = s.next_event()
     assert isinstance(ev, ResponseHead) and ev.status == 413
 
@@ -157,9 +157,9 @@ def test_wellformed_loopback_hosts_pass(host: bytes) -> None:
 def _init(s: Server, client: object) -> tuple[int | None, str | None]:
     import json
 
-    xid = s.receive_request(b"POST", b"/mcp", post_headers(), 1.0, client=client)
+    xid = s.receive_request(b"POST", b"/mcp", post_headers(), now=1.0, client=client)
     s.receive_body(xid, json.dumps(INIT).encode())
-    s.receive_end(xid, 1.0)
+    s.receive_end(xid, now=1.0)
     status, sid = None, None
     while (ev := s.next_event()) is not None:
         if isinstance(ev, ResponseHead) and ev.xid == xid:
@@ -187,7 +187,7 @@ def test_session_quota_per_address_at_the_boundary() -> None:
     assert _init(s, None)[0] == 200  # no address given: no quota applies
     sid = got[0][1]
     assert sid is not None
-    s.close_session(sid)
+    s.close_session(sid, now=1.0)
     while s.next_event() is not None:
         pass
     assert _init(s, "10.0.0.1")[0] == 200
@@ -200,9 +200,9 @@ def test_session_quota_per_identity() -> None:
     import json
 
     def init(token: bytes, client: str) -> int | None:
-        xid = s.receive_request(b"POST", b"/mcp", post_headers() + [(b"authorization", token)], 1.0, client=client)
+        xid = s.receive_request(b"POST", b"/mcp", post_headers() + [(b"authorization", token)], now=1.0, client=client)
         s.receive_body(xid, json.dumps(INIT).encode())
-        s.receive_end(xid, 1.0)
+        s.receive_end(xid, now=1.0)
         status = None
         while (ev := s.next_event()) is not None:
             if isinstance(ev, ResponseHead) and ev.xid == xid:

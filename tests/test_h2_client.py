@@ -51,7 +51,7 @@ def test_session_era_multiplexed_on_one_connection() -> None:
             assert [x["content"][0]["text"] for x in rs] == [str(i) for i in range(200)]
             # the listening GET stream is open on the same connection: a notification arrives
             for _ in range(100):
-                if hub.core._sessions[s.session_id].get_stream is not None:  # type: ignore[attr-defined]
+                if hub.core._legacy.sessions[s.session_id].get_stream is not None:  # type: ignore[attr-defined]
                     break
                 await asyncio.sleep(0.02)
             hub.notify(s.session_id or "", "notifications/message", {"level": "info", "data": "hi"})

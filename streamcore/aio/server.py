@@ -39,7 +39,8 @@ from .._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
 from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
 from .._era import META_CLIENT_CAPABILITIES, MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
 from .._errors import LocalProtocolError
-from .._modern import SubscriptionClosed, SubscriptionOpened, discover_result
+from .._events import SubscriptionClosed, SubscriptionOpened
+from .._results import discover_result
 from .._mrtr import (
     INPUT_CAPABILITIES,
     MRTR_METHODS,
@@ -152,7 +153,7 @@ class RequestContext:
     async def disconnect(self) -> None:
         """Close the connection carrying this request's SSE stream, not the stream
         (SRV-SSE-09): the client resumes with GET + Last-Event-ID."""
-        self.server.core.disconnect(self.handle, self.server._now())
+        self.server.core.disconnect_request(self.handle, now=self.server._now())
         self.server._drain()
 
     def _check_capability(self, method: str) -> None:
@@ -254,16 +255,19 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.out: list[bytes] = []
         self.close_after_flush = False
+        self.peer: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if isinstance(peer, tuple) and peer else None  # for max_sessions_per_client
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.xid is not None:
             xid, self.xid = self.xid, None
             self.hub._route.pop(xid, None)
-            self.hub.core.connection_lost(xid, self.hub._now())
+            self.hub.core.connection_lost(xid, now=self.hub._now())
             self.hub._drain()
 
     def pause_writing(self) -> None:
@@ -272,7 +276,7 @@ class _Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         if self.xid is not None:
-            self.hub.core.resume_writing(self.xid, self.hub._now())
+            self.hub.core.resume_writing(self.xid, now=self.hub._now())
             self.hub._drain()
 
     def _bad_request_bytes(self, status: int) -> bytes:
@@ -353,14 +357,14 @@ class _FastConnection(_Connection):
                 if self.xid is not None:
                     core.receive_body(self.xid, ev)
             elif isinstance(ev, RequestHead):
-                xid = core.receive_request(ev.method, ev.target, ev.headers, hub._now())
+                xid = core.receive_request(ev.method, ev.target, ev.headers, now=hub._now(), client=self.peer)
                 self.xid = xid
                 hub._route[xid] = self
                 if ev.expect_continue:
                     self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
             elif ev is END:
                 if self.xid is not None:
-                    core.receive_end(self.xid, hub._now())
+                    core.receive_end(self.xid, now=hub._now())
             elif ev is NEED_DATA or ev is PAUSED:
                 break
             else:  # CLOSED: the client finished between requests
@@ -432,7 +436,7 @@ class _H11Connection(_Connection):
             if ev is h11.NEED_DATA or ev is h11.PAUSED:
                 break
             if isinstance(ev, h11.Request):
-                xid = core.receive_request(ev.method, ev.target, ev.headers, hub._now())
+                xid = core.receive_request(ev.method, ev.target, ev.headers, now=hub._now(), client=self.peer)
                 self.xid = xid
                 hub._route[xid] = self
             elif isinstance(ev, h11.Data):
@@ -440,7 +444,7 @@ class _H11Connection(_Connection):
                     core.receive_body(self.xid, ev.data)
             elif isinstance(ev, h11.EndOfMessage):
                 if self.xid is not None:
-                    core.receive_end(self.xid, hub._now())
+                    core.receive_end(self.xid, now=hub._now())
                 if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
                     self.h11.start_next_cycle()
                     self.xid = None
@@ -619,7 +623,7 @@ class StreamableHttpServer:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self.core.handle_timer(self._now())
+        self.core.handle_timer(now=self._now())
         self._drain()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
