@@ -119,7 +119,7 @@ class RequestContext:
     session_id: str | None
     protocol_version: str
     identity: Any = None
-    _meta: dict = field(default_factory=dict)
+    _meta: dict[str, Any] = field(default_factory=dict)
     #: 2026-07-28 only: this round of a multi-round-trip request.
     _round: InputRound | None = None
     _asked: int = 0
@@ -130,7 +130,7 @@ class RequestContext:
         return self.protocol_version in MODERN_VERSIONS
 
     @property
-    def client_capabilities(self) -> dict | None:
+    def client_capabilities(self) -> dict[str, Any] | None:
         """The client's declared capabilities on a 2026-07-28 request (``_meta``); None in the session era."""
         if not self.per_request:
             return None
@@ -138,7 +138,7 @@ class RequestContext:
         return caps if isinstance(caps, dict) else {}
 
     @property
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """Small JSON values a handler keeps across the rounds of one 2026-07-28 request
         (sealed into ``requestState``); a plain dict for this request in the session era."""
         if self._round is None:
@@ -235,13 +235,13 @@ class RequestContext:
 class App(Protocol):
     """What the server calls. Keep it small: frameworks build their model on top.
 
-    Optional attributes the seam reads for the 2026-07-28 era defaults:
-    ``server_info`` (``{"name", "version"}``), ``capabilities`` (the
-    ``ServerCapabilities`` object), ``instructions`` (str) build the
-    ``server/discover`` answer when the app does not answer it itself
-    (it raises -32601); ``cache_ttl_ms`` (int, default 0) and ``cache_scope``
-    (``"private"`` by default, or ``"public"``) complete the results of
-    :data:`CACHEABLE_METHODS`.
+    Optional attributes the seam reads for the era defaults: ``server_info``
+    (``{"name", "version"}``), ``capabilities`` (the ``ServerCapabilities``
+    object) and ``instructions`` (str) build the ``server/discover`` answer
+    (2026-07-28) and the ``initialize`` answer (session era) when the app
+    does not answer them itself (it raises -32601); ``cache_ttl_ms`` (int,
+    default 0) and ``cache_scope`` (``"private"`` by default, or ``"public"``)
+    complete the 2026-07-28 results of :data:`CACHEABLE_METHODS`.
     """
 
     async def handle_request(self, ctx: RequestContext) -> Any:
@@ -662,16 +662,40 @@ class StreamableHttpServer:
         return await self._call_app_once(ctx)
 
     async def _call_app_once(self, ctx: RequestContext) -> Any:
-        if ctx.per_request and ctx.method == "server/discover":
-            try:
-                return await self.app.handle_request(ctx)
-            except McpError as exc:
-                if exc.code != _METHOD_NOT_FOUND:
-                    raise
-            return self._discover()
-        return await self.app.handle_request(ctx)
+        # server/discover (2026-07-28) and initialize (session era) fall back to
+        # the app's declared info when the app does not answer them itself.
+        default = None
+        if ctx.method == "server/discover" and ctx.per_request:
+            default = self._discover
+        elif ctx.method == "initialize" and not ctx.per_request:
+            default = lambda: self._initialize(ctx)  # noqa: E731
+        if default is None:
+            return await self.app.handle_request(ctx)
+        try:
+            return await self.app.handle_request(ctx)
+        except McpError as exc:
+            if exc.code != _METHOD_NOT_FOUND or (ctx.method == "initialize" and not hasattr(self.app, "server_info")):
+                raise
+        return default()
 
-    def _discover(self) -> dict:
+    def _initialize(self, ctx: RequestContext) -> dict[str, Any]:
+        """``initialize`` from the app's declared info: the client's version if served, else the latest."""
+        versions = self.core.config.supported_versions
+        p = ctx.params if isinstance(ctx.params, dict) else {}
+        requested = p.get("protocolVersion")
+        app = self.app
+        caps = getattr(app, "capabilities", None)
+        out: dict[str, Any] = {
+            "protocolVersion": requested if requested in versions else versions[-1],
+            "capabilities": dict(caps) if isinstance(caps, Mapping) else {},
+            "serverInfo": dict(getattr(app, "server_info")),
+        }
+        instructions = getattr(app, "instructions", None)
+        if isinstance(instructions, str):
+            out["instructions"] = instructions
+        return out
+
+    def _discover(self) -> dict[str, Any]:
         """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``."""
         cfg = self.core.config
         versions: list[str] = []
