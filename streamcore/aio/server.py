@@ -19,7 +19,6 @@ import asyncio
 import logging
 import sys
 import time
-from http import HTTPStatus
 from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine, Mapping, Protocol
 
@@ -35,6 +34,8 @@ from .._events import (
     ResponseReceived,
     SessionClosed,
 )
+from .._errors import McpError
+from .._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
 from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
 from .._era import META_CLIENT_CAPABILITIES, MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
 from .._errors import LocalProtocolError
@@ -57,23 +58,10 @@ __all__ = [
 
 log = logging.getLogger("streamcore.server")
 
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _EAGER = sys.version_info >= (3, 12)
 
 #: Bytes a slow reader may leave unsent before its connection is aborted.
 DEFAULT_MAX_WRITE_BUFFER = 8 * 1024 * 1024
-#: Bytes of request head h11 will buffer (h11's own default is 16 KiB).
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
-
-
-class McpError(Exception):
-    """Raise from a handler to answer with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 class ClientRequestFailed(Exception):
@@ -499,6 +487,8 @@ class StreamableHttpServer:
         request_timeout: float | None = None,
         http1: str = "fast",
         request_state: StateSealer | None = None,
+        http2: bool | None = None,
+        h2_config: Any = None,
     ) -> None:
         if http1 not in _ENGINES:
             raise ValueError(f"http1 must be one of {sorted(_ENGINES)}")
@@ -520,6 +510,9 @@ class StreamableHttpServer:
         self._dirty: list[_Connection] = []
         self._flush_handle: asyncio.Handle | None = None
         self._spawned = False  # a handler task was started during this drain
+        # HTTP/2 on the same port (streamcore.aio._h2server): None = when h2 is installed.
+        self._http2, self._h2_config = http2, h2_config
+        self.h2_listener: Any = None
 
     def _now(self) -> float:
         loop = self._loop or asyncio.get_running_loop()
@@ -529,7 +522,16 @@ class StreamableHttpServer:
         """Listen; returns the asyncio server (its ``sockets`` tell the bound port)."""
         self._loop = asyncio.get_running_loop()
         engine = self._engine
-        return await self._loop.create_server(lambda: engine(self), host, port, **kw)
+        factory: Callable[[], asyncio.Protocol] = lambda: engine(self)
+        if self._http2 is not False:
+            try:
+                from ._h2server import listen_h2
+            except ImportError:  # h2 not installed: HTTP/1.1 only, unless HTTP/2 was asked for
+                if self._http2:
+                    raise
+            else:
+                factory = listen_h2(self, factory, kw, config=self._h2_config)
+        return await self._loop.create_server(factory, host, port, **kw)
 
     # -- the pump ---------------------------------------------------------------
 
@@ -573,6 +575,10 @@ class StreamableHttpServer:
                     if hook is not None:
                         self._spawn(hook(ev))
                 elif isinstance(ev, SessionClosed):
+                    # Optional hook: an app that keeps per-session state (streamcore.mcp_sdk).
+                    closed = getattr(self.app, "handle_session_closed", None)
+                    if closed is not None:
+                        self._spawn(closed(ev.session_id, ev.reason))
                     for key in [k for k in self._waiting if k[0] == ev.session_id]:
                         fut = self._waiting.pop(key)
                         if not fut.done():
@@ -803,12 +809,18 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 
 async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
-                *, ready: Callable[[int], None] | None = None, http1: str = "fast") -> None:
-    """Run until cancelled. ``ready(port)`` is called once listening."""
-    hub = StreamableHttpServer(app, config, http1=http1)
-    srv = await hub.start(host, port)
+                *, ready: Callable[[int], None] | None = None, http1: str = "fast",
+                ssl: Any = None, http2: bool | None = None) -> None:
+    """Run until cancelled. ``ready(port)`` is called once listening. With ``ssl``
+    (an ``ssl.SSLContext``) the port speaks TLS, HTTP/2 chosen by ALPN."""
+    hub = StreamableHttpServer(app, config, http1=http1, http2=http2)
+    srv = await hub.start(host, port, ssl=ssl)
     bound = srv.sockets[0].getsockname()[1]
     if ready is not None:
         ready(bound)
-    async with srv:
-        await srv.serve_forever()
+    try:
+        async with srv:
+            await srv.serve_forever()
+    finally:
+        if hub.h2_listener is not None:
+            hub.h2_listener.goaway()  # GOAWAY with the last stream id to every HTTP/2 peer
