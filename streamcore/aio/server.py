@@ -39,7 +39,8 @@ from .._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
 from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
 from .._era import META_CLIENT_CAPABILITIES, MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
 from .._errors import LocalProtocolError
-from .._modern import SubscriptionClosed, SubscriptionOpened, discover_result
+from .._modern import SubscriptionClosed, SubscriptionOpened
+from .._results import discover_result
 from .._mrtr import (
     INPUT_CAPABILITIES,
     MRTR_METHODS,
@@ -53,7 +54,7 @@ from .._server import Server, ServerConfig
 
 __all__ = [
     "App", "McpError", "ClientRequestFailed", "RequestContext", "StreamableHttpServer", "serve",
-    "DEFAULT_MAX_WRITE_BUFFER", "REMOVED_IN_2026", "CACHEABLE_METHODS",
+    "DEFAULT_MAX_WRITE_BUFFER",
 ]
 
 log = logging.getLogger("streamcore.server")
@@ -72,16 +73,6 @@ class ClientRequestFailed(Exception):
         self.code, self.message, self.data = code, message, data
 
 
-#: Methods of the session era that 2026-07-28 removed: the seam answers them
-#: -32601 (HTTP 404) on a 2026-07-28 request without calling the app.
-REMOVED_IN_2026: frozenset[str] = frozenset(
-    {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
-)
-#: 2026-07-28 results that are ``CacheableResult``s (SEP-2549): the seam adds
-#: ``ttlMs`` and ``cacheScope`` to a dict result that lacks them.
-CACHEABLE_METHODS: frozenset[str] = frozenset(
-    {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
-)
 _METHOD_NOT_FOUND = -32601
 
 
@@ -227,9 +218,10 @@ class App(Protocol):
     (``{"name", "version"}``), ``capabilities`` (the ``ServerCapabilities``
     object) and ``instructions`` (str) build the ``server/discover`` answer
     (2026-07-28) and the ``initialize`` answer (session era) when the app
-    does not answer them itself (it raises -32601); ``cache_ttl_ms`` (int,
-    default 0) and ``cache_scope`` (``"private"`` by default, or ``"public"``)
-    complete the 2026-07-28 results of :data:`CACHEABLE_METHODS`.
+    does not answer them itself (it raises -32601). The core completes
+    2026-07-28 results (``resultType``; ``ttlMs`` 0 and ``cacheScope``
+    ``"private"`` on the cacheable ones, unless the result sets them) and
+    answers the methods 2026-07-28 removed with 404.
     """
 
     async def handle_request(self, ctx: RequestContext) -> Any:
@@ -642,13 +634,7 @@ class StreamableHttpServer:
         ctx = RequestContext(self, ev.handle, m.method, params, m.id, ev.session_id, ev.protocol_version,
                              ev.identity, meta if isinstance(meta, dict) else {})
         if ctx.per_request:
-            # Era defaults of 2026-07-28, before the app runs (docs/conformance.md).
-            if m.method in REMOVED_IN_2026:
-                self.core.respond(ev.handle, error=(
-                    _METHOD_NOT_FOUND, f"Method not found: {m.method} (removed in {ev.protocol_version})"),
-                    now=self._now())
-                self._drain()
-                return
+            # The retry of a multi-round-trip request: its state opens, or it is refused.
             if m.method in MRTR_METHODS:
                 try:
                     ctx._round = InputRound.open(m.method, params, self.request_state, now=time.time())
@@ -702,37 +688,21 @@ class StreamableHttpServer:
         return out
 
     def _discover(self) -> dict[str, Any]:
-        """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``."""
-        cfg = self.core.config
-        versions: list[str] = []
-        if cfg.modern is not None:
-            versions += cfg.modern.supported_versions
-        if cfg.legacy:
-            versions += reversed(cfg.supported_versions)
+        """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``
+        (when ``ServerConfig.server_info`` is set the core answers it and the app never sees it)."""
         app = self.app
         info = getattr(app, "server_info", None)
         caps = getattr(app, "capabilities", None)
         return discover_result(
-            versions, caps if isinstance(caps, Mapping) else {},
+            self.core.config.served_versions, caps if isinstance(caps, Mapping) else {},
             server_info=info if isinstance(info, Mapping) else None,
             instructions=getattr(app, "instructions", None),
         )
-
-    def _complete_result(self, ctx: RequestContext, result: Any) -> Any:
-        """2026-07-28: ``ttlMs``/``cacheScope`` on a cacheable dict result that lacks them (a copy)."""
-        if ctx.method in CACHEABLE_METHODS and isinstance(result, dict) and (
-                "ttlMs" not in result or "cacheScope" not in result):
-            ttl = getattr(self.app, "cache_ttl_ms", 0)
-            scope = getattr(self.app, "cache_scope", "private")
-            result = {"ttlMs": ttl, "cacheScope": scope, **result}
-        return result
 
     async def _run(self, ctx: RequestContext) -> None:
         core = self.core
         try:
             result = await self._call_app(ctx)
-            if ctx.per_request:
-                result = self._complete_result(ctx, result)
         except asyncio.CancelledError:
             self._tasks.pop(ctx.handle, None)
             return
