@@ -292,3 +292,16 @@ def test_glue_lines(name: str) -> None:
     n = glue_lines(EXAMPLES / f"{name}.py")
     print(f"{name}: {n} lines of glue")
     assert n <= GLUE_LIMIT
+
+
+PAGES = {"asyncio_server": "embedding-asyncio.md", "trio_server": "embedding-trio.md",
+         "threads_server": "embedding-threads.md"}
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_page_states_the_glue_count(name: str) -> None:
+    """Each embedding page states its example's current glue count."""
+    page = (ROOT / "docs" / PAGES[name]).read_text(encoding="utf-8")
+    m = re.search(r"docstrings or imports: \*\*(\d+)\*\*", page)
+    assert m is not None, f"{PAGES[name]} does not state the glue count"
+    assert int(m.group(1)) == glue_lines(EXAMPLES / f"{name}.py"), f"update the count in {PAGES[name]}"
