@@ -257,6 +257,7 @@ KNOWN_UNDOCUMENTED = {
     "streamcore.aio.client.ClientSession.server_info",
     "streamcore.aio.client.ClientSession.ping",
     "streamcore.aio.client.ClientSession.call_tool",
+    "streamcore.aio.client.OAuth.succeeded",
 }
 
 

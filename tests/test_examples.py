@@ -178,15 +178,17 @@ def test_stream_hang_up_is_reported(server: Running) -> None:
 
 def test_pipelined_requests_are_answered_in_order(server: Running) -> None:
     """Two per-request-era POSTs sent in one write get two JSON answers on one connection, in order."""
-    ping = {"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"_meta": {
+    listing = {"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": {"_meta": {
         "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}}}
-    nope = {**ping, "id": 8, "method": "no/such"}
+    nope = {**listing, "id": 8, "method": "no/such"}
     with _connect(server) as sock:
-        sock.sendall(_post(ping, version=MODERN) + _post(nope, version=MODERN))
+        sock.sendall(_post(listing, version=MODERN) + _post(nope, version=MODERN))
         buf = bytearray()
         s1, _, b1 = _read_response(sock, buf)
         s2, _, b2 = _read_response(sock, buf)
-    assert (s1, json.loads(b1)["id"], json.loads(b1)["result"]["resultType"]) == (200, 7, "complete")
+    r1 = json.loads(b1)
+    assert (s1, r1["id"], r1["result"]["resultType"]) == (200, 7, "complete")
+    assert r1["result"]["ttlMs"] >= 0 and r1["result"]["cacheScope"] in ("public", "private")  # cacheable (2026-07-28)
     assert (s2, json.loads(b2)["id"], json.loads(b2)["error"]["code"]) == (404, 8, -32601)  # SRV-VER-08
 
 
