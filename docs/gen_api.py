@@ -42,6 +42,11 @@ MODULES = [
     "streamcore.jsonrpc",
     "streamcore.aio",
     "streamcore.aio.client",
+    "streamcore.mrtr",
+    "streamcore.auth",
+    "streamcore.asgi",
+    "streamcore.cors",
+    "streamcore.mcp_sdk",  # imports the mcp SDK (the [test] extra has it)
 ]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _ROLE = re.compile(r":(?:class|mod|func|meth|data|attr|exc|obj):`~?([^`]+)`")

@@ -258,6 +258,20 @@ KNOWN_UNDOCUMENTED = {
     "streamcore.aio.client.ClientSession.ping",
     "streamcore.aio.client.ClientSession.call_tool",
     "streamcore.aio.client.OAuth.succeeded",
+    "streamcore.mrtr.InputRequest.to_json",
+    "streamcore.auth.OAuthClient.tokens_for",
+    "streamcore.auth.OAuthClient.busy",
+    "streamcore.auth.TokenStorage.get_tokens",
+    "streamcore.auth.TokenStorage.set_tokens",
+    "streamcore.auth.TokenStorage.get_client",
+    "streamcore.auth.TokenStorage.set_client",
+    "streamcore.auth.MemoryTokenStorage.get_tokens",
+    "streamcore.auth.MemoryTokenStorage.set_tokens",
+    "streamcore.auth.MemoryTokenStorage.get_client",
+    "streamcore.auth.MemoryTokenStorage.set_client",
+    "streamcore.auth.AuthorizationFailed",
+    "streamcore.mcp_sdk.SdkApp.handle_request",
+    "streamcore.mcp_sdk.SdkApp.handle_notification",
 }
 
 
@@ -278,7 +292,8 @@ def test_api_reference_covers_every_public_module() -> None:
     text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     for mod in ("streamcore", "streamcore.server", "streamcore.client", "streamcore.events", "streamcore.store",
                 "streamcore.era", "streamcore.http11", "streamcore.sse", "streamcore.chunked",
-                "streamcore.jsonrpc", "streamcore.aio", "streamcore.aio.client"):
+                "streamcore.jsonrpc", "streamcore.aio", "streamcore.aio.client", "streamcore.mrtr",
+                "streamcore.auth", "streamcore.asgi", "streamcore.cors", "streamcore.mcp_sdk"):
         assert f"\n## `{mod}`\n" in text, mod
     assert not re.search(r"^#+ `streamcore\.(\w+\.)*_[a-z]", text, re.M)
 
