@@ -203,6 +203,44 @@ def test_malformed_request_gets_400_and_close(server: Running) -> None:
     _initialize(server)  # still serving
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU time from Linux /proc")
+def test_timers_send_heartbeats_without_spinning() -> None:
+    """The examples' timer glue works: a quiet GET stream gets its SSE keep-alive comment after the
+    core's heartbeat interval (15 s by default), and waiting for it costs next to no CPU (no busy loop).
+    All three servers wait at once, so the test takes one interval."""
+    procs = [_start(f"{name}.py", "0") for name in SERVERS]
+    try:
+        streams = []
+        for proc in procs:
+            assert proc.stdout is not None
+            running = Running(proc, proc.stdout.readline().strip())
+            sock, head = _open_get(running, _initialize(running))
+            assert head.startswith(b"HTTP/1.1 200"), head
+            streams.append((running, sock, bytearray(head.split(b"\r\n\r\n", 1)[1]), time.monotonic()))
+        cpu0 = [_cpu_seconds(p.pid) for p in procs]
+        deadline = time.monotonic() + 25
+        for running, sock, buf, opened in streams:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            while b":\n" not in buf:  # an SSE comment line, in a chunk
+                chunk = sock.recv(65536)
+                assert chunk, "stream closed before a heartbeat"
+                buf += chunk
+            assert time.monotonic() - opened > 10, "a comment came before the heartbeat interval"
+            sock.close()
+        used = [_cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)]
+        assert all(u < 2.0 for u in used), dict(zip(SERVERS, used))
+    finally:
+        errs = [_stop(p) for p in procs]
+    assert not any("Traceback" in e for e in errs), errs
+
+
 # -- real clients -----------------------------------------------------------------
 
 
