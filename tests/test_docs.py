@@ -176,6 +176,16 @@ def test_block_equals_its_file(b: Block) -> None:
     assert b.code == path.read_text(encoding="utf-8"), f"{b.where}: the block differs from {b.file}; copy the file in"
 
 
+def test_every_example_is_shown_and_public() -> None:
+    """Each file under ``examples/`` is shown on a page (a file-marked block) and imports no private module."""
+    shown = {b.file for b in FILE_BLOCKS}
+    for path in sorted((ROOT / "examples").glob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        assert rel in shown, f"{rel} is on no docs page (add a <!-- file: {rel} --> block)"
+        bad = private_imports(ast.parse(path.read_text(encoding="utf-8")))
+        assert not bad, f"{rel} imports private module(s) {bad}"
+
+
 # The runner executes one page's blocks in a fresh interpreter and reports on
 # stdout, as JSON, the index of the block that failed (or -1) and why.
 _RUNNER = textwrap.dedent(
