@@ -190,12 +190,25 @@ def test_every_example_is_shown_and_public() -> None:
 # stdout, as JSON, the index of the block that failed (or -1) and why.
 _RUNNER = textwrap.dedent(
     """
-    import ast, asyncio, json, multiprocessing, sys, threading, traceback
+    import ast, asyncio, gc, json, multiprocessing, os, sys, threading, traceback
     blocks = json.loads(sys.stdin.read())
     ns = {"__name__": "__docs__"}
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    def sockets():
+        try:
+            fds = os.listdir("/proc/self/fd")
+        except OSError:  # not Linux: no socket count
+            return 0
+        n = 0
+        for fd in fds:
+            try:
+                n += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+            except OSError:
+                pass
+        return n
+    before = sockets()
     def report(i, why):
         sys.stdout.write("\\n@@RESULT@@" + json.dumps({"index": i, "error": why}) + "\\n")
         sys.stdout.flush()
@@ -218,6 +231,9 @@ _RUNNER = textwrap.dedent(
     kids = multiprocessing.active_children()
     if kids:
         left.append(f"child process(es) still running: {kids!r}")
+    gc.collect()
+    if sockets() > before:
+        left.append(f"{sockets() - before} socket(s) left open")
     loop.close()
     report(-1 if not left else len(blocks) - 1, "; ".join(left) + " (a block that starts something must stop it)" if left else None)
     """
@@ -226,24 +242,54 @@ _RUNNER = textwrap.dedent(
 RUN_PAGES = sorted({b.page for b in PYTHON if b.info == "python"})
 
 
-@pytest.mark.parametrize("page", RUN_PAGES, ids=[str(p.relative_to(ROOT)) for p in RUN_PAGES])
-def test_page_runs(page: Path, tmp_path: Path) -> None:
-    """The page's ``python`` blocks run, in order, in one namespace, within the time limit, and leave nothing running."""
-    run = [b for b in blocks(page) if b.info == "python"]
+def run_blocks(run: list[Block], cwd: Path) -> tuple[int, str | None]:
+    """Run ``python`` blocks as one page does: (index of the failing block or -1, why)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _RUNNER],
             input=json.dumps([(b.where, b.code) for b in run]),
-            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=PAGE_TIMEOUT,
+            capture_output=True, text=True, cwd=cwd, env=env, timeout=PAGE_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{page.relative_to(ROOT)}: its blocks did not finish within {PAGE_TIMEOUT} s")
+        return len(run) - 1, f"the blocks did not finish within {PAGE_TIMEOUT} s"
     marker = proc.stdout.rfind("@@RESULT@@")
-    assert marker >= 0, f"{page.relative_to(ROOT)}: the runner died (rc {proc.returncode}): {proc.stderr[-3000:]}"
+    if marker < 0:
+        return len(run) - 1, f"the runner died (rc {proc.returncode}): {proc.stderr[-3000:]}"
     result = json.loads(proc.stdout[marker + len("@@RESULT@@"):])
-    if result["index"] >= 0:
-        pytest.fail(f"{run[result['index']].where}: {result['error']}", pytrace=False)
+    return int(result["index"]), result["error"]
+
+
+@pytest.mark.parametrize("page", RUN_PAGES, ids=[str(p.relative_to(ROOT)) for p in RUN_PAGES])
+def test_page_runs(page: Path, tmp_path: Path) -> None:
+    """The page's ``python`` blocks run, in order, in one namespace, within the time limit, and leave nothing running."""
+    run = [b for b in blocks(page) if b.info == "python"]
+    index, why = run_blocks(run, tmp_path)
+    if index >= 0:
+        pytest.fail(f"{run[index].where}: {why}", pytrace=False)
+
+
+def _page(tmp_path: Path, *codes: str) -> list[Block]:
+    return [Block(tmp_path / "p.md", n + 1, "python", code, None) for n, code in enumerate(codes)]
+
+
+@pytest.mark.parametrize("codes, failing, why", [
+    (("x = 1", "assert x == 1", "import asyncio\nawait asyncio.sleep(0)"), -1, None),  # shared namespace, await
+    (("x = 1", "assert x == 2"), 1, "AssertionError"),
+    (("from streamcore.sse import encode_comment", "encode_comment('a\\nb')"), 1, "LocalProtocolError"),
+    (("import threading, time", "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()"), 1,
+     "thread(s) still running"),
+    (("import asyncio", "srv = await asyncio.start_server(lambda r, w: None, '127.0.0.1', 0)"), 1, "socket(s) left open"),
+    (("import asyncio", "srv = await asyncio.start_server(lambda r, w: None, '127.0.0.1', 0)",
+      "srv.close()\nawait srv.wait_closed()"), -1, None),
+])
+def test_runner_catches(tmp_path: Path, codes: tuple[str, ...], failing: int, why: str | None) -> None:
+    """The runner passes good pages and names the block and the reason for bad ones: a failed
+    assertion, an exception, and a thread or a listening socket left behind."""
+    index, error = run_blocks(_page(tmp_path, *codes), tmp_path)
+    assert index == failing, error
+    if why is not None:
+        assert error is not None and why in error, error
 
 
 # -- the API reference ------------------------------------------------------------
