@@ -27,18 +27,22 @@ class Conn:
         self.http, self.writer, self.xid = Http11Connection(), writer, -1
 
     def feed(self) -> None:  # hand what the engine has parsed to the core
-        while True:
-            ev = self.http.next_event()
-            if isinstance(ev, RequestHead):
-                self.xid = server.receive_request(ev.method, ev.target, ev.headers, now=loop.time())
-                conns[self.xid] = self
-            elif isinstance(ev, bytes):
-                server.receive_body(self.xid, ev)
-            elif ev is END:
-                server.receive_end(self.xid, now=loop.time())
-            else:  # NEED_DATA, or PAUSED until this response ends
-                return
-
+        try:
+            while True:
+                ev = self.http.next_event()
+                if isinstance(ev, RequestHead):
+                    self.xid = server.receive_request(ev.method, ev.target, ev.headers, now=loop.time())
+                    conns[self.xid] = self
+                elif isinstance(ev, bytes):
+                    server.receive_body(self.xid, ev)
+                elif ev is END:
+                    server.receive_end(self.xid, now=loop.time())
+                else:  # NEED_DATA, or PAUSED until this response ends
+                    return
+        except Http11Error as exc:  # a malformed request: answer it (unless a response began), close
+            if self.xid == -1 and not self.writer.is_closing():
+                self.writer.write(b"HTTP/1.1 %d \r\ncontent-length: 0\r\nconnection: close\r\n\r\n" % exc.status_hint)
+            self.writer.close()
 
 def pump() -> None:  # route the core's output: bytes to connections, requests to the app
     global timer
@@ -81,9 +85,6 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
             c.feed()
             pump()
             await writer.drain()
-    except Http11Error as exc:  # a malformed request: answer, then close
-        if c.xid == -1:
-            writer.write(b"HTTP/1.1 %d \r\ncontent-length: 0\r\nconnection: close\r\n\r\n" % exc.status_hint)
     except ConnectionError:
         pass
     finally:  # the peer hung up: tell the core, which detaches a stream or cancels the request

@@ -25,26 +25,32 @@ conns: dict[int, Conn] = {}  # exchange id -> the connection carrying it
 
 class Conn:
     def __init__(self, sock: socket.socket) -> None:
-        self.http, self.sock, self.xid = Http11Connection(), sock, -1
+        self.http, self.sock, self.xid, self.closed = Http11Connection(), sock, -1, False
 
     def feed(self) -> None:  # hand what the engine has parsed to the core
-        while True:
-            ev = self.http.next_event()
-            if isinstance(ev, RequestHead):
-                self.xid = server.receive_request(ev.method, ev.target, ev.headers, now=time.monotonic())
-                conns[self.xid] = self
-            elif isinstance(ev, bytes):
-                server.receive_body(self.xid, ev)
-            elif ev is END:
-                server.receive_end(self.xid, now=time.monotonic())
-            else:  # NEED_DATA, or PAUSED until this response ends
-                return
+        try:
+            while True:
+                ev = self.http.next_event()
+                if isinstance(ev, RequestHead):
+                    self.xid = server.receive_request(ev.method, ev.target, ev.headers, now=time.monotonic())
+                    conns[self.xid] = self
+                elif isinstance(ev, bytes):
+                    server.receive_body(self.xid, ev)
+                elif ev is END:
+                    server.receive_end(self.xid, now=time.monotonic())
+                else:  # NEED_DATA, or PAUSED until this response ends
+                    return
+        except Http11Error as exc:  # a malformed request: answer it (unless a response began), close
+            if self.xid == -1 and not self.closed:
+                self.write(b"HTTP/1.1 %d \r\ncontent-length: 0\r\nconnection: close\r\n\r\n" % exc.status_hint)
+            self.close()
 
     def write(self, data: bytes) -> None:
         with contextlib.suppress(OSError):  # the peer is gone: its reader thread reports it
             self.sock.sendall(data)
 
     def close(self) -> None:  # its reader thread sees EOF, reports and ends
+        self.closed = True
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
@@ -77,9 +83,6 @@ def serve_connection(sock: socket.socket) -> None:
                 c.http.receive_data(data)
                 c.feed()
                 pump()
-    except Http11Error as exc:  # a malformed request: answer, then close
-        if c.xid == -1:
-            c.write(b"HTTP/1.1 %d \r\ncontent-length: 0\r\nconnection: close\r\n\r\n" % exc.status_hint)
     except OSError:
         pass
     finally:  # the peer hung up: tell the core, which detaches a stream or cancels the request

@@ -29,18 +29,22 @@ class Conn:
         self.out, self.queued = trio.open_memory_channel[bytes | None](math.inf)
 
     def feed(self) -> None:  # hand what the engine has parsed to the core
-        while True:
-            ev = self.http.next_event()
-            if isinstance(ev, RequestHead):
-                self.xid = server.receive_request(ev.method, ev.target, ev.headers, now=trio.current_time())
-                conns[self.xid] = self
-            elif isinstance(ev, bytes):
-                server.receive_body(self.xid, ev)
-            elif ev is END:
-                server.receive_end(self.xid, now=trio.current_time())
-            else:  # NEED_DATA, or PAUSED until this response ends
-                return
-
+        try:
+            while True:
+                ev = self.http.next_event()
+                if isinstance(ev, RequestHead):
+                    self.xid = server.receive_request(ev.method, ev.target, ev.headers, now=trio.current_time())
+                    conns[self.xid] = self
+                elif isinstance(ev, bytes):
+                    server.receive_body(self.xid, ev)
+                elif ev is END:
+                    server.receive_end(self.xid, now=trio.current_time())
+                else:  # NEED_DATA, or PAUSED until this response ends
+                    return
+        except Http11Error as exc:  # a malformed request: answer it (unless a response began), close
+            if self.xid == -1:
+                self.out.send_nowait(b"HTTP/1.1 %d \r\ncontent-length: 0\r\nconnection: close\r\n\r\n" % exc.status_hint)
+            self.out.send_nowait(None)
 
 def pump() -> None:  # route the core's output: bytes to connections, requests to the app
     while (ev := server.next_event()) is not None:
@@ -80,9 +84,6 @@ async def serve_connection(stream: trio.SocketStream) -> None:
                 c.http.receive_data(bytes(data))  # trio gives bytes: no copy
                 c.feed()
                 pump()
-        except Http11Error as exc:  # a malformed request: answer, then close
-            if c.xid == -1:
-                c.out.send_nowait(b"HTTP/1.1 %d \r\ncontent-length: 0\r\nconnection: close\r\n\r\n" % exc.status_hint)
         except trio.BrokenResourceError:
             pass
         finally:  # the peer hung up: tell the core, which detaches a stream or cancels the request

@@ -241,6 +241,26 @@ def test_timers_send_heartbeats_without_spinning() -> None:
     assert not any("Traceback" in e for e in errs), errs
 
 
+def test_garbage_pipelined_behind_a_stream_stays_with_its_connection(server: Running) -> None:
+    """Bytes that follow a GET stream's request are parsed only when that stream ends, which here
+    happens on another connection's DELETE: the 400 for them goes to the stream's own connection,
+    and the DELETE still gets its 200."""
+    session = _initialize(server)
+    stream, head = _open_get(server, session)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    stream.sendall(b"BAD REQUEST LINE\r\n\r\n")  # buffered: the engine is paused on the stream
+    with _connect(server) as sock:
+        sock.sendall(b"DELETE /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\nmcp-protocol-version: 2025-11-25\r\n"
+                     b"mcp-session-id: " + session.encode() + b"\r\n\r\n")
+        status, _, _ = _read_response(sock, bytearray())
+    assert status == 200
+    rest = bytearray()
+    while chunk := stream.recv(65536):
+        rest += chunk
+    stream.close()
+    assert b"0\r\n\r\nHTTP/1.1 400" in rest, bytes(rest)  # the stream's last chunk, then the 400
+
+
 # -- real clients -----------------------------------------------------------------
 
 
