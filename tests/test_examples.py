@@ -10,7 +10,6 @@ one of them. ``test_glue_lines`` counts each server's glue.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 import os
@@ -26,6 +25,9 @@ from typing import Any, Iterator
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs"))
+from sync_files import glue_lines  # noqa: E402  (one counter for the pages and this test)
+
 EXAMPLES = ROOT / "examples"
 SERVERS = ["asyncio_server", "trio_server", "threads_server"]
 #: Issue 9 targets about 30 lines of glue; with today's public API the examples
@@ -318,26 +320,6 @@ def test_sync_client_example(server: Running) -> None:
 # -- the glue count -----------------------------------------------------------------
 
 
-def glue_lines(path: Path) -> int:
-    """Lines of code in an example: not blank, not a comment, not a docstring, not an import."""
-    source = path.read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    skip: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            skip.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            skip.update(range(body[0].lineno, (body[0].end_lineno or body[0].lineno) + 1))
-    count = 0
-    for n, line in enumerate(source.splitlines(), 1):
-        text = line.strip()
-        if text and not text.startswith("#") and n not in skip:
-            count += 1
-    return count
-
-
 def test_glue_line_counter(tmp_path: Path) -> None:
     """The counter skips docstrings, comments, imports and blank lines, and counts the rest."""
     src = '"""doc\nstring"""\nimport os\nfrom a import (\n  b)\n\n# c\nx = 1  # d\ndef f():\n    """f."""\n    return 2\n'
@@ -362,6 +344,6 @@ PAGES = {"asyncio_server": "embedding-asyncio.md", "trio_server": "embedding-tri
 def test_page_states_the_glue_count(name: str) -> None:
     """Each embedding page states its example's current glue count."""
     page = (ROOT / "docs" / PAGES[name]).read_text(encoding="utf-8")
-    m = re.search(r"docstrings or imports: \*\*(\d+)\*\*", page)
+    m = re.search(r"docstrings or imports: \*\*(\d+)\*\*", page)  # written by docs/sync_files.py
     assert m is not None, f"{PAGES[name]} does not state the glue count"
-    assert int(m.group(1)) == glue_lines(EXAMPLES / f"{name}.py"), f"update the count in {PAGES[name]}"
+    assert int(m.group(1)) == glue_lines(EXAMPLES / f"{name}.py"), f"run python docs/sync_files.py ({PAGES[name]})"
