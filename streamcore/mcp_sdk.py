@@ -59,10 +59,13 @@ _TRANSPORT_KIND = "streamable-http"
 def _lowlevel(server: Any) -> LowLevelServer[Any]:
     if isinstance(server, LowLevelServer):
         return server
-    inner = getattr(server, "_lowlevel_server", None)  # mcp.server.MCPServer
-    if isinstance(inner, LowLevelServer):
-        return inner
-    raise TypeError(f"expected an mcp Server or MCPServer, got {type(server).__name__}")
+    # mcp.server.MCPServer keeps its low-level server in _lowlevel_server, the
+    # standalone fastmcp.FastMCP (4.x) in _mcp_server: both are the SDK's Server.
+    for attr in ("_lowlevel_server", "_mcp_server"):
+        inner = getattr(server, attr, None)
+        if isinstance(inner, LowLevelServer):
+            return inner
+    raise TypeError(f"expected an mcp Server, MCPServer or fastmcp.FastMCP, got {type(server).__name__}")
 
 
 class _Dispatch:
