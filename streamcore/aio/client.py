@@ -53,13 +53,16 @@ from .._client import (
     StreamProtocolError,
 )
 from .._errors import ChunkedDecodeError
+from .._headers import DEFAULT_MAX_HEAD_SIZE
 from ..chunked import ChunkedDecoder
+from ._auth import OAuth
 
 __all__ = [
     "connect",
     "elicitation_defaults",
     "Subscription",
     "ClientSession",
+    "OAuth",
     "ClientError",
     "McpError",
     "HttpStatusError",
@@ -74,8 +77,6 @@ __all__ = [
 
 #: bytes asked of the socket per read (h11 and httpx use 64 KiB too)
 DEFAULT_READ_SIZE = 64 * 1024
-#: a response head larger than this is an error (h11's default max_incomplete_event_size is 16 KiB)
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
 #: idle keep-alive connections kept per origin
 DEFAULT_POOL_SIZE = 8
 
@@ -188,8 +189,11 @@ class ClientSession:
         pool_size: int = DEFAULT_POOL_SIZE,
         connect_timeout: float = 10.0,
         max_queued_notifications: int = 10_000,
+        http2: bool = False,
+        auth: OAuth | None = None,
         **config: Any,
     ) -> None:
+        self._auth = auth  # OAuth 2.1 (docs/auth.md): Authorization on every request, 401/403 -> flow -> retry
         self.handlers: dict[str, Handler] = dict(handlers or {})
         caps: dict[str, Any] = {}
         for m in self.handlers:
@@ -210,6 +214,11 @@ class ClientSession:
         self.url = url
         self._loop = asyncio.get_running_loop()
         self._pool = _Pool(pool_size, connect_timeout)
+        self._h2: Any = None  # HTTP/2 (streamcore.aio._h2client): one multiplexed connection per origin
+        if http2:
+            from ._h2client import H2Transport
+
+            self._h2 = H2Transport(connect_timeout)
         self._tasks: dict[int, asyncio.Task] = {}
         self._futures: dict[int, asyncio.Future] = {}
         self._progress: dict[Any, Callable[..., Any]] = {}
@@ -373,6 +382,8 @@ class ClientSession:
         if self._timer is not None:
             self._timer.cancel()
         self._pool.close()
+        if self._h2 is not None:
+            self._h2.close()
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -473,7 +484,7 @@ class ClientSession:
 
     # -- HTTP/1.1 -------------------------------------------------------------
 
-    async def _exchange(self, req: HttpRequest) -> None:
+    async def _exchange(self, req: HttpRequest, retried: bool = False) -> None:
         core = self._core
         h = req.handle
         loop = self._loop
@@ -486,12 +497,18 @@ class ClientSession:
         lines = [f"{req.method} {path} HTTP/1.1", f"Host: {host}"]
         for k, v in req.headers:
             lines.append(f"{k}: {v}")
+        auth = self._auth
+        sent = await auth.authorization(req.url) if auth is not None else None
+        if sent is not None:  # AUTH-01: on every request, never in the query
+            lines.append(f"Authorization: {sent}")
         body = req.body
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
         elif req.method == "DELETE":
             lines.append("Content-Length: 0")
         wire = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+        if self._h2 is not None and await self._h2.exchange(self, req):
+            return  # carried over HTTP/2; False means the server speaks HTTP/1.1 only
         conn = None
         reusable = False
         try:
@@ -517,6 +534,13 @@ class ClientSession:
             while 100 <= status < 200:  # interim responses
                 head, rest = await self._read_head(conn, rest)
                 status, headers = _parse_head(head)
+            if auth is not None and status in (401, 403) and not retried:  # AUTH-07: authorize, then retry once
+                if await auth.challenge(req.url, status, headers, sent):
+                    conn.close()
+                    conn = None
+                    return await self._exchange(req, retried=True)
+            elif auth is not None and sent is not None and status < 400:
+                auth.succeeded(req.url)
             core.receive_response(h, status, headers, loop.time())
             self._pump()
             te = cl = None
