@@ -316,7 +316,8 @@ class StreamableHttpApp:
                     ex.session = v
         xid = core.receive_request(method, target, headers, now=hub._now())
         ex.xid = xid
-        hub._route[xid] = ex
+        # The hub routes the core's output by exchange to anything with head/data/end.
+        hub._route[xid] = ex  # type: ignore[assignment]
         self._live.add(ex)
         body_done = False
         watcher: asyncio.Task[None] | None = None
