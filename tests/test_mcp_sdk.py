@@ -279,3 +279,20 @@ async def test_fastmcp(transport: str) -> None:
         async with Client(url, mode="2026-07-28") as client:
             assert _text(await client.call_tool("mul", {"a": 3, "b": 3})) == "9"
     assert progress == [1]
+
+
+async def test_concurrent_first_requests_enter_the_lifespan_once() -> None:
+    """Without an ASGI lifespan, two first requests at once enter the SDK lifespan once and both see its state."""
+    entered: list[int] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: Any) -> AsyncIterator[dict[str, int]]:
+        entered.append(1)
+        await asyncio.sleep(0.05)
+        yield {"n": len(entered)}
+
+    app = mcp_sdk.SdkApp(MCPServer("once", lifespan=lifespan))
+    await asyncio.gather(app.startup(), app.startup(), app.startup())
+    assert entered == [1]
+    assert app.lifespan_state == {"n": 1}
+    await app.shutdown()
