@@ -62,6 +62,24 @@ class Proc:
                 return int(line.split()[1]) * 1024
         raise RuntimeError("no VmRSS")
 
+    def cpu(self) -> float:
+        """User + system CPU seconds so far of the process and its children (hypercorn
+        serves from a worker process)."""
+        stats = {}
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(d.name)] = (int(f[1]), int(f[11]) + int(f[12]))
+        total, todo = 0, [self.p.pid]
+        while todo:
+            pid = todo.pop()
+            total += stats.get(pid, (0, 0))[1]
+            todo.extend(p for p, (ppid, _) in stats.items() if ppid == pid)
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.p.send_signal(signal.SIGINT)
         try:
@@ -257,7 +275,9 @@ def main() -> int:
                                     ("h2, 16 conns x 1 stream", 16, 1, False),
                                     ("HTTP/1.1, 16 conns", 16, 1, True),
                                     ("HTTP/1.1, 100 conns", 100, 1, True)):
+                c0 = proc.cpu()
                 rows.append(("streamcore tools/call", label, h2load(url, call, n, c, m, h1=h1, headers=hs)))
+                rows[-1][2]["cpu_us"] = (proc.cpu() - c0) / n * 1e6
                 print(rows[-1][0], label, rows[-1][2]["rps"], flush=True)
             crow = {f"client {'h2' if h2_ else 'HTTP/1.1'}": asyncio.run(client_calls(url, n // 4, h2_))
                     for h2_ in (True, False)}
@@ -269,36 +289,58 @@ def main() -> int:
             h2load(hurl, empty, 2000, 1, 16)
             for label, c, m in (("h2, 1 conn x 16 streams", 1, 16), ("h2, 1 conn x 100 streams", 1, 100),
                                 ("h2, 16 conns x 1 stream", 16, 1)):
+                c0 = hproc.cpu()
                 rows.append(("hypercorn empty 200", label, h2load(hurl, empty, n, c, m)))
+                rows[-1][2]["cpu_us"] = (hproc.cpu() - c0) / n * 1e6
                 print(rows[-1][0], label, rows[-1][2]["rps"], flush=True)
         finally:
             hproc.stop()
         prof = None
         if args.profile:
-            pfile = tmp / "h2.prof"
-            pproc = Proc([sys.executable, "-m", "cProfile", "-o", str(pfile), "-m", "streamcore", "serve", "--port", "0",
-                          "--uvloop", "--no-store"], env={"PYTHONPATH": str(ROOT)})
-            assert pproc.p.stdout is not None
-            purl = re.search(r"(http://\S+/mcp)", pproc.p.stdout.readline()).group(1)  # type: ignore[union-attr]
-            psid = session(purl)
-            h2load(purl, call, n // 2, 1, 100, headers={"mcp-session-id": psid, "mcp-protocol-version": "2025-11-25"})
-            pproc.stop()
-            prof = profile_summary(pfile)
+            prof = asyncio_profile(call, n // 4)
     rss = {"h2": rss_per_listen(args.sessions, True), "HTTP/1.1": rss_per_listen(args.sessions, False)}
     print(rss, flush=True)
     report(rows, crow, rss, prof, n, args.sessions)
     return 0
 
 
-def profile_summary(pfile: Path) -> dict[str, float]:
+def asyncio_profile(call: Path, n: int) -> dict[str, float]:
+    """Our server in this process (uvloop), cProfile on while h2load runs h2 1 conn x 16 streams."""
+    import cProfile
     import pstats
 
-    st = pstats.Stats(str(pfile))
+    import uvloop
+
+    from streamcore.aio.server import StreamableHttpServer
+    from streamcore.demo import DemoApp
+    from streamcore.server import ServerConfig
+
+    async def go() -> pstats.Stats:
+        hub = StreamableHttpServer(DemoApp(), ServerConfig())
+        srv = await hub.start("127.0.0.1", 0)
+        url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp"
+        sid = await asyncio.get_running_loop().run_in_executor(None, session, url)
+        pr = cProfile.Profile()
+        pr.enable()
+        p = await asyncio.create_subprocess_exec(
+            "h2load", "-n", str(n), "-c", "1", "-m", "16", "-d", str(call), "-H", f"accept: {ACCEPT}",
+            "-H", "content-type: application/json", "-H", f"mcp-session-id: {sid}",
+            "-H", "mcp-protocol-version: 2025-11-25", url, stdout=asyncio.subprocess.DEVNULL)
+        await p.wait()
+        pr.disable()
+        srv.close()
+        return pstats.Stats(pr)
+
+    uvloop.install()
+    return profile_summary(asyncio.run(go()))
+
+
+def profile_summary(st: Any) -> dict[str, float]:
     groups: dict[str, float] = {}
     total = 0.0
     for (file, _line, _fn), (_cc, _nc, tt, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         total += tt
-        if "/h2/" in file or "/hpack/" in file or "/hyperframe/" in file:
+        if any(f"{os.sep}{lib}{os.sep}" in file and "site-packages" in file for lib in ("h2", "hpack", "hyperframe")):
             key = "h2 + hpack + hyperframe"
         elif "_h2server" in file:
             key = "streamcore HTTP/2 adapter (_h2server)"
@@ -307,7 +349,9 @@ def profile_summary(pfile: Path) -> dict[str, float]:
         elif "streamcore/" in file:
             key = "streamcore core and codecs"
         elif "asyncio" in file or "uvloop" in file or file == "~":
-            key = "event loop, builtins"
+            key = "event loop, builtins (socket writes included)"
+        elif "logging" in file:
+            key = "logging (hpack's debug calls)"
         else:
             key = "other"
         groups[key] = groups.get(key, 0.0) + tt
@@ -319,22 +363,29 @@ def report(rows: list[tuple[str, str, dict[str, Any]]], crow: dict[str, float], 
     by = {(a, b): r for a, b, r in rows}
     h1_16 = by[("streamcore tools/call", "HTTP/1.1, 16 conns")]["rps"]
     h1_100 = by[("streamcore tools/call", "HTTP/1.1, 100 conns")]["rps"]
-    lines = [f"h2load, {n} requests per row, servers on uvloop, one run:", "",
-             "| server | workload | req/s | vs our HTTP/1.1 at the same concurrency | 2xx |", "|---|---|---:|---:|---:|"]
+    c1_16 = by[("streamcore tools/call", "HTTP/1.1, 16 conns")]["cpu_us"]
+    c1_100 = by[("streamcore tools/call", "HTTP/1.1, 100 conns")]["cpu_us"]
+    lines = [f"h2load, {n} requests per row, servers on uvloop, one run (CPU: the server process's "
+             "user+system time per request):", "",
+             "| server | workload | req/s | × our HTTP/1.1 req/s | CPU µs/req | × our HTTP/1.1 per-request CPU "
+             "(HTTP/1.1 µs ÷ this) | 2xx |", "|---|---|---:|---:|---:|---:|---:|"]
     for a, b, r in rows:
-        peer = h1_100 if "100" in b else h1_16
-        lines.append(f"| {a} | {b} | {r['rps']:,.0f} | {r['rps'] / peer:.2f} | {r['2xx']} |")
-    lines += ["", "| streamcore h2 row | hypercorn h2 (empty 200) | ratio |", "|---|---:|---:|"]
+        peer, cpeer = (h1_100, c1_100) if "100" in b else (h1_16, c1_16)
+        lines.append(f"| {a} | {b} | {r['rps']:,.0f} | {r['rps'] / peer:.2f} | {r['cpu_us']:,.0f} | "
+                     f"{cpeer / max(r['cpu_us'], 1e-9):.2f} | {r['2xx']} |")
+    lines += ["", "| workload | streamcore tools/call req/s (CPU µs) | hypercorn empty 200 req/s (CPU µs) | "
+              "req/s ratio | CPU ratio (hypercorn ÷ ours) |", "|---|---:|---:|---:|---:|"]
     for b in ("h2, 1 conn x 16 streams", "h2, 1 conn x 100 streams", "h2, 16 conns x 1 stream"):
-        ours, theirs = by[("streamcore tools/call", b)]["rps"], by[("hypercorn empty 200", b)]["rps"]
-        lines.append(f"| {b}: {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} |")
+        o, t = by[("streamcore tools/call", b)], by[("hypercorn empty 200", b)]
+        lines.append(f"| {b} | {o['rps']:,.0f} ({o['cpu_us']:,.0f}) | {t['rps']:,.0f} ({t['cpu_us']:,.0f}) | "
+                     f"{o['rps'] / t['rps']:.2f} | {t['cpu_us'] / max(o['cpu_us'], 1e-9):.2f} |")
     lines += ["", f"Our client, 16 calls in flight on one session: " +
               ", ".join(f"{k} {v:,.0f} calls/s" for k, v in crow.items()) +
               f" (h2/HTTP/1.1 = {crow['client h2'] / crow['client HTTP/1.1']:.2f})", "",
               f"RSS per idle session with a GET listening stream ({sessions} sessions): "
               + ", ".join(f"{k} {v / 1024:.1f} KiB" for k, v in rss.items())]
     if prof:
-        lines += ["", "Profile of our server, h2 1 conn x 100 streams (share of tottime):", ""]
+        lines += ["", "Profile of our server (in-process, uvloop), h2 1 conn x 16 streams, share of tottime:", ""]
         lines += [f"- {k}: {v:.0f} %" for k, v in prof.items()]
     print("\n".join(lines))
 

@@ -156,3 +156,30 @@ def test_stream_reset_midway_resumes() -> None:
             assert prog == [1, 2]
             assert s.stats["resumptions"] >= 1
     run(body, app=_Dropper(), config=ServerConfig(event_store=MemoryEventStore(), retry_ms=10))
+
+
+def test_cancelled_call_resets_its_stream() -> None:
+    """Cancelling a call: its HTTP/2 stream is reset and the server's handler is cancelled
+    (notifications/cancelled); the connection carries on."""
+    async def body(hub: StreamableHttpServer, url: str) -> None:
+        async with connect(url, http2=True, listen=False) as s:
+            task = asyncio.ensure_future(s.call_tool("countdown", {"n": 100, "delay": 0.1}))
+            for _ in range(100):
+                if hub._tasks:
+                    break
+                await asyncio.sleep(0.02)
+            assert hub._tasks, "the call never reached the server"
+            conn = next(iter(hub.h2_listener.connections))
+            assert len(conn.streams) == 1
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            for _ in range(100):
+                if not hub._tasks and not conn.streams:
+                    break
+                await asyncio.sleep(0.02)
+            assert not hub._tasks and not conn.streams
+            r = await s.call_tool("echo", {"text": "still here"})
+            assert r["content"][0]["text"] == "still here"
+            assert _h2_conns(hub) == 1
+    run(body)
