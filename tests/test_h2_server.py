@@ -627,3 +627,64 @@ def test_cli_serves_tls_with_certfile(tls: Any, tmp_path: Any) -> None:
     finally:
         proc.kill()
         proc.wait(5)
+
+
+MODERN = "2026-07-28"
+META = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+def _modern(method: str, params: dict[str, Any], id: int, name: str | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+    hs = {**H, "mcp-protocol-version": MODERN, "mcp-method": method}
+    if name is not None:
+        hs["mcp-name"] = name
+    return hs, {"jsonrpc": "2.0", "id": id, "method": method, "params": {"_meta": META, **params}}
+
+
+def test_httpx_per_request_era() -> None:
+    """2026-07-28 over h2 with httpx: concurrent calls with progress, and a
+    subscriptions/listen stream that gets a published notification, on one connection."""
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with httpx.AsyncClient(http1=False, http2=True, timeout=20) as c:
+            async def one(i: int) -> Any:
+                hs, msg = _modern("tools/call", {"name": "countdown", "arguments": {"n": 2, "delay": 0},
+                                                 "_meta": dict(META, progressToken=i)}, i, "countdown")
+                r = await c.post(url, headers=hs, json=msg)
+                assert r.http_version == "HTTP/2" and r.status_code == 200
+                return sse_messages(r.content)
+            results = await asyncio.gather(*[one(i) for i in range(30)])
+            for i, msgs in enumerate(results):
+                assert [m.get("method") for m in msgs] == ["notifications/progress"] * 2 + [None]
+                assert msgs[-1]["id"] == i and msgs[-1]["result"]["content"][0]["text"] == "liftoff"
+            hs, msg = _modern("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, 99)
+            async with c.stream("POST", url, headers=hs, json=msg) as listen:
+                assert listen.status_code == 200
+                got = b""
+                async for chunk in listen.aiter_bytes():
+                    got += chunk
+                    if b"acknowledged" in got and b"list_changed" not in got:
+                        hub.publish("notifications/tools/list_changed")
+                    if b"notifications/tools/list_changed" in got:
+                        break
+            assert len(hub.h2_listener.connections) == 1
+    run(body)
+
+
+@pytest.mark.integration
+def test_h2load_per_request_era(tmp_path: Any) -> None:
+    """h2load, 2026-07-28 tools/call (stateless): 2000 calls, 16 streams on each of 4 connections."""
+    if shutil.which("h2load") is None:
+        pytest.skip("h2load is not installed (Debian package nghttp2-client)")
+    hs, msg = _modern("tools/call", {"name": "echo", "arguments": {"text": "hi"}}, 1, "echo")
+    data = tmp_path / "call.json"
+    data.write_text(json.dumps(msg))
+
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        argv = ["h2load", "-n", "2000", "-c", "4", "-m", "16", "-d", str(data)]
+        for k, v in hs.items():
+            argv += ["-H", f"{k}: {v}"]
+        p = await _in_thread(lambda: subprocess.run(argv + [f"http://127.0.0.1:{port}/mcp"],
+                                                    capture_output=True, text=True, timeout=60))
+        assert "2000 succeeded, 0 failed, 0 errored" in p.stdout, p.stdout
+        assert "status codes: 2000 2xx" in p.stdout, p.stdout
+    run(body)
