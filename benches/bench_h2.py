@@ -338,7 +338,7 @@ def asyncio_profile(call: Path, n: int) -> dict[str, float]:
 def profile_summary(st: Any) -> dict[str, float]:
     groups: dict[str, float] = {}
     total = 0.0
-    for (file, _line, _fn), (_cc, _nc, tt, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+    for (file, _line, _fn), (_cc, _nc, tt, _ct, _callers) in st.stats.items():
         total += tt
         if any(f"{os.sep}{lib}{os.sep}" in file and "site-packages" in file for lib in ("h2", "hpack", "hyperframe")):
             key = "h2 + hpack + hyperframe"

@@ -75,7 +75,11 @@ def test_behind_nginx(upstream: str) -> None:
         made: list[int] = []  # HTTP/2 connections nginx opened to us
         listener = hub.h2_listener
         plain = listener.h2_connection
-        listener.h2_connection = lambda: (made.append(1), plain())[1]
+
+        def counting() -> Any:
+            made.append(1)
+            return plain()
+        listener.h2_connection = counting
         d = Path(tempfile.mkdtemp())
         port = _free_port()
         if upstream == "proxy_pass":

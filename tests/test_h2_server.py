@@ -28,7 +28,7 @@ from streamcore.aio.server import StreamableHttpServer
 from streamcore.demo import DemoApp
 from streamcore.server import ServerConfig
 from streamcore.store import MemoryEventStore
-from streamcore.aio._h2server import H2Config, DEFAULT_MAX_CONCURRENT_STREAMS
+from streamcore.aio.http2 import H2Config, DEFAULT_MAX_CONCURRENT_STREAMS
 
 ACCEPT = b"application/json, text/event-stream"
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -126,7 +126,8 @@ class Raw:
         sid = self.request("POST", json.dumps(INIT).encode())
         await self.pump(lambda: self.ended(sid))
         assert self.status(sid) == 200
-        return dict(self.of(h2.events.ResponseReceived, sid)[0].headers)[b"mcp-session-id"]
+        value: bytes = dict(self.of(h2.events.ResponseReceived, sid)[0].headers)[b"mcp-session-id"]
+        return value
 
 
 def sse_messages(body: bytes) -> list[Any]:
@@ -338,7 +339,7 @@ def test_rapid_reset_boundary() -> None:
                             headers=[(b"mcp-session-id", sid), (b"mcp-protocol-version", b"2025-11-25")])
             raw.h2.reset_stream(s, h2.errors.ErrorCodes.CANCEL)
             raw.flush()
-        ping = raw.h2.ping(b"rr-ping!")
+        raw.h2.ping(b"rr-ping!")
         raw.flush()
         await raw.pump(lambda: bool(raw.of(h2.events.PingAckReceived)))
         assert raw.goaway() is None
@@ -347,7 +348,6 @@ def test_rapid_reset_boundary() -> None:
         raw.flush()
         await raw.pump(lambda: raw.goaway() is not None or raw.closed)
         assert raw.goaway().error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
-        del ping
     run(body, h2_config=H2Config(max_resets=limit))
 
 
@@ -476,7 +476,9 @@ def test_large_request_body_is_acknowledged_as_consumed() -> None:
         raw = await Raw.open(port)
         await raw.pump(lambda: bool(raw.of(h2.events.RemoteSettingsChanged)))
         text = "y" * (4 * 65535)
-        data = json.dumps(dict(INIT, params=dict(INIT["params"], clientInfo={"name": text, "version": "1"}))).encode()
+        params: dict[str, Any] = dict(INIT["params"])  # type: ignore[call-overload]
+        params["clientInfo"] = {"name": text, "version": "1"}
+        data = json.dumps(dict(INIT, params=params)).encode()
         s = raw.request("POST", None, end=False)
         off = 0
         while off < len(data):

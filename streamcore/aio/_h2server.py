@@ -174,7 +174,7 @@ class _Stream:
 class H2Listener:
     """The protocol factory for one listening socket: HTTP/1.1, h2c and h2 over TLS."""
 
-    def __init__(self, hub: "StreamableHttpServer", http1: Callable[[], "_Connection"],
+    def __init__(self, hub: "StreamableHttpServer", http1: Callable[[], asyncio.Protocol],
                  config: H2Config | None = None) -> None:
         self.hub = hub
         self.http1 = http1
@@ -774,7 +774,7 @@ class H2Connection(_Connection):
         self._arm()
 
 
-def listen_h2(hub: "StreamableHttpServer", http1: Callable[[], "_Connection"], kw: dict[str, Any], *,
+def listen_h2(hub: "StreamableHttpServer", http1: Callable[[], asyncio.Protocol], kw: dict[str, Any], *,
               config: H2Config | None) -> Callable[[], asyncio.Protocol]:
     """The hook ``StreamableHttpServer.start`` calls: wrap its HTTP/1.1 factory in an
     :class:`H2Listener` and offer ``h2`` by ALPN on its SSL context, if any."""
