@@ -52,7 +52,7 @@ from typing import Any, Callable, Collection
 
 from . import jsonrpc as _jr
 from . import sse as _sse
-from ._errors import JsonRpcDecodeError, LocalProtocolError
+from ._errors import JsonRpcDecodeError, LocalProtocolError, RemoteProtocolError
 from ._events import (
     Event,
     NotificationReceived,
@@ -139,7 +139,8 @@ class ServerConfig:
     close_after_priming: bool = False
     allowed_hosts: Collection[str] | None = _LOOPBACK_HOSTS
     allowed_origins: Collection[str] | None = _LOOPBACK_HOSTS
-    #: ``authenticate(headers) -> identity``; None (the return value) means 401.
+    #: ``authenticate(headers) -> identity``; None (the return value) means 401. It may raise a
+    #: RemoteProtocolError with ``status_hint`` and ``headers`` (streamcore.auth.BearerAuth: 401/403 + challenge).
     authenticate: Callable[[Headers], Any] | None = None
     www_authenticate: bytes = b"Bearer"
     #: Several standalone GET streams per session: False answers 409 (AMB-07).
@@ -440,7 +441,10 @@ class Server:
             if value is not None and not valid_header_value(value):
                 return self._reject(x, 400, -32600, f"Bad value in header {name.decode('latin-1')}")
         if cfg.authenticate is not None:
-            identity = cfg.authenticate(x.headers)
+            try:
+                identity = cfg.authenticate(x.headers)
+            except RemoteProtocolError as exc:  # a token verifier's verdict (streamcore.auth): 401/403 + challenge
+                return self._reject(x, exc.status_hint, -32000, str(exc), extra=list(getattr(exc, "headers", ())))
             if identity is None:
                 return self._reject(
                     x, 401, -32000, "Unauthorized", extra=[(b"www-authenticate", cfg.www_authenticate)]

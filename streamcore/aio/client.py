@@ -55,12 +55,14 @@ from .._client import (
 from .._errors import ChunkedDecodeError
 from .._headers import DEFAULT_MAX_HEAD_SIZE
 from ..chunked import ChunkedDecoder
+from ._auth import OAuth
 
 __all__ = [
     "connect",
     "elicitation_defaults",
     "Subscription",
     "ClientSession",
+    "OAuth",
     "ClientError",
     "McpError",
     "HttpStatusError",
@@ -188,8 +190,10 @@ class ClientSession:
         connect_timeout: float = 10.0,
         max_queued_notifications: int = 10_000,
         http2: bool = False,
+        auth: OAuth | None = None,
         **config: Any,
     ) -> None:
+        self._auth = auth  # OAuth 2.1 (docs/auth.md): Authorization on every request, 401/403 -> flow -> retry
         self.handlers: dict[str, Handler] = dict(handlers or {})
         caps: dict[str, Any] = {}
         for m in self.handlers:
@@ -480,7 +484,7 @@ class ClientSession:
 
     # -- HTTP/1.1 -------------------------------------------------------------
 
-    async def _exchange(self, req: HttpRequest) -> None:
+    async def _exchange(self, req: HttpRequest, retried: bool = False) -> None:
         core = self._core
         h = req.handle
         loop = self._loop
@@ -493,6 +497,10 @@ class ClientSession:
         lines = [f"{req.method} {path} HTTP/1.1", f"Host: {host}"]
         for k, v in req.headers:
             lines.append(f"{k}: {v}")
+        auth = self._auth
+        sent = await auth.authorization(req.url) if auth is not None else None
+        if sent is not None:  # AUTH-01: on every request, never in the query
+            lines.append(f"Authorization: {sent}")
         body = req.body
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
@@ -526,6 +534,13 @@ class ClientSession:
             while 100 <= status < 200:  # interim responses
                 head, rest = await self._read_head(conn, rest)
                 status, headers = _parse_head(head)
+            if auth is not None and status in (401, 403) and not retried:  # AUTH-07: authorize, then retry once
+                if await auth.challenge(req.url, status, headers, sent):
+                    conn.close()
+                    conn = None
+                    return await self._exchange(req, retried=True)
+            elif auth is not None and sent is not None and status < 400:
+                auth.succeeded(req.url)
             core.receive_response(h, status, headers, loop.time())
             self._pump()
             te = cl = None
