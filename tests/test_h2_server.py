@@ -690,3 +690,21 @@ def test_h2load_per_request_era(tmp_path: Any) -> None:
         assert "2000 succeeded, 0 failed, 0 errored" in p.stdout, p.stdout
         assert "status codes: 2000 2xx" in p.stdout, p.stdout
     run(body)
+
+
+@pytest.mark.integration
+def test_curl_upgrade_h2c_is_answered_over_http11() -> None:
+    """``curl --http2`` on an http URL asks for ``Upgrade: h2c``; we answer over HTTP/1.1
+    (no 101), and the request is served."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed (Debian package curl)")
+
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        url = f"http://127.0.0.1:{port}/mcp"
+        hs = ["-H", "accept: application/json, text/event-stream", "-H", "content-type: application/json"]
+        p = await _in_thread(lambda: _curl("--http2", "-v", "-i", *hs, "-d", json.dumps(INIT), url))
+        assert p.returncode == 0, p.stderr
+        assert "upgrade: h2c" in p.stderr.lower()  # curl did ask
+        assert p.stdout.startswith("HTTP/1.1 200"), p.stdout[:100]
+        assert not hub.h2_listener.connections
+    run(body)
