@@ -20,6 +20,7 @@ import h2.config
 import h2.connection
 import h2.errors
 import h2.events
+import h2.exceptions
 import h2.settings
 import httpx
 import pytest
@@ -708,3 +709,33 @@ def test_curl_upgrade_h2c_is_answered_over_http11() -> None:
         assert p.stdout.startswith("HTTP/1.1 200"), p.stdout[:100]
         assert not hub.h2_listener.connections
     run(body)
+
+
+def test_garbage_after_the_preface_is_one_goaway_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """Random bytes (seeded, bounded) after the preface and SETTINGS: the server ends the
+    connection (GOAWAY or close), logs no traceback, and keeps serving others."""
+    import random
+
+    rnd = random.Random(1414)
+
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        for i in range(30):
+            raw = await Raw.open(port)
+            junk = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 200)))
+            if i % 2:  # a plausible frame header with a random type, flags and length
+                junk = rnd.randrange(64).to_bytes(3, "big") + bytes([rnd.randrange(16), rnd.randrange(256)]) \
+                    + rnd.randrange(8).to_bytes(4, "big") + junk
+            raw.w.write(junk)
+            try:
+                await raw.pump(lambda: raw.goaway() is not None or raw.closed, timeout=0.5)
+            except (asyncio.TimeoutError, h2.exceptions.ProtocolError):
+                pass  # the server may wait for more bytes, or send what our h2 rejects
+            raw.w.close()
+        raw = await Raw.open(port)
+        s = raw.request("POST", json.dumps(INIT).encode())
+        await raw.pump(lambda: raw.ended(s))
+        assert raw.status(s) == 200
+
+    with caplog.at_level("WARNING"):
+        run(body)
+    assert not [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]
