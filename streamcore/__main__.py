@@ -35,7 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from .aio.server import serve
-    from .demo import DemoApp
+    from .demo import TOOLS, DemoApp
+    from .era import param_headers_from_tools
     from .server import ServerConfig
     from .store import MemoryEventStore
 
@@ -58,16 +59,26 @@ def _serve(args: argparse.Namespace) -> int:
         event_store=None if args.no_store else MemoryEventStore(),
         retry_ms=args.retry_ms,
         allowed_hosts=hosts,
+        param_headers=param_headers_from_tools(TOOLS),  # Mcp-Param-* checked against x-mcp-header
     )
 
+    ctx = None
+    if args.certfile:  # TLS; HTTP/2 is offered by ALPN
+        import ssl
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.certfile, args.keyfile)
+    scheme = "https" if ctx is not None else "http"
+
     def ready(port: int) -> None:
-        print(f"streamcore demo MCP server on http://{args.host}:{port}/mcp", flush=True)
+        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
 
     settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
     if args.max_connections is not None:
         settings["max_connections"] = args.max_connections
     try:
-        asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready, http1=args.http1, **settings))
+        asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready, http1=args.http1,
+                          ssl=ctx, http2=False if args.no_http2 else None, **settings))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -101,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
                     "e.g. the public name behind a reverse proxy")
     sp.add_argument("--http1", choices=("fast", "h11"), default="fast",
                     help="HTTP/1.1 engine: streamcore's own (default) or h11")
+    sp.add_argument("--certfile", help="serve TLS with this certificate chain (PEM); h2 by ALPN")
+    sp.add_argument("--keyfile", help="the certificate's private key (PEM), if not in --certfile")
+    sp.add_argument("--no-http2", action="store_true", help="HTTP/1.1 only (no h2c, no h2 by ALPN)")
     sp.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
                     help="on shutdown, how long tool calls in flight may finish before they are cancelled (default 5)")
     sp.add_argument("--max-connections", type=int, default=None, metavar="N",

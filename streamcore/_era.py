@@ -41,8 +41,10 @@ missing or not equal to the body's (-32020, SRV-VER-05/07); version not
 supported (-32022 with ``data.supported``/``data.requested``, SRV-VER-06);
 ``Mcp-Method`` and ``Mcp-Name`` missing or not equal (-32020, SRV-HDR-01/02);
 annotated ``Mcp-Param-*`` (-32020, SRV-HDR-02/03); ``clientCapabilities``
-missing (-32602) or lacking a capability the method requires (-32021,
-SRV-VER-11). Header names are matched case-insensitively, values
+missing (-32602) or lacking a capability the method or tool requires (-32021,
+SRV-VER-11). A request whose body has no ``_meta`` protocol version under a
+modern header is -32602 too (``_meta`` is required params; the conformance
+suite and the Python SDK agree). Header names are matched case-insensitively, values
 case-sensitively (HDR-04).
 
 Also here: the header-value codec clients use for ``Mcp-Name`` and
@@ -62,6 +64,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import jsonrpc as _jr
 from ._errors import JsonRpcDecodeError
+from ._protocol import (
+    HEADER_MISMATCH,
+    META_CLIENT_CAPABILITIES,
+    META_CLIENT_INFO,
+    META_PROTOCOL_VERSION,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    UNSUPPORTED_PROTOCOL_VERSION,
+)
+from ._versions import LEGACY_VERSIONS, MODERN_VERSIONS, served_versions
 
 __all__ = [
     "Verdict",
@@ -86,19 +97,6 @@ __all__ = [
     "MAX_SAFE_INTEGER",
 ]
 
-#: Modern (per-request metadata) revisions, newest first.
-MODERN_VERSIONS: tuple[str, ...] = ("2026-07-28",)
-#: Legacy (initialize handshake) Streamable HTTP revisions, oldest first.
-LEGACY_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
-
-# schema/2026-07-28/schema.ts, "MCP error codes".
-HEADER_MISMATCH = -32020
-MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
-UNSUPPORTED_PROTOCOL_VERSION = -32022
-
-META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
-META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
-META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 
 #: Methods whose ``Mcp-Name`` header mirrors a body field (CLI-HDR-01).
 NAME_SOURCES: Mapping[str, str] = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
@@ -151,9 +149,10 @@ class Verdict:
         """The JSON-RPC error response to send (only for a rejected verdict)."""
         if self.status is None or self.code is None:
             raise ValueError("an accepted verdict has no error body")
-        return _jr.encode_error(
+        body: bytes = _jr.encode_error(
             self.request_id, self.code, self.message or "", self.data, omit_null_id=omit_null_id
         )
+        return body
 
 
 def error_response(verdict: Verdict, *, omit_null_id: bool = False) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -268,7 +267,7 @@ def _header_matches(header: str, body_value: Any) -> bool:
     """Does a decoded header value stand for ``body_value``? (SRV-HDR-01, SRV-HDR-03)."""
     t = type(body_value)
     if t is str:
-        return header == body_value
+        return bool(header == body_value)
     if t is bool:
         return header == ("true" if body_value else "false")
     if t is int or t is float:
@@ -289,7 +288,7 @@ _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _PRIMITIVES = frozenset({"string", "integer", "boolean"})
 
 
-def _walk(node: Any, path: tuple[str, ...], reachable: bool, out: list, problems: list[str]) -> None:
+def _walk(node: Any, path: tuple[str, ...], reachable: bool, out: list[Any], problems: list[str]) -> None:
     if isinstance(node, dict):
         if "x-mcp-header" in node:
             name = node["x-mcp-header"]
@@ -313,7 +312,7 @@ def _walk(node: Any, path: tuple[str, ...], reachable: bool, out: list, problems
             _walk(child, path + (str(i),), False, out, problems)
 
 
-def _type_ok(schema: dict) -> bool:
+def _type_ok(schema: dict[str, Any]) -> bool:
     t = schema.get("type")
     if isinstance(t, str):
         return t in _PRIMITIVES
@@ -333,7 +332,7 @@ def x_mcp_header_problems(input_schema: Any) -> list[str]:
     +-(2**53 - 1) when given; and it is reached from the root through
     ``properties`` keys alone.
     """
-    found: list = []
+    found: list[Any] = []
     problems: list[str] = []
     _walk(input_schema, (), True, found, problems)
     seen: dict[str, str] = {}
@@ -369,7 +368,7 @@ def x_mcp_headers(input_schema: Any) -> dict[str, tuple[str, ...]]:
     problems = x_mcp_header_problems(input_schema)
     if problems:
         raise ValueError("; ".join(problems))
-    found: list = []
+    found: list[Any] = []
     _walk(input_schema, (), True, found, [])
     return {name: path for name, path, _ in found}
 
@@ -452,7 +451,7 @@ def _has_caps(declared: Any, required: Any) -> bool:
 
 def _supported_list(modern: Sequence[str], legacy: Sequence[str]) -> list[str]:
     # Newest first, as in the versioning.mdx example (["2026-07-28", "2025-11-25"]).
-    return sorted(set(modern) | set(legacy), reverse=True)
+    return served_versions(list(legacy), list(modern))
 
 
 def _show(raw: bytes) -> str:
@@ -468,15 +467,21 @@ def classify(
     supported_legacy: Sequence[str] = LEGACY_VERSIONS,
     param_headers: Mapping[str, Mapping[str, Sequence[str] | str]] | None = None,
     required_capabilities: Mapping[str, Mapping[str, Any]] | None = None,
+    tool_capabilities: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Verdict:
     """Decide the era of one HTTP request and check its modern headers (module docstring).
+
+    (Long on purpose: the steps are a first-match-wins list in the order of
+    SRV-COMPAT-08, each an early return; split up, the order would no longer
+    be visible in one place.)
 
     ``method`` is the HTTP method; ``headers`` the header fields (names in any
     case); ``body`` the whole POST body, or None to decide from the head alone.
     ``param_headers`` maps a tool name to ``{header suffix: argument path}``
     (see :func:`param_headers_from_tools`): without it ``Mcp-Param-*`` headers
     are not checked. ``required_capabilities`` maps a method to the
-    ClientCapabilities it needs (-32021 when undeclared). Never raises for any
+    ClientCapabilities it needs, ``tool_capabilities`` a tool name to those
+    its ``tools/call`` needs (-32021 when undeclared). Never raises for any
     peer input.
     """
     if isinstance(method, str):
@@ -557,11 +562,12 @@ def classify(
         # Else a modern header (or a modern-only server): the modern checks
         # reject it (the body lacks the _meta its header promises).
     return _check_modern(
-        f, hv, msg, meta, supported_modern, supported_legacy, param_headers, required_capabilities
+        f, hv, msg, meta, supported_modern, supported_legacy, param_headers, required_capabilities,
+        tool_capabilities,
     )
 
 
-def _meta(msg: Any) -> dict | None:
+def _meta(msg: Any) -> dict[str, Any] | None:
     params = getattr(msg, "params", None)
     if type(params) is dict:
         meta = params.get("_meta")
@@ -616,12 +622,15 @@ def _check_modern(
     f: dict[bytes, bytes],
     hv: str | None,
     msg: Any,
-    meta: dict | None,
+    meta: dict[str, Any] | None,
     modern: Sequence[str],
     legacy: Sequence[str],
     param_headers: Mapping[str, Mapping[str, Sequence[str] | str]] | None,
     required_caps: Mapping[str, Mapping[str, Any]] | None,
+    tool_caps: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Verdict:
+    # Long on purpose: one check per line of the spec's validation order
+    # (module docstring), each an early return; the order is the behaviour.
     t = type(msg)
     rid = msg.id if t is _jr.Request or t is _jr.Invalid else None
 
@@ -651,8 +660,12 @@ def _check_modern(
     if hv is None:  # SRV-VER-07, SRV-HDR-02
         return reject(400, HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version header is required")
     if body_version is _MISSING:
-        return reject(400, HEADER_MISMATCH,
-                      f"Header mismatch: MCP-Protocol-Version header value '{hv}' has no {META_PROTOCOL_VERSION} in the body _meta")
+        # A request without _meta, or whose _meta lacks the version, is
+        # malformed params (schema: RequestParams._meta is required), not a
+        # header mismatch: -32602, as the conformance suite
+        # (sep-2575-request-meta-invalid-*) and the Python SDK answer.
+        where = "params._meta" if meta is None else f"_meta {META_PROTOCOL_VERSION}"
+        return reject(400, _jr.INVALID_PARAMS, f"Invalid params: {where} is required in {hv}")
     if body_version != hv:  # SRV-VER-05
         return reject(400, HEADER_MISMATCH, _mismatch("MCP-Protocol-Version", hv, body_version))
     if hv not in modern:  # SRV-VER-06
@@ -683,11 +696,15 @@ def _check_modern(
     if type(caps) is not dict:
         return reject(400, _jr.INVALID_PARAMS,
                       f"Invalid params: _meta {META_CLIENT_CAPABILITIES} must be an object")
-    if required_caps is not None:
-        need = required_caps.get(msg.method)
-        if need and not _has_caps(caps, need):  # SRV-VER-11
-            return reject(400, MISSING_REQUIRED_CLIENT_CAPABILITY,
-                          f"Missing required client capability for {msg.method}", {"requiredCapabilities": dict(need)})
+    need = required_caps.get(msg.method) if required_caps is not None else None
+    what = msg.method
+    if not need and tool_caps is not None and msg.method == "tools/call":
+        tool = params.get("name")
+        need = tool_caps.get(tool) if isinstance(tool, str) else None
+        what = f"tool {tool}"
+    if need and not _has_caps(caps, need):  # SRV-VER-11, sep-2575-server-rejects-undeclared-capability
+        return reject(400, MISSING_REQUIRED_CLIENT_CAPABILITY,
+                      f"Missing required client capability for {what}", {"requiredCapabilities": dict(need)})
     return Verdict("modern", hv, request_id=rid, message_obj=msg, body_checked=True)
 
 
@@ -697,7 +714,7 @@ def _mismatch(header: str, header_value: Any, body_value: Any) -> str:
 
 
 def _check_params(
-    f: dict[bytes, bytes], params: dict, param_headers: Mapping[str, Mapping[str, Sequence[str] | str]]
+    f: dict[bytes, bytes], params: dict[str, Any], param_headers: Mapping[str, Mapping[str, Sequence[str] | str]]
 ) -> str | None:
     """SRV-HDR-01/02/03 for the annotated parameters of one tools/call."""
     tool = params.get("name")

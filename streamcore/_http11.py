@@ -38,10 +38,10 @@ after the error response.
 from __future__ import annotations
 
 import re
-from http import HTTPStatus
 from typing import NamedTuple
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
 from .chunked import ChunkedDecodeError, ChunkedDecoder, encode_chunk, framing_for_request
 
 __all__ = [
@@ -57,9 +57,6 @@ __all__ = [
     "target_form",
 ]
 
-#: Bytes of request line plus header section. h11 allows 16 KiB by default;
-#: we allow 64 KiB because OAuth bearer tokens and Mcp-Param-* headers can be long.
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
 #: Header field lines per request (Apache's LimitRequestFields default is 100).
 DEFAULT_MAX_FIELDS = 128
 
@@ -111,7 +108,6 @@ _AUTHORITY_FORM = re.compile(_HOST)
 _BARE = re.compile(rb"(?<!\r)\n|\r(?!\n)")
 #: Digits of a Content-Length we parse (2**63 - 1 has 19).
 MAX_CONTENT_LENGTH_DIGITS = 19
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _SPECIAL = frozenset({b"transfer-encoding", b"connection", b"expect"})
 # The same ceiling framing_for_request applies (2**63 - 1).
 _MAX_CONTENT_LENGTH = 2**63 - 1

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import __version__
 from ._server import SUPPORTED_VERSIONS
-from ._modern import discover_result
+from ._results import discover_result
 from .aio.server import McpError, RequestContext
 
 __all__ = ["DemoApp", "TOOLS", "validate", "MAX_COUNTDOWN_SECONDS"]
@@ -63,6 +63,12 @@ TOOLS: list[dict[str, Any]] = [
         "name": "ask_name",
         "description": "Ask the user for their name (elicitation) and greet them.",
         "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
+    },
+    {
+        "name": "route",
+        "description": "Say which region the request names; 2026-07-28 mirrors it in the Mcp-Param-Region header.",
+        "inputSchema": {"type": "object", "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+                        "required": ["region"], "additionalProperties": False},
     },
     {
         "name": "blob",
@@ -146,16 +152,16 @@ class DemoApp:
             version = requested if requested in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[-1]
             return {
                 "protocolVersion": version,
-                "capabilities": {"tools": {"listChanged": False}},
+                "capabilities": {"tools": {"listChanged": False}, "logging": {}},
                 "serverInfo": {"name": "streamcore-demo", "version": __version__},
             }
         if m == "server/discover":  # the per-request era's entry point (SRV-VER-10)
             return discover_result(
                 ("2026-07-28",) + tuple(reversed(SUPPORTED_VERSIONS)),
-                {"tools": {"listChanged": False}},
+                {"tools": {"listChanged": False}, "logging": {}},
                 server_info={"name": "streamcore-demo", "version": __version__},
             )
-        if m == "ping":
+        if m == "ping" or m == "logging/setLevel":  # the demo sends no log messages
             return {}
         if m == "tools/list":
             if ctx.protocol_version >= "2026-07-28":
@@ -210,5 +216,7 @@ class DemoApp:
                 who = content.get("name") if isinstance(content, dict) else None
                 return _text(f"Hello, {who if isinstance(who, str) else 'stranger'}!")
             return _text("Maybe next time.")
+        if name == "route":
+            return _text(f"routed by region {args['region']!r}")
         assert name == "blob"
         return _text("x" * int(args["size"]))

@@ -19,9 +19,9 @@ import asyncio
 import logging
 import signal
 import sys
-from http import HTTPStatus
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Coroutine, Protocol
+from typing import Any, Callable, Coroutine, Mapping, Protocol
 
 import h11
 
@@ -35,12 +35,28 @@ from .._events import (
     ResponseReceived,
     SessionClosed,
 )
-from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead, MAX_CONTENT_LENGTH_DIGITS, target_form
-from .._modern import SubscriptionClosed, SubscriptionOpened
+from .._errors import McpError
+from .._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
+from .._http11 import (
+    END, NEED_DATA, PAUSED, Http11Connection, Http11Error, MAX_CONTENT_LENGTH_DIGITS, RequestHead, target_form,
+)
+from .._era import META_CLIENT_CAPABILITIES, MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
+from .._errors import LocalProtocolError
+from .._events import SubscriptionClosed, SubscriptionOpened
+from .._results import discover_result
+from .._mrtr import (
+    INPUT_CAPABILITIES,
+    MRTR_METHODS,
+    InputRequest,
+    InputRequired,
+    InputRound,
+    InvalidInputResponse,
+    StateSealer,
+)
 from .._server import Server, ServerConfig
 
 __all__ = [
-    "App", "McpError", "RequestContext", "StreamableHttpServer", "serve",
+    "App", "McpError", "ClientRequestFailed", "RequestContext", "StreamableHttpServer", "serve",
     "DEFAULT_MAX_WRITE_BUFFER", "DEFAULT_MAX_TOTAL_WRITE_BUFFER", "DEFAULT_MAX_HEAD_SIZE",
     "DEFAULT_MAX_INBOUND_BUFFER", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_HEAD_TIMEOUT",
     "DEFAULT_KEEP_ALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT", "DEFAULT_WRITE_TIMEOUT",
@@ -51,23 +67,10 @@ log = logging.getLogger("streamcore.server")
 #: One INFO line per request when ``access_log=True`` (``python -m streamcore serve --access-log``).
 _access = logging.getLogger("streamcore.access")
 
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _EAGER = sys.version_info >= (3, 12)
 
 #: Bytes a slow reader may leave unsent before its connection is aborted.
 DEFAULT_MAX_WRITE_BUFFER = 8 * 1024 * 1024
-#: Bytes of request head h11 will buffer (h11's own default is 16 KiB).
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
-
-
-class McpError(Exception):
-    """Raise from a handler to answer with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 class ClientRequestFailed(Exception):
@@ -78,9 +81,22 @@ class ClientRequestFailed(Exception):
         self.code, self.message, self.data = code, message, data
 
 
+_METHOD_NOT_FOUND = -32601
+
+
 @dataclass
 class RequestContext:
-    """What a handler gets for one client request."""
+    """What a handler gets for one client request.
+
+    Asking the client for input (elicitation, sampling, roots) is the same
+    call in both eras: ``await ctx.request(method, params, key=...)``. In the
+    session era it is a server-to-client request on the request's stream. In
+    2026-07-28 the first call whose answer is not known yet ends the handler
+    (it raises :class:`streamcore.mrtr.InputRequired`, a ``BaseException``)
+    and the request is answered with an ``InputRequiredResult``; the client's
+    retry runs the handler again from the top, and this time ``request``
+    returns the answer. See ``docs/conformance.md``.
+    """
 
     server: "StreamableHttpServer"
     handle: int
@@ -90,7 +106,31 @@ class RequestContext:
     session_id: str | None
     protocol_version: str
     identity: Any = None
-    _meta: dict = field(default_factory=dict)
+    _meta: dict[str, Any] = field(default_factory=dict)
+    #: 2026-07-28 only: this round of a multi-round-trip request.
+    _round: InputRound | None = None
+    _asked: int = 0
+
+    @property
+    def per_request(self) -> bool:
+        """True on a 2026-07-28 (per-request era) request."""
+        return self.protocol_version in MODERN_VERSIONS
+
+    @property
+    def client_capabilities(self) -> dict[str, Any] | None:
+        """The client's declared capabilities on a 2026-07-28 request (``_meta``); None in the session era."""
+        if not self.per_request:
+            return None
+        caps = self._meta.get(META_CLIENT_CAPABILITIES) if isinstance(self._meta, dict) else None
+        return caps if isinstance(caps, dict) else {}
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Small JSON values a handler keeps across the rounds of one 2026-07-28 request
+        (sealed into ``requestState``); a plain dict for this request in the session era."""
+        if self._round is None:
+            self._round = InputRound(method=self.method, binding="")
+        return self._round.state
 
     async def notify(self, method: str, params: Any = None) -> None:
         """A notification related to this request (SRV-SSE-02): on its stream when it has one."""
@@ -111,16 +151,86 @@ class RequestContext:
     async def disconnect(self) -> None:
         """Close the connection carrying this request's SSE stream, not the stream
         (SRV-SSE-09): the client resumes with GET + Last-Event-ID."""
-        self.server.core.disconnect(self.handle, self.server._now())
+        self.server.core.disconnect_request(self.handle, now=self.server._now())
         self.server._drain()
 
-    async def request(self, method: str, params: Any = None, *, timeout: float | None = 60.0) -> Any:
-        """A server-to-client request (sampling, elicitation, roots) tied to this request; awaits the answer."""
-        return await self.server._client_request(self.session_id, method, params, related=self.handle, timeout=timeout)
+    def _check_capability(self, method: str) -> None:
+        caps = self.client_capabilities
+        need = INPUT_CAPABILITIES.get(method)
+        if caps is not None and need is not None and need not in caps:
+            raise McpError(
+                MISSING_REQUIRED_CLIENT_CAPABILITY,
+                f"{method} needs the client capability {need!r}, which this request did not declare",
+                {"requiredCapabilities": {need: {}}},
+            )
+
+    async def request(self, method: str, params: Any = None, *, key: str | None = None,
+                      timeout: float | None = 60.0) -> Any:
+        """Ask the client for input (``elicitation/create``, ``sampling/createMessage``,
+        ``roots/list``) and return its result, in either era.
+
+        ``key`` names the input in a 2026-07-28 ``InputRequiredResult``
+        (default: ``input-1``, ``input-2``, ... in call order, which is stable
+        because the handler re-runs the same way). A method that needs a
+        client capability the 2026-07-28 request did not declare raises
+        :class:`McpError` -32021 (``data.requiredCapabilities``). In the
+        session era ``key`` is unused and ``timeout`` bounds the wait.
+        """
+        answers = await self.request_many({key or self._next_key(): (method, params)}, timeout=timeout)
+        return next(iter(answers.values()))
+
+    async def request_many(self, requests: Mapping[str, tuple[str, Any]], *,
+                           timeout: float | None = 60.0) -> dict[str, Any]:
+        """Several inputs at once (key -> (method, params)); returns key -> result.
+
+        In 2026-07-28 every missing one goes into one ``InputRequiredResult``;
+        in the session era they are concurrent server-to-client requests.
+        """
+        for method, _ in requests.values():
+            self._check_capability(method)
+        if not self.per_request:
+            keys = list(requests)
+            results = await asyncio.gather(*(
+                self.server._client_request(self.session_id, m, p, related=self.handle, timeout=timeout)
+                for m, p in requests.values()
+            ))
+            return dict(zip(keys, results))
+        if self.method not in MRTR_METHODS:
+            raise LocalProtocolError(
+                f"a {self.method} request cannot ask for input (only {', '.join(sorted(MRTR_METHODS))} can)"
+            )
+        rnd = self._round
+        if rnd is None:
+            raise LocalProtocolError("no input round for this request")
+        out: dict[str, Any] = {}
+        missing: dict[str, InputRequest] = {}
+        for k, (method, params) in requests.items():
+            got = rnd.take(k)
+            if got is None:
+                missing[k] = InputRequest(method=method, params=params)
+            else:
+                out[k] = got
+        if missing:
+            raise InputRequired(missing)
+        return out
+
+    def _next_key(self) -> str:
+        self._asked += 1
+        return f"input-{self._asked}"
 
 
 class App(Protocol):
-    """What the server calls. Keep it small: frameworks build their model on top."""
+    """What the server calls. Keep it small: frameworks build their model on top.
+
+    Optional attributes the seam reads for the era defaults: ``server_info``
+    (``{"name", "version"}``), ``capabilities`` (the ``ServerCapabilities``
+    object) and ``instructions`` (str) build the ``server/discover`` answer
+    (2026-07-28) and the ``initialize`` answer (session era) when the app
+    does not answer them itself (it raises -32601). The core completes
+    2026-07-28 results (``resultType``; ``ttlMs`` 0 and ``cacheScope``
+    ``"private"`` on the cacheable ones, unless the result sets them) and
+    answers the methods 2026-07-28 removed with 404.
+    """
 
     async def handle_request(self, ctx: RequestContext) -> Any:
         """Return the result (any JSON value, or ``jsonrpc.RawJson``), or raise :class:`McpError`."""
@@ -259,7 +369,7 @@ class _Connection(asyncio.Protocol):
         if self.xid is not None:
             xid, self.xid = self.xid, None
             hub._route.pop(xid, None)
-            hub.core.connection_lost(xid, hub._now())
+            hub.core.connection_lost(xid, now=hub._now())
             hub._drain()
 
     def pause_writing(self) -> None:
@@ -272,7 +382,7 @@ class _Connection(asyncio.Protocol):
         self.stalled_at = None
         self._account()
         if self.xid is not None:
-            self.hub.core.resume_writing(self.xid, self.hub._now())
+            self.hub.core.resume_writing(self.xid, now=self.hub._now())
             self.hub._drain()
 
     # -- deadlines ----------------------------------------------------------------
@@ -354,7 +464,7 @@ class _Connection(asyncio.Protocol):
         if self.xid is not None:
             xid, self.xid = self.xid, None
             self.hub._route.pop(xid, None)
-            self.hub.core.connection_lost(xid, self.hub._now())
+            self.hub.core.connection_lost(xid, now=self.hub._now())
         t = self.transport
         if t is None or self.closed:
             return
@@ -386,7 +496,7 @@ class _Connection(asyncio.Protocol):
             # never yields keeps producing, and the core must know the stream
             # is detached (kept for replay with an event store, else dropped).
             self.hub._route.pop(xid, None)
-            self.hub.core.connection_lost(xid, self.hub._now())
+            self.hub.core.connection_lost(xid, now=self.hub._now())
 
     def _close_later(self) -> None:
         self.close_after_flush = True
@@ -495,7 +605,9 @@ class _Connection(asyncio.Protocol):
         self.responded = False
         self.phase = _BODY if has_body else None
         self.phase_at = hub._now()
-        xid = hub.core.receive_request(method, target, headers, self.phase_at)
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        client = peer[0] if isinstance(peer, tuple) and peer else None  # for max_sessions_per_client
+        xid = hub.core.receive_request(method, target, headers, now=self.phase_at, client=client)
         self.xid = xid
         hub._route[xid] = self
         if self.phase is None and self.stalled_at is None and self.timer is not None:
@@ -517,7 +629,7 @@ class _Connection(asyncio.Protocol):
         self._write_stream_end(b"retry: %d\n\n" % retry_ms)
         xid, self.xid = self.xid, None
         self.hub._route.pop(xid, None)
-        self.hub.core.connection_lost(xid, self.hub._now())
+        self.hub.core.connection_lost(xid, now=self.hub._now())
         self._close_later()
         return True
 
@@ -597,7 +709,7 @@ class _FastConnection(_Connection):
                 if self.phase is _BODY:
                     self.phase = None
                 if self.xid is not None:
-                    core.receive_end(self.xid, hub._now())
+                    core.receive_end(self.xid, now=hub._now())
             elif ev is NEED_DATA:
                 break
             elif ev is PAUSED:
@@ -734,7 +846,7 @@ class _H11Connection(_Connection):
                 if self.phase is _BODY:
                     self.phase = None
                 if self.xid is not None:
-                    core.receive_end(self.xid, hub._now())
+                    core.receive_end(self.xid, now=hub._now())
                 if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
                     conn.start_next_cycle()
                     self.xid = None
@@ -819,6 +931,9 @@ class StreamableHttpServer:
         request_timeout: float | None = None,
         access_log: bool = False,
         http1: str = "fast",
+        request_state: StateSealer | None = None,
+        http2: bool | None = None,
+        h2_config: Any = None,
     ) -> None:
         if http1 not in _ENGINES:
             raise ValueError(f"http1 must be one of {sorted(_ENGINES)}")
@@ -850,6 +965,8 @@ class StreamableHttpServer:
         self.shutdown_grace = float(shutdown_grace)
         self.request_timeout = request_timeout
         self.access_log = access_log
+        #: Seals 2026-07-28 ``requestState`` (MRTR); give every instance the same keys.
+        self.request_state = request_state if request_state is not None else StateSealer.ephemeral()
         self._route: dict[int, _Connection] = {}
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._waiting: dict[tuple[str | None, Any], asyncio.Future[Any]] = {}
@@ -866,6 +983,9 @@ class StreamableHttpServer:
         self._closing = False
         self._full_logged_at = -1e9
         self._emfile_logged_at = -1e9
+        # HTTP/2 on the same port (streamcore.aio._h2server): None = when h2 is installed.
+        self._http2, self._h2_config = http2, h2_config
+        self.h2_listener: Any = None
 
     def _now(self) -> float:
         loop = self._loop or asyncio.get_running_loop()
@@ -899,7 +1019,16 @@ class StreamableHttpServer:
         """
         self._loop = loop = asyncio.get_running_loop()
         engine = self._engine
-        srv = await loop.create_server(lambda: engine(self), host, port, **kw)
+        factory: Callable[[], asyncio.Protocol] = lambda: engine(self)
+        if self._http2 is not False:
+            try:
+                from ._h2server import listen_h2
+            except ImportError:  # h2 not installed: HTTP/1.1 only, unless HTTP/2 was asked for
+                if self._http2:
+                    raise
+            else:
+                factory = listen_h2(self, factory, kw, config=self._h2_config)
+        srv = await loop.create_server(factory, host, port, **kw)
         self._servers.append(srv)
         previous = loop.get_exception_handler()
         if getattr(previous, "_streamcore_hub", None) is None:
@@ -937,6 +1066,8 @@ class StreamableHttpServer:
         try:
             for srv in self._servers:
                 srv.close()
+            if self.h2_listener is not None:
+                self.h2_listener.goaway(grace)  # GOAWAY with the last stream id to every HTTP/2 peer
             self._flush()
             for conn in list(self._conns):
                 if conn.xid is None and not conn.close_after_flush:
@@ -1027,6 +1158,10 @@ class StreamableHttpServer:
                     if hook is not None:
                         self._spawn(hook(ev))
                 elif isinstance(ev, SessionClosed):
+                    # Optional hook: an app that keeps per-session state (streamcore.mcp_sdk).
+                    closed = getattr(self.app, "handle_session_closed", None)
+                    if closed is not None:
+                        self._spawn(closed(ev.session_id, ev.reason))
                     for key in [k for k in self._waiting if k[0] == ev.session_id]:
                         fut = self._waiting.pop(key)
                         if not fut.done():
@@ -1073,7 +1208,7 @@ class StreamableHttpServer:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self.core.handle_timer(self._now())
+        self.core.handle_timer(now=self._now())
         self._drain()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -1095,21 +1230,93 @@ class StreamableHttpServer:
         meta = params.get("_meta", {}) if isinstance(params, dict) else {}
         ctx = RequestContext(self, ev.handle, m.method, params, m.id, ev.session_id, ev.protocol_version,
                              ev.identity, meta if isinstance(meta, dict) else {})
+        if ctx.per_request:
+            # The retry of a multi-round-trip request: its state opens, or it is refused.
+            if m.method in MRTR_METHODS:
+                try:
+                    ctx._round = InputRound.open(m.method, params, self.request_state, now=time.time())
+                except InvalidInputResponse as exc:
+                    self.core.respond(ev.handle, error=(exc.code_hint, str(exc), {"reason": exc.reason}),
+                                      now=self._now())
+                    self._drain()
+                    return
         task = self._spawn(self._run(ctx))
         if not task.done():  # an eager task may have finished already (3.12+)
             self._tasks[ev.handle] = task
             self._spawned = True
 
+    async def _call_app(self, ctx: RequestContext) -> Any:
+        if self.request_timeout is not None:
+            return await asyncio.wait_for(self._call_app_once(ctx), self.request_timeout)
+        return await self._call_app_once(ctx)
+
+    async def _call_app_once(self, ctx: RequestContext) -> Any:
+        # server/discover (2026-07-28) and initialize (session era) fall back to
+        # the app's declared info when the app does not answer them itself.
+        default = None
+        if ctx.method == "server/discover" and ctx.per_request:
+            default = self._discover
+        elif ctx.method == "initialize" and not ctx.per_request:
+            default = lambda: self._initialize(ctx)  # noqa: E731
+        if default is None:
+            return await self.app.handle_request(ctx)
+        try:
+            return await self.app.handle_request(ctx)
+        except McpError as exc:
+            if exc.code != _METHOD_NOT_FOUND or (ctx.method == "initialize" and not hasattr(self.app, "server_info")):
+                raise
+        return default()
+
+    def _initialize(self, ctx: RequestContext) -> dict[str, Any]:
+        """``initialize`` from the app's declared info: the client's version if served, else the latest."""
+        versions = self.core.config.supported_versions
+        p = ctx.params if isinstance(ctx.params, dict) else {}
+        requested = p.get("protocolVersion")
+        app = self.app
+        caps = getattr(app, "capabilities", None)
+        out: dict[str, Any] = {
+            "protocolVersion": requested if requested in versions else versions[-1],
+            "capabilities": dict(caps) if isinstance(caps, Mapping) else {},
+            "serverInfo": dict(getattr(app, "server_info")),
+        }
+        instructions = getattr(app, "instructions", None)
+        if isinstance(instructions, str):
+            out["instructions"] = instructions
+        return out
+
+    def _discover(self) -> dict[str, Any]:
+        """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``
+        (when ``ServerConfig.server_info`` is set the core answers it and the app never sees it)."""
+        app = self.app
+        info = getattr(app, "server_info", None)
+        caps = getattr(app, "capabilities", None)
+        return discover_result(
+            self.core.config.served_versions, caps if isinstance(caps, Mapping) else {},
+            server_info=info if isinstance(info, Mapping) else None,
+            instructions=getattr(app, "instructions", None),
+        )
+
     async def _run(self, ctx: RequestContext) -> None:
         core = self.core
         try:
-            if self.request_timeout is not None:
-                result = await asyncio.wait_for(self.app.handle_request(ctx), self.request_timeout)
-            else:
-                result = await self.app.handle_request(ctx)
+            result = await self._call_app(ctx)
         except asyncio.CancelledError:
             self._tasks.pop(ctx.handle, None)
             return
+        except InputRequired as exc:
+            rnd = ctx._round
+            if rnd is None or not ctx.per_request or ctx.method not in MRTR_METHODS:
+                log.error("handler for %s raised InputRequired outside a 2026-07-28 %s request",
+                          ctx.method, "/".join(sorted(MRTR_METHODS)))
+                core.respond(ctx.handle, error=(-32603, "Internal error"), now=self._now())
+            else:
+                try:
+                    core.respond(ctx.handle, rnd.input_required(exc.requests, self.request_state, now=time.time()),
+                                 now=self._now())
+                except LocalProtocolError as err:  # the state outgrew max_state_bytes
+                    log.error("handler for %s: %s", ctx.method, err)
+                    core.respond(ctx.handle, error=(-32603, "Internal error: request state too large"),
+                                 now=self._now())
         except McpError as exc:
             core.respond(ctx.handle, error=(exc.code, exc.message, exc.data), now=self._now())
         except asyncio.TimeoutError:
@@ -1174,19 +1381,21 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 
 
 async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
-                *, ready: Callable[[int], None] | None = None, http1: str = "fast", **settings: Any) -> None:
+                *, ready: Callable[[int], None] | None = None, http1: str = "fast",
+                ssl: Any = None, http2: bool | None = None, **settings: Any) -> None:
     """Run until cancelled (Ctrl-C under ``asyncio.run``; SIGTERM too, where the
     loop supports signal handlers), then shut down gracefully within
     ``shutdown_grace`` (see :meth:`StreamableHttpServer.aclose`). ``ready(port)``
-    is called once listening. ``settings`` are :class:`StreamableHttpServer`
+    is called once listening. With ``ssl`` (an ``ssl.SSLContext``) the port
+    speaks TLS, HTTP/2 chosen by ALPN. ``settings`` are :class:`StreamableHttpServer`
     keywords (limits, timeouts, ``access_log``).
 
     ``async with server:`` / ``serve_forever()`` are not used: on Python 3.12.1+
     their exit waits for every connection to close, which an open SSE stream
     never does.
     """
-    hub = StreamableHttpServer(app, config, http1=http1, **settings)
-    srv = await hub.start(host, port)
+    hub = StreamableHttpServer(app, config, http1=http1, http2=http2, **settings)
+    srv = await hub.start(host, port, ssl=ssl)
     bound = srv.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[None] = loop.create_future()

@@ -1,0 +1,249 @@
+"""asyncio driver of the sans-IO OAuth client (:mod:`streamcore._oauth`).
+
+:class:`OAuth` makes the HTTP requests the flow asks for (HTTP/1.1 through
+h11, one connection per request, no redirects followed, bodies bounded), asks
+a *consent* callable to take the user through the authorization endpoint, and
+serialises flows with a lock so that concurrent 401s start one flow, not many.
+
+Consent callables take the authorization URL and return the redirect URI the
+user agent came back to:
+
+* :func:`headless_consent`: GETs the URL and takes the ``Location`` of the
+  redirect. For authorization servers that approve without a user (tests,
+  services with a pre-approved client).
+* :class:`BrowserConsent`: opens the system browser and listens on the
+  loopback redirect URI (RFC 8252 section 7.3) for the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl as _ssl
+import time
+import webbrowser
+from typing import Awaitable, Callable, Sequence
+from urllib.parse import urljoin, urlsplit
+
+import h11
+
+from .._oauth import (
+    AuthorizationFailed,
+    AuthorizationNeeded,
+    Authorized,
+    HttpCall,
+    OAuthClient,
+    OAuthConfig,
+    OAuthError,
+    TokenStorage,
+)
+
+__all__ = ["OAuth", "Consent", "headless_consent", "BrowserConsent", "fetch", "DEFAULT_AUTH_TIMEOUT"]
+
+log = logging.getLogger("streamcore.auth")
+
+#: seconds one HTTP request of the flow may take
+DEFAULT_AUTH_TIMEOUT = 30.0
+#: seconds the user has to consent in the browser
+DEFAULT_CONSENT_TIMEOUT = 300.0
+
+Consent = Callable[[str], Awaitable[str]]
+
+
+async def fetch(method: str, url: str, headers: Sequence[tuple[bytes, bytes]] = (), body: bytes | None = None, *,
+                timeout: float = DEFAULT_AUTH_TIMEOUT, max_size: int = 1024 * 1024
+                ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One HTTP/1.1 request on its own connection: ``(status, headers, body)``.
+
+    Redirects are returned, not followed. A body larger than ``max_size``
+    raises :class:`OAuthError`; a slow server, :class:`asyncio.TimeoutError`.
+    """
+    return await asyncio.wait_for(_fetch(method, url, headers, body, max_size), timeout)
+
+
+async def _fetch(method: str, url: str, headers: Sequence[tuple[bytes, bytes]], body: bytes | None,
+                 max_size: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    u = urlsplit(url)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise OAuthError(f"not an http(s) URL: {url!r}")
+    port = u.port or (443 if u.scheme == "https" else 80)
+    ctx = _ssl.create_default_context() if u.scheme == "https" else None
+    reader, writer = await asyncio.open_connection(u.hostname, port, ssl=ctx)
+    try:
+        conn = h11.Connection(h11.CLIENT)
+        target = (u.path or "/") + (f"?{u.query}" if u.query else "")
+        hs = [(b"host", u.netloc.rsplit("@", 1)[-1].encode("idna")), (b"connection", b"close"),
+              (b"user-agent", b"streamcore")]
+        hs += [(k, v) for k, v in headers]
+        if body is not None:
+            hs.append((b"content-length", str(len(body)).encode()))
+        writer.write(conn.send(h11.Request(method=method, target=target, headers=hs)))
+        if body:
+            writer.write(conn.send(h11.Data(data=body)))
+        writer.write(conn.send(h11.EndOfMessage()))
+        await writer.drain()
+        status = 0
+        rheaders: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            ev = conn.next_event()
+            if ev is h11.NEED_DATA:
+                data = await reader.read(65536)
+                conn.receive_data(data)
+                continue
+            if isinstance(ev, h11.Response):
+                status = ev.status_code
+                rheaders = [(k.lower(), v) for k, v in ev.headers]
+            elif isinstance(ev, h11.Data):
+                size += len(ev.data)
+                if size > max_size:
+                    raise OAuthError(f"{method} {url}: response body larger than {max_size} bytes")
+                chunks.append(bytes(ev.data))
+            elif isinstance(ev, (h11.EndOfMessage, h11.ConnectionClosed)):
+                break
+        return status, rheaders, b"".join(chunks)
+    except h11.ProtocolError as exc:
+        raise OAuthError(f"{method} {url}: bad HTTP response: {exc}") from None
+    finally:
+        writer.close()
+
+
+async def headless_consent(url: str) -> str:
+    """Follow the authorization endpoint's redirect without a user: the ``Location`` it answers with."""
+    status, headers, _ = await fetch("GET", url)
+    for k, v in headers:
+        if k == b"location":
+            return urljoin(url, v.decode("latin-1"))
+    raise OAuthError(f"the authorization endpoint answered HTTP {status} without a redirect")
+
+
+class BrowserConsent:
+    """Open the browser at the authorization URL and wait on the loopback redirect URI for the answer.
+
+    ``redirect_uri`` is ``http://127.0.0.1:<port><path>``; put the same value
+    in :class:`~streamcore.auth.OAuthConfig` (``OAuth`` does it for you when
+    you pass this object as ``consent``).
+    """
+
+    def __init__(self, port: int = 33418, path: str = "/callback", *, open_browser: Callable[[str], object] = webbrowser.open,
+                 timeout: float = DEFAULT_CONSENT_TIMEOUT) -> None:
+        self.port = port
+        self.path = path
+        self.open_browser = open_browser
+        self.timeout = timeout
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    async def __call__(self, url: str) -> str:
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[str] = loop.create_future()
+
+        async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                line = await asyncio.wait_for(reader.readline(), 10)
+                parts = line.decode("latin-1").split(" ")
+                if len(parts) >= 2 and parts[0] == "GET" and urlsplit(parts[1]).path == self.path:
+                    page = b"<!doctype html><title>Authorized</title><p>You can close this window."
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nconnection: close\r\n"
+                                 b"content-length: %d\r\n\r\n%s" % (len(page), page))
+                    if not got.done():
+                        got.set_result(urljoin(self.redirect_uri, parts[1]))
+                else:
+                    writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                await writer.drain()
+            except (OSError, asyncio.TimeoutError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(on_conn, "127.0.0.1", self.port)
+        try:
+            self.open_browser(url)
+            return await asyncio.wait_for(got, self.timeout)
+        finally:
+            server.close()
+
+
+class OAuth:
+    """OAuth 2.1 for :func:`streamcore.aio.client.connect` (``connect(url, auth=OAuth(...))``).
+
+    ``clock`` gives the ``now`` of the sans-IO client (wall-clock seconds by
+    default, so that stored tokens outlive the process meaningfully).
+    """
+
+    def __init__(self, config: OAuthConfig | None = None, *, storage: TokenStorage | None = None,
+                 consent: Consent = headless_consent, timeout: float = DEFAULT_AUTH_TIMEOUT,
+                 clock: Callable[[], float] = time.time) -> None:
+        if config is None:
+            config = OAuthConfig(redirect_uri=consent.redirect_uri) if isinstance(consent, BrowserConsent) \
+                else OAuthConfig()
+        self.client = OAuthClient(config, storage)
+        self.consent = consent
+        self.timeout = timeout
+        self.clock = clock
+        self.last_error: OAuthError | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def _get_lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def authorization(self, url: str) -> str | None:
+        """The ``Authorization`` value for a request to ``url``; refreshes a token about to expire."""
+        c = self.client
+        if c.needs_refresh(url, now=self.clock()) and not c.busy:
+            async with self._get_lock():
+                if c.needs_refresh(url, now=self.clock()) and c.begin(url, now=self.clock()):
+                    await self._pump()
+        return c.authorization(url, now=self.clock())
+
+    def succeeded(self, url: str) -> None:
+        self.client.succeeded(url)
+
+    async def challenge(self, url: str, status: int, headers: Sequence[tuple[str, str]], sent: str | None) -> bool:
+        """A 401/403 came back for a request that carried ``sent``: True if a retry now has a better token."""
+        async with self._get_lock():
+            c = self.client
+            current = c.authorization(url, now=self.clock())
+            if status == 401 and current is not None and current != sent:
+                return True  # another request re-authorized while this one waited
+            hb = [(k.encode("latin-1").lower(), v.encode("latin-1")) for k, v in headers]
+            if not c.begin(url, status=status, headers=hb, now=self.clock()):
+                return False
+            return await self._pump()
+
+    async def _pump(self) -> bool:
+        c = self.client
+        for _ in range(64):  # bounded: a flow is a dozen steps
+            ev = c.next_event()
+            if isinstance(ev, HttpCall):
+                try:
+                    status, headers, body = await fetch(ev.method, ev.url, ev.headers, ev.body, timeout=self.timeout,
+                                                        max_size=c.config.max_document_size)
+                except (OSError, asyncio.TimeoutError, OAuthError) as exc:
+                    c.receive_error(exc if not isinstance(exc, asyncio.TimeoutError) else OSError("timed out"),
+                                    now=self.clock())
+                else:
+                    c.receive_response(status, headers, body, now=self.clock())
+            elif isinstance(ev, AuthorizationNeeded):
+                try:
+                    callback = await self.consent(ev.url)
+                except (OSError, asyncio.TimeoutError, OAuthError) as exc:
+                    c.cancel(f"authorization step failed: {exc}")
+                    continue
+                c.receive_redirect(callback, now=self.clock())
+            elif isinstance(ev, Authorized):
+                self.last_error = None
+                return True
+            elif isinstance(ev, AuthorizationFailed):
+                self.last_error = ev.error
+                log.warning("authorization failed: %s", ev.error)
+                return False
+            else:  # pragma: no cover - the client always has an event while a flow runs
+                break
+        c.cancel("authorization flow did not finish")
+        return False
