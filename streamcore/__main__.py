@@ -27,7 +27,8 @@ def _serve(args: argparse.Namespace) -> int:
     from ._server import ServerConfig
     from ._store import MemoryEventStore
     from .aio.server import serve
-    from .demo import DemoApp
+    from .demo import TOOLS, DemoApp
+    from .era import param_headers_from_tools
 
     if args.uvloop:
         import uvloop  # optional extra: pip install 'streamcore[uvloop]'
@@ -44,6 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
         event_store=None if args.no_store else MemoryEventStore(),
         retry_ms=args.retry_ms,
         allowed_hosts=hosts,
+        param_headers=param_headers_from_tools(TOOLS),  # Mcp-Param-* checked against x-mcp-header
     )
 
     ctx = None

@@ -50,6 +50,12 @@ TOOLS: list[dict[str, Any]] = [
         "inputSchema": {"type": "object", "properties": {}},
     },
     {
+        "name": "route",
+        "description": "Say which region the request names; 2026-07-28 mirrors it in the Mcp-Param-Region header.",
+        "inputSchema": {"type": "object", "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+                        "required": ["region"]},
+    },
+    {
         "name": "blob",
         "description": "Return `size` bytes of text (for throughput tests).",
         "inputSchema": {
@@ -76,16 +82,16 @@ class DemoApp:
             version = requested if requested in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[-1]
             return {
                 "protocolVersion": version,
-                "capabilities": {"tools": {"listChanged": False}},
+                "capabilities": {"tools": {"listChanged": False}, "logging": {}},
                 "serverInfo": {"name": "streamcore-demo", "version": __version__},
             }
         if m == "server/discover":  # the per-request era's entry point (SRV-VER-10)
             return discover_result(
                 ("2026-07-28",) + tuple(reversed(SUPPORTED_VERSIONS)),
-                {"tools": {"listChanged": False}},
+                {"tools": {"listChanged": False}, "logging": {}},
                 server_info={"name": "streamcore-demo", "version": __version__},
             )
-        if m == "ping":
+        if m == "ping" or m == "logging/setLevel":  # the demo sends no log messages
             return {}
         if m == "tools/list":
             if ctx.protocol_version >= "2026-07-28":
@@ -124,6 +130,8 @@ class DemoApp:
             if isinstance(answer, dict) and answer.get("action") == "accept":
                 return _text(f"Hello, {answer.get('content', {}).get('name', 'stranger')}!")
             return _text("Maybe next time.")
+        if name == "route":
+            return _text(f"routed by region {args.get('region')!r}")
         if name == "blob":
             size = int(args.get("size", 0))
             return _text("x" * size)

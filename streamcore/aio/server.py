@@ -54,7 +54,7 @@ from .._server import Server, ServerConfig
 
 __all__ = [
     "App", "McpError", "ClientRequestFailed", "RequestContext", "StreamableHttpServer", "serve",
-    "DEFAULT_MAX_WRITE_BUFFER", "REMOVED_IN_2026", "CACHEABLE_METHODS",
+    "DEFAULT_MAX_WRITE_BUFFER",
 ]
 
 log = logging.getLogger("streamcore.server")
@@ -73,16 +73,6 @@ class ClientRequestFailed(Exception):
         self.code, self.message, self.data = code, message, data
 
 
-#: Methods of the session era that 2026-07-28 removed: the seam answers them
-#: -32601 (HTTP 404) on a 2026-07-28 request without calling the app.
-REMOVED_IN_2026: frozenset[str] = frozenset(
-    {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
-)
-#: 2026-07-28 results that are ``CacheableResult``s (SEP-2549): the seam adds
-#: ``ttlMs`` and ``cacheScope`` to a dict result that lacks them.
-CACHEABLE_METHODS: frozenset[str] = frozenset(
-    {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
-)
 _METHOD_NOT_FOUND = -32601
 
 
@@ -108,7 +98,7 @@ class RequestContext:
     session_id: str | None
     protocol_version: str
     identity: Any = None
-    _meta: dict = field(default_factory=dict)
+    _meta: dict[str, Any] = field(default_factory=dict)
     #: 2026-07-28 only: this round of a multi-round-trip request.
     _round: InputRound | None = None
     _asked: int = 0
@@ -119,7 +109,7 @@ class RequestContext:
         return self.protocol_version in MODERN_VERSIONS
 
     @property
-    def client_capabilities(self) -> dict | None:
+    def client_capabilities(self) -> dict[str, Any] | None:
         """The client's declared capabilities on a 2026-07-28 request (``_meta``); None in the session era."""
         if not self.per_request:
             return None
@@ -127,7 +117,7 @@ class RequestContext:
         return caps if isinstance(caps, dict) else {}
 
     @property
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """Small JSON values a handler keeps across the rounds of one 2026-07-28 request
         (sealed into ``requestState``); a plain dict for this request in the session era."""
         if self._round is None:
@@ -224,13 +214,14 @@ class RequestContext:
 class App(Protocol):
     """What the server calls. Keep it small: frameworks build their model on top.
 
-    Optional attributes the seam reads for the 2026-07-28 era defaults:
-    ``server_info`` (``{"name", "version"}``), ``capabilities`` (the
-    ``ServerCapabilities`` object), ``instructions`` (str) build the
-    ``server/discover`` answer when the app does not answer it itself
-    (it raises -32601); ``cache_ttl_ms`` (int, default 0) and ``cache_scope``
-    (``"private"`` by default, or ``"public"``) complete the results of
-    :data:`CACHEABLE_METHODS`.
+    Optional attributes the seam reads for the era defaults: ``server_info``
+    (``{"name", "version"}``), ``capabilities`` (the ``ServerCapabilities``
+    object) and ``instructions`` (str) build the ``server/discover`` answer
+    (2026-07-28) and the ``initialize`` answer (session era) when the app
+    does not answer them itself (it raises -32601). The core completes
+    2026-07-28 results (``resultType``; ``ttlMs`` 0 and ``cacheScope``
+    ``"private"`` on the cacheable ones, unless the result sets them) and
+    answers the methods 2026-07-28 removed with 404.
     """
 
     async def handle_request(self, ctx: RequestContext) -> Any:
@@ -646,13 +637,7 @@ class StreamableHttpServer:
         ctx = RequestContext(self, ev.handle, m.method, params, m.id, ev.session_id, ev.protocol_version,
                              ev.identity, meta if isinstance(meta, dict) else {})
         if ctx.per_request:
-            # Era defaults of 2026-07-28, before the app runs (docs/conformance.md).
-            if m.method in REMOVED_IN_2026:
-                self.core.respond(ev.handle, error=(
-                    _METHOD_NOT_FOUND, f"Method not found: {m.method} (removed in {ev.protocol_version})"),
-                    now=self._now())
-                self._drain()
-                return
+            # The retry of a multi-round-trip request: its state opens, or it is refused.
             if m.method in MRTR_METHODS:
                 try:
                     ctx._round = InputRound.open(m.method, params, self.request_state, now=time.time())
@@ -672,47 +657,55 @@ class StreamableHttpServer:
         return await self._call_app_once(ctx)
 
     async def _call_app_once(self, ctx: RequestContext) -> Any:
-        if ctx.per_request and ctx.method == "server/discover":
-            try:
-                return await self.app.handle_request(ctx)
-            except McpError as exc:
-                if exc.code != _METHOD_NOT_FOUND:
-                    raise
-            return self._discover()
-        return await self.app.handle_request(ctx)
+        # server/discover (2026-07-28) and initialize (session era) fall back to
+        # the app's declared info when the app does not answer them itself.
+        default = None
+        if ctx.method == "server/discover" and ctx.per_request:
+            default = self._discover
+        elif ctx.method == "initialize" and not ctx.per_request:
+            default = lambda: self._initialize(ctx)  # noqa: E731
+        if default is None:
+            return await self.app.handle_request(ctx)
+        try:
+            return await self.app.handle_request(ctx)
+        except McpError as exc:
+            if exc.code != _METHOD_NOT_FOUND or (ctx.method == "initialize" and not hasattr(self.app, "server_info")):
+                raise
+        return default()
 
-    def _discover(self) -> dict:
-        """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``."""
-        cfg = self.core.config
-        versions: list[str] = []
-        if cfg.modern is not None:
-            versions += cfg.modern.supported_versions
-        if cfg.legacy:
-            versions += reversed(cfg.supported_versions)
+    def _initialize(self, ctx: RequestContext) -> dict[str, Any]:
+        """``initialize`` from the app's declared info: the client's version if served, else the latest."""
+        versions = self.core.config.supported_versions
+        p = ctx.params if isinstance(ctx.params, dict) else {}
+        requested = p.get("protocolVersion")
+        app = self.app
+        caps = getattr(app, "capabilities", None)
+        out: dict[str, Any] = {
+            "protocolVersion": requested if requested in versions else versions[-1],
+            "capabilities": dict(caps) if isinstance(caps, Mapping) else {},
+            "serverInfo": dict(getattr(app, "server_info")),
+        }
+        instructions = getattr(app, "instructions", None)
+        if isinstance(instructions, str):
+            out["instructions"] = instructions
+        return out
+
+    def _discover(self) -> dict[str, Any]:
+        """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``
+        (when ``ServerConfig.server_info`` is set the core answers it and the app never sees it)."""
         app = self.app
         info = getattr(app, "server_info", None)
         caps = getattr(app, "capabilities", None)
         return discover_result(
-            versions, caps if isinstance(caps, Mapping) else {},
+            self.core.config.served_versions, caps if isinstance(caps, Mapping) else {},
             server_info=info if isinstance(info, Mapping) else None,
             instructions=getattr(app, "instructions", None),
         )
-
-    def _complete_result(self, ctx: RequestContext, result: Any) -> Any:
-        """2026-07-28: ``ttlMs``/``cacheScope`` on a cacheable dict result that lacks them (a copy)."""
-        if ctx.method in CACHEABLE_METHODS and isinstance(result, dict) and (
-                "ttlMs" not in result or "cacheScope" not in result):
-            ttl = getattr(self.app, "cache_ttl_ms", 0)
-            scope = getattr(self.app, "cache_scope", "private")
-            result = {"ttlMs": ttl, "cacheScope": scope, **result}
-        return result
 
     async def _run(self, ctx: RequestContext) -> None:
         core = self.core
         try:
             result = await self._call_app(ctx)
-            if ctx.per_request:
-                result = self._complete_result(ctx, result)
         except asyncio.CancelledError:
             self._tasks.pop(ctx.handle, None)
             return
