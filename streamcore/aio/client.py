@@ -94,7 +94,7 @@ Handler = Callable[[Any], Awaitable[Any]]
 _CAPABILITY_OF = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
 
 
-def elicitation_defaults(schema: dict) -> dict:
+def elicitation_defaults(schema: dict[str, Any]) -> dict[str, Any]:
     """The ``default`` of every property of an elicitation ``requestedSchema`` (SEP-1034).
 
     A handler that accepts with what it has can start from this and overlay
@@ -122,6 +122,9 @@ def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
     return fut
 
 
+_Origin = tuple[str, str, int]
+
+
 class _Conn:
     __slots__ = ("reader", "writer")
 
@@ -142,9 +145,9 @@ class _Pool:
     def __init__(self, size: int, connect_timeout: float) -> None:
         self.size = size
         self.connect_timeout = connect_timeout
-        self.idle: dict[tuple, list[_Conn]] = {}
+        self.idle: dict[_Origin, list[_Conn]] = {}
 
-    async def get(self, origin: tuple) -> tuple[_Conn, bool]:
+    async def get(self, origin: _Origin) -> tuple[_Conn, bool]:
         idle = self.idle.get(origin)
         while idle:
             conn = idle.pop()
@@ -158,7 +161,7 @@ class _Pool:
         )
         return _Conn(reader, writer), False
 
-    def put(self, origin: tuple, conn: _Conn) -> None:
+    def put(self, origin: _Origin, conn: _Conn) -> None:
         idle = self.idle.setdefault(origin, [])
         if len(idle) >= self.size:
             conn.close()
@@ -221,7 +224,7 @@ class ClientSession:
         handlers: dict[str, Handler] | None = None,
         protocol_version: str = LATEST_VERSION,
         listen: bool = True,
-        client_info: dict | None = None,
+        client_info: dict[str, Any] | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         connect_timeout: float = 10.0,
         max_queued_notifications: int = 10_000,
@@ -259,26 +262,26 @@ class ClientSession:
             from ._h2client import H2Transport
 
             self._h2 = H2Transport(connect_timeout)
-        self._tasks: dict[int, asyncio.Task] = {}
-        self._futures: dict[int, asyncio.Future] = {}
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._futures: dict[int, asyncio.Future[Any]] = {}
         self._progress: dict[Any, Callable[..., Any]] = {}
         self._progress_ids = 0
-        self._notes: asyncio.Queue = asyncio.Queue(max_queued_notifications)
+        self._notes: asyncio.Queue[ServerNotification] = asyncio.Queue(max_queued_notifications)
         self._closed = self._loop.create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None
-        self._bg: set[asyncio.Task] = set()
-        self.initialize_result: dict | None = None
+        self._bg: set[asyncio.Future[Any]] = set()
+        self.initialize_result: dict[str, Any] | None = None
         self._init_rid: int | None = None
         self.dropped_notifications = 0
         self._subs: dict[int, Subscription] = {}
         # server-to-client requests: a queue served by at most max_concurrent workers
         self._work: collections.deque[ServerRequest] = collections.deque()
         self._max_workers = max_concurrent_server_requests
-        self._workers: set[asyncio.Task] = set()
+        self._workers: set[asyncio.Task[None]] = set()
         self._work_room = asyncio.Event()  # set while the queue is below its bound
         self._work_room.set()
-        self._answering: set[asyncio.Task] = set()  # exchanges that carry answers: never paused
+        self._answering: set[asyncio.Task[Any]] = set()  # exchanges that carry answers: never paused
 
     # -- session facts ------------------------------------------------------
 
@@ -301,12 +304,14 @@ class ClientSession:
         return self._core.stats
 
     @property
-    def server_info(self) -> dict:
+    def server_info(self) -> dict[str, Any]:
         res = self.initialize_result or {}
         if self.era == "modern":
             meta = res.get("_meta")
-            return (meta or {}).get("io.modelcontextprotocol/serverInfo", {}) if isinstance(meta, dict) else {}
-        return res.get("serverInfo", {})
+            info = meta.get("io.modelcontextprotocol/serverInfo") if isinstance(meta, dict) else None
+        else:
+            info = res.get("serverInfo")
+        return info if isinstance(info, dict) else {}
 
     @property
     def era(self) -> str | None:
@@ -320,7 +325,7 @@ class ClientSession:
 
     # -- API -----------------------------------------------------------------
 
-    async def initialize(self) -> dict:
+    async def initialize(self) -> dict[str, Any]:
         """Run the handshake (``connect`` does it for you)."""
         rid = self._core.initialize(now=self._loop.time())
         self._init_rid = rid
@@ -383,7 +388,7 @@ class ClientSession:
             else:
                 return
 
-    def listen(self, notifications: dict, *, ack_timeout: float = 30.0,
+    def listen(self, notifications: dict[str, Any], *, ack_timeout: float = 30.0,
                max_queued: int = 10_000) -> "Subscription":
         """A ``subscriptions/listen`` stream (2026-07-28 only): ``async with s.listen(f) as sub``.
 
@@ -399,9 +404,9 @@ class ClientSession:
     async def ping(self) -> None:
         await self.request("ping")
 
-    async def list_tools(self) -> list[dict]:
+    async def list_tools(self) -> list[dict[str, Any]]:
         """All tools, following ``nextCursor`` pagination (at most 1000 pages)."""
-        tools: list[dict] = []
+        tools: list[dict[str, Any]] = []
         cursor = None
         for _ in range(1000):
             res = await self.request("tools/list", {"cursor": cursor} if cursor else {})
@@ -411,10 +416,11 @@ class ClientSession:
                 break
         return tools
 
-    async def call_tool(self, name: str, arguments: dict | None = None, *,
-                        progress: Callable[..., Any] | None = None, timeout: float | None = -1.0) -> dict:
-        return await self.request("tools/call", {"name": name, "arguments": arguments or {}},
-                                  progress=progress, timeout=timeout)
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, *,
+                        progress: Callable[..., Any] | None = None, timeout: float | None = -1.0) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("tools/call", {"name": name, "arguments": arguments or {}},
+                                                    progress=progress, timeout=timeout)
+        return result
 
     async def close(self, timeout: float = 5.0) -> None:
         """DELETE the session (CLI-SESS-03), fail what waits, close every connection."""
@@ -547,7 +553,7 @@ class ClientSession:
         server-to-client requests in the session era, then let the core retry the request.
         A missing handler or a failing one fails the request (as the official SDKs do)."""
         responses: dict[str, Any] = {}
-        error: ClientError | None = None
+        error: Exception | None = None
         for key, req in ev.requests.items():
             method = req.get("method")
             handler = self.handlers.get(method) if isinstance(method, str) else None
@@ -793,25 +799,26 @@ class Subscription:
     completion result once the server ended the stream gracefully.
     """
 
-    def __init__(self, session: ClientSession, notifications: dict, ack_timeout: float, max_queued: int) -> None:
+    def __init__(self, session: ClientSession, notifications: dict[str, Any], ack_timeout: float, max_queued: int) -> None:
         self.session = session
         self.filter = dict(notifications)
         self.ack_timeout = ack_timeout
-        self.acknowledged: dict | None = None
+        self.acknowledged: dict[str, Any] | None = None
         self.subscription_id: Any = None
         self.dropped = 0
-        self._queue: asyncio.Queue = asyncio.Queue(max_queued)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(max_queued)
         self._acked = session._loop.create_future()
         self._rid: int | None = None
-        self._fut: asyncio.Future | None = None
+        self._fut: asyncio.Future[Any] | None = None
 
     @property
-    def result(self) -> dict | None:
+    def result(self) -> dict[str, Any] | None:
         """The completion result, once the server ended the stream gracefully (SRV-SUB-04)."""
         fut = self._fut
         if fut is None or not fut.done() or fut.cancelled() or fut.exception() is not None:
             return None
-        return fut.result()
+        result: dict[str, Any] | None = fut.result()
+        return result
 
     @property
     def unsupported(self) -> list[str]:
@@ -855,7 +862,7 @@ class Subscription:
             raise RequestTimeout("subscriptions/listen: no acknowledgment within the timeout")
         return self
 
-    def _done(self, fut: asyncio.Future) -> None:
+    def _done(self, fut: asyncio.Future[Any]) -> None:
         try:
             self._queue.put_nowait(_END)
         except asyncio.QueueFull:  # the consumer sees the end once it drains the queue
@@ -876,7 +883,8 @@ class Subscription:
             else:
                 item = await self._queue.get()
             if item is not _END:
-                return item
+                note: ServerNotification = item
+                return note
             if self._queue.empty():
                 if not fut.cancelled() and fut.exception() is not None:
                     raise fut.exception()  # type: ignore[misc]
