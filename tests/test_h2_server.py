@@ -739,3 +739,30 @@ def test_garbage_after_the_preface_is_one_goaway_no_traceback(caplog: pytest.Log
     with caplog.at_level("WARNING"):
         run(body)
     assert not [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_huge_window_but_no_reading_aborts_at_max_write_buffer() -> None:
+    """A peer that opens a 2 GiB window and then reads nothing: the socket buffer is capped
+    at max_write_buffer (the HTTP/1.1 bound), then the connection is aborted."""
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        raw = await Raw.open(port, window=2**31 - 1)
+        raw.h2.increment_flow_control_window(2**31 - 1 - 65535)
+        raw.flush()
+        sid = await raw.session()
+        raw.request("POST", json.dumps(call(3, "blob", {"size": 8 * 1024 * 1024})).encode(),
+                    headers=[(b"mcp-session-id", sid), (b"mcp-protocol-version", b"2025-11-25")])
+        await asyncio.sleep(0.5)  # not reading
+        conn = next(iter(hub.h2_listener.connections), None)
+        for _ in range(100):
+            if conn is None or conn.closed:
+                break
+            await asyncio.sleep(0.05)
+        assert conn is None or conn.closed
+        got = 0
+        while True:  # what was in flight, then EOF (aborted, not hung)
+            data = await asyncio.wait_for(raw.r.read(1 << 20), 10)
+            if not data:
+                break
+            got += len(data)
+        assert got < 8 * 1024 * 1024
+    run(body, max_write_buffer=1024 * 1024)
