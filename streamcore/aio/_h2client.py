@@ -297,6 +297,7 @@ class H2Transport:
         if ctx is not None:
             sslobj = transport.get_extra_info("ssl_object")
             if sslobj is None or sslobj.selected_alpn_protocol() != "h2":
+                conn.ready.cancel()  # nobody will wait for the SETTINGS of this one
                 transport.close()
                 raise _NotH2("the server did not choose h2 by ALPN")
         await conn.ready
