@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from streamcore import LocalProtocolError
-from streamcore.aio.client import ConnectionLost, StreamProtocolError, connect
+from streamcore.aio.client import DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS, ConnectionLost, StreamProtocolError, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_client_aio import ACCEPTED, Raw, basic, json_reply, msg  # noqa: E402
@@ -46,7 +46,8 @@ class _Watch:
 FLOOD = 20_000
 
 
-def test_ping_flood_is_bounded_and_shuts_down_cleanly(capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("limit", [8, DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS])
+def test_ping_flood_is_bounded_and_shuts_down_cleanly(limit: int, capfd: pytest.CaptureFixture[str]) -> None:
     """A server that sends 20,000 pings on one stream gets all 20,000 answers over a bounded
     number of connections (reused keep-alive ones), the client never holds more than its
     ``max_concurrent_server_requests`` answers in flight, and it closes without
@@ -109,17 +110,17 @@ def test_ping_flood_is_bounded_and_shuts_down_cleanly(capfd: pytest.CaptureFixtu
 
         sampler = asyncio.ensure_future(sample())
         async with Counting(handler) as srv:
-            async with connect(srv.url, era="legacy", listen=False, max_concurrent_server_requests=8, timeout=110) as s:
+            async with connect(srv.url, era="legacy", listen=False, max_concurrent_server_requests=limit, timeout=110) as s:
                 r = await s.call_tool("flood", {})
                 assert r == {"n": FLOOD}
             sampler.cancel()
         assert len(answered) == FLOOD
-        # 8 answer slots + the tool call's stream + the initialize/DELETE exchanges
-        assert peak <= 12, peak
-        assert srv.connections <= 40, srv.connections  # reused, not one per answer
-        # client: 8 workers + their 8 exchanges + the stream + main + sampler; the raw server
-        # in this loop adds a task per connection (<= 12): thousands before the bound existed
-        assert tasks_peak <= 45, tasks_peak
+        # the answer slots + the tool call's stream + the initialize/DELETE exchanges
+        assert peak <= limit + 4, peak
+        assert srv.connections <= limit + 8, srv.connections  # reused, not one per answer
+        # client: the workers + their exchanges + the stream + main + sampler; the raw server
+        # in this loop adds a task per connection: thousands before the bound existed
+        assert tasks_peak <= 4 * limit + 12, tasks_peak
         gc.collect()
         await asyncio.sleep(0)
         assert watch.reports == []

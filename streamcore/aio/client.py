@@ -162,7 +162,8 @@ class ClientSession:
         )
         self.url = url
         self._loop = asyncio.get_running_loop()
-        self._h1 = H1Transport(pool_size, connect_timeout)
+        # the pool keeps a connection for every answer slot: answers reuse them instead of churning
+        self._h1 = H1Transport(max(pool_size, max_concurrent_server_requests + 1), connect_timeout)
         self._h2: Any = None  # HTTP/2 (streamcore.aio._h2client): one multiplexed connection per origin
         if http2:
             from ._h2client import H2Transport
