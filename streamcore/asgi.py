@@ -26,6 +26,7 @@ FastAPI beside other routes. See ``docs/asgi.md``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 from collections import deque
@@ -36,7 +37,7 @@ from typing import Any
 from .aio.server import App, StreamableHttpServer
 from .cors import CorsPolicy
 from .events import ResponseData, ResponseEnd, ResponseHead
-from .server import ServerConfig
+from .server import DEFAULT_ENDPOINT_PATHS, ServerConfig
 
 __all__ = [
     "StreamableHttpApp",
@@ -170,6 +171,9 @@ class StreamableHttpApp:
         shutdown_retry_ms: int = DEFAULT_SHUTDOWN_RETRY_MS,
     ) -> None:
         config = config or ServerConfig()
+        if config.endpoint_paths == DEFAULT_ENDPOINT_PATHS:
+            # Mounted in a host framework, which has routed already: serve whatever path we get.
+            config = dataclasses.replace(config, endpoint_paths=None)
         if cors is not None and config.allowed_origins is not None:
             hosts = cors.origin_hosts
             missing = [h for h in (hosts or ("*",)) if h not in config.allowed_origins]
