@@ -163,11 +163,13 @@ def test_head_timeout_answers_408_and_closes(http1: str, no_tracebacks: Any) -> 
     assert 0.4 <= took < 3
 
 
+@pytest.mark.parametrize("http2", [None, False], ids=["h2-sniffing", "http1-only"])
 @pytest.mark.parametrize("http1", ENGINES)
-def test_silent_connection_is_closed_after_head_timeout(http1: str, no_tracebacks: Any) -> None:
-    """A connection that never sends a byte is closed (quietly) at head_timeout."""
+def test_silent_connection_is_closed_after_head_timeout(http1: str, http2: bool | None, no_tracebacks: Any) -> None:
+    """A connection that never sends a byte is closed (quietly) at head_timeout, also
+    while HTTP/2 on the same port waits for the first bytes to choose a protocol."""
     async def body() -> tuple[bytes, float]:
-        hub, srv, port = await start(http1=http1, head_timeout=0.3)
+        hub, srv, port = await start(http1=http1, head_timeout=0.3, http2=http2)
         try:
             r, w = await asyncio.open_connection("127.0.0.1", port)
             t0 = asyncio.get_running_loop().time()
@@ -292,12 +294,13 @@ def test_write_timeout_aborts_a_reader_that_stalls(http1: str, no_tracebacks: An
     assert any("write timeout" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("http2", [None, False], ids=["h2-sniffing", "http1-only"])
 @pytest.mark.parametrize("http1", ENGINES)
-def test_connection_cap_answers_503(http1: str, no_tracebacks: Any, caplog: Any) -> None:
-    """max_connections open: the next connection gets 503 with Retry-After, and one
-    line in the log, not one per connection; a slot that frees is usable again."""
+def test_connection_cap_answers_503(http1: str, http2: bool | None, no_tracebacks: Any, caplog: Any) -> None:
+    """max_connections open (silent ones count too): the next connection gets 503 with
+    Retry-After, and one line in the log, not one per connection; a slot that frees is usable again."""
     async def body() -> tuple[list[bytes], bytes]:
-        hub, srv, port = await start(http1=http1, max_connections=3)
+        hub, srv, port = await start(http1=http1, max_connections=3, http2=http2)
         try:
             held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
             await asyncio.sleep(0.05)
