@@ -1071,6 +1071,12 @@ class StreamableHttpServer:
                         log.error("cannot accept connections: %s (%d open); retrying every second",
                                   context.get("exception"), len(self._conns))
                     return
+                handle = context.get("handle")
+                if (isinstance(context.get("exception"), (ValueError, OSError)) and "_start_serving" in repr(handle)
+                        and not any(s.is_serving() for s in self._servers)):
+                    # asyncio's accept backoff firing after the listener closed
+                    # (shutdown while out of descriptors): nothing to resume.
+                    return
                 if previous is not None:
                     previous(lp, context)
                 else:
