@@ -120,8 +120,7 @@ class TrustedProxies:
 class _Exchange:
     """One ASGI request as the hub sees a connection: the core's output queued for its coroutine."""
 
-    __slots__ = ("items", "wake", "pending", "lost", "started", "ended", "streaming", "session", "hub", "xid",
-                 "limit")
+    __slots__ = ("items", "wake", "pending", "lost", "started", "ended", "streaming", "hub", "xid", "limit")
 
     def __init__(self, hub: StreamableHttpServer, limit: int) -> None:
         self.items: deque[ResponseHead | ResponseData | ResponseEnd | bytes | None] = deque()
@@ -131,7 +130,6 @@ class _Exchange:
         self.started = False
         self.ended = False
         self.streaming = False
-        self.session: bytes | None = None
         self.hub = hub
         self.xid = 0
         self.limit = limit
@@ -310,13 +308,10 @@ class StreamableHttpApp:
         hub = self.hub
         core = hub.core
         ex = _Exchange(hub, self.max_pending_bytes)
-        if method == b"GET":
-            for k, v in headers:
-                if k == b"mcp-session-id":
-                    ex.session = v
         xid = core.receive_request(method, target, headers, now=hub._now())
         ex.xid = xid
-        hub._route[xid] = ex
+        # The hub routes the core's output by exchange to anything with head/data/end.
+        hub._route[xid] = ex  # type: ignore[assignment]
         self._live.add(ex)
         body_done = False
         watcher: asyncio.Task[None] | None = None

@@ -42,7 +42,7 @@ def test_session_era_multiplexed_on_one_connection() -> None:
     """initialize, the GET listening stream, a call with progress and 200 concurrent calls:
     all streams of one HTTP/2 connection."""
     async def body(hub: StreamableHttpServer, url: str) -> None:
-        async with connect(url, http2=True) as s:
+        async with connect(url, http2=True, era="legacy") as s:
             assert s.era == "legacy"
             prog: list[Any] = []
             r = await s.call_tool("countdown", {"n": 3, "delay": 0}, progress=lambda *a: prog.append(a[0]))
@@ -150,7 +150,7 @@ def test_stream_reset_midway_resumes() -> None:
     """The server ends a call's stream midway (its RST on HTTP/2 in place of a closed
     connection): the client resumes with Last-Event-ID, recovery rules unchanged."""
     async def body(hub: StreamableHttpServer, url: str) -> None:
-        async with connect(url, http2=True) as s:
+        async with connect(url, http2=True, era="legacy") as s:
             prog: list[Any] = []
             r = await s.call_tool("drop", {}, progress=lambda *a: prog.append(a[0]))
             assert r["content"][0]["text"] == "after the drop"

@@ -341,7 +341,7 @@ class H2Connection(_Connection):
             now = hub._now()
             for xid in list(self.by_xid):
                 hub._route.pop(xid, None)
-                hub.core.connection_lost(xid, now)
+                hub.core.connection_lost(xid, now=now)
             self.by_xid.clear()
             self.streams.clear()
             hub._drain()
@@ -410,7 +410,7 @@ class H2Connection(_Connection):
                 st = self.streams.get(ev.stream_id)
                 if st is not None:
                     st.request_done = True
-                    core.receive_end(st.xid, now)
+                    core.receive_end(st.xid, now=now)
                     self._maybe_forget(st)
             elif isinstance(ev, h2.events.StreamReset):
                 self._peer_reset(ev.stream_id, now)
@@ -464,7 +464,7 @@ class H2Connection(_Connection):
         if self.goaway_sent:
             self._reset(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
             return
-        xid = self.hub.core.receive_request(method, path, headers, now)
+        xid = self.hub.core.receive_request(method, path, headers, now=now)
         st = _Stream(sid, xid)
         self.streams[sid] = st
         self.by_xid[xid] = st
@@ -484,7 +484,7 @@ class H2Connection(_Connection):
             self.by_xid.pop(st.xid, None)
             self.blocked.discard(st)
             self.hub._route.pop(st.xid, None)
-            self.hub.core.connection_lost(st.xid, now)
+            self.hub.core.connection_lost(st.xid, now=now)
         if len(resets) > self.cfg.max_resets:
             self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "too many stream resets")
             return
@@ -643,7 +643,7 @@ class H2Connection(_Connection):
             self.blocked.discard(st)
             if st.paused:
                 st.paused = False
-                self.hub.core.resume_writing(st.xid, self.hub._now())
+                self.hub.core.resume_writing(st.xid, now=self.hub._now())
             if st.end:
                 self._finished(st)
 
@@ -665,7 +665,7 @@ class H2Connection(_Connection):
         self.streams.pop(st.sid, None)
         if self.by_xid.pop(st.xid, None) is not None and (lost or not st.end):
             self.hub._route.pop(st.xid, None)
-            self.hub.core.connection_lost(st.xid, self.hub._now())
+            self.hub.core.connection_lost(st.xid, now=self.hub._now())
         self._check_idle(self.hub._now())
 
     def _abandon(self, st: _Stream) -> None:

@@ -25,6 +25,7 @@ speaks only 2026-07-28. There, ``session.listen({...})`` opens a
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import ssl as _ssl
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -43,6 +44,7 @@ from .._client import (
     HttpRequest,
     HttpStatusError,
     Initialized,
+    InputRequired,
     McpError,
     RequestFailed,
     RequestResult,
@@ -52,7 +54,7 @@ from .._client import (
     SessionExpired,
     StreamProtocolError,
 )
-from .._errors import ChunkedDecodeError
+from .._errors import ChunkedDecodeError, LocalProtocolError, RemoteProtocolError
 from .._headers import DEFAULT_MAX_HEAD_SIZE
 from ..chunked import ChunkedDecoder
 from ._auth import OAuth
@@ -73,18 +75,26 @@ __all__ = [
     "DEFAULT_READ_SIZE",
     "DEFAULT_MAX_HEAD_SIZE",
     "DEFAULT_POOL_SIZE",
+    "DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS",
 ]
 
 #: bytes asked of the socket per read (h11 and httpx use 64 KiB too)
 DEFAULT_READ_SIZE = 64 * 1024
 #: idle keep-alive connections kept per origin
 DEFAULT_POOL_SIZE = 8
+#: server-to-client requests answered at once (handler running or its answer being POSTed);
+#: more wait in a queue, and past ``SERVER_WORK_QUEUE_FACTOR`` times this many the client stops
+#: reading the stream that carries them until the queue drains (backpressure, not memory)
+DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS = 16
+SERVER_WORK_QUEUE_FACTOR = 4
+#: digits of a Content-Length we accept (10**18 bytes is beyond any body we would read)
+_MAX_CONTENT_LENGTH_DIGITS = 18
 
 Handler = Callable[[Any], Awaitable[Any]]
 _CAPABILITY_OF = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
 
 
-def elicitation_defaults(schema: dict) -> dict:
+def elicitation_defaults(schema: dict[str, Any]) -> dict[str, Any]:
     """The ``default`` of every property of an elicitation ``requestedSchema`` (SEP-1034).
 
     A handler that accepts with what it has can start from this and overlay
@@ -97,6 +107,22 @@ def elicitation_defaults(schema: dict) -> dict:
             if isinstance(spec, dict) and "default" in spec:
                 out[name] = spec["default"]
     return out
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # a failure nobody awaits any more (an abandoned listen, ...) is not "lost"
+
+
+def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """A future for a request's outcome. Its exception is raised to whoever awaits it; if
+    nobody does (the caller left), asyncio must not report it as never retrieved."""
+    fut = loop.create_future()
+    fut.add_done_callback(_retrieve)
+    return fut
+
+
+_Origin = tuple[str, str, int]
 
 
 class _Conn:
@@ -119,9 +145,9 @@ class _Pool:
     def __init__(self, size: int, connect_timeout: float) -> None:
         self.size = size
         self.connect_timeout = connect_timeout
-        self.idle: dict[tuple, list[_Conn]] = {}
+        self.idle: dict[_Origin, list[_Conn]] = {}
 
-    async def get(self, origin: tuple) -> tuple[_Conn, bool]:
+    async def get(self, origin: _Origin) -> tuple[_Conn, bool]:
         idle = self.idle.get(origin)
         while idle:
             conn = idle.pop()
@@ -135,7 +161,7 @@ class _Pool:
         )
         return _Conn(reader, writer), False
 
-    def put(self, origin: tuple, conn: _Conn) -> None:
+    def put(self, origin: _Origin, conn: _Conn) -> None:
         idle = self.idle.setdefault(origin, [])
         if len(idle) >= self.size:
             conn.close()
@@ -149,11 +175,24 @@ class _Pool:
         self.idle.clear()
 
 
-class _HeadError(Exception):
-    pass
+class _HeadError(RemoteProtocolError):
+    """The response head is malformed (bad status line, header line or Content-Length)."""
+
+    status_hint = 502
 
 
-def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
+def _content_length(values: list[str]) -> int:
+    """RFC 9112 section 6.3: one value of plain ASCII digits (equal repeats allowed), bounded."""
+    first = values[0]
+    if any(v != first for v in values):
+        raise _HeadError(f"conflicting Content-Length values {values[:4]!r}")
+    # str.isdigit() accepts Unicode digits such as "\u00b2"; only 0-9 are HTTP digits
+    if not first or len(first) > _MAX_CONTENT_LENGTH_DIGITS or first.strip("0123456789"):
+        raise _HeadError(f"bad Content-Length {first[:40]!r}")
+    return int(first)
+
+
+def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
@@ -165,7 +204,7 @@ def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
         k, sep, v = line.partition(b":")
         if not sep or not k or k != k.strip():
             raise _HeadError(f"malformed header line {line[:80]!r}")
-        headers.append((k.decode("latin-1").lower(), v.strip().decode("latin-1")))
+        headers.append((k.lower(), v.strip()))
     return int(parts[1]), headers
 
 
@@ -185,14 +224,18 @@ class ClientSession:
         handlers: dict[str, Handler] | None = None,
         protocol_version: str = LATEST_VERSION,
         listen: bool = True,
-        client_info: dict | None = None,
+        client_info: dict[str, Any] | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         connect_timeout: float = 10.0,
         max_queued_notifications: int = 10_000,
+        max_concurrent_server_requests: int = DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS,
         http2: bool = False,
         auth: OAuth | None = None,
         **config: Any,
     ) -> None:
+        if type(max_concurrent_server_requests) is not int or max_concurrent_server_requests < 1:
+            raise LocalProtocolError("max_concurrent_server_requests must be a positive int, "
+                                     f"not {max_concurrent_server_requests!r}")
         self._auth = auth  # OAuth 2.1 (docs/auth.md): Authorization on every request, 401/403 -> flow -> retry
         self.handlers: dict[str, Handler] = dict(handlers or {})
         caps: dict[str, Any] = {}
@@ -219,19 +262,26 @@ class ClientSession:
             from ._h2client import H2Transport
 
             self._h2 = H2Transport(connect_timeout)
-        self._tasks: dict[int, asyncio.Task] = {}
-        self._futures: dict[int, asyncio.Future] = {}
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._futures: dict[int, asyncio.Future[Any]] = {}
         self._progress: dict[Any, Callable[..., Any]] = {}
         self._progress_ids = 0
-        self._notes: asyncio.Queue = asyncio.Queue(max_queued_notifications)
+        self._notes: asyncio.Queue[ServerNotification] = asyncio.Queue(max_queued_notifications)
         self._closed = self._loop.create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None
-        self._bg: set[asyncio.Task] = set()
-        self.initialize_result: dict | None = None
+        self._bg: set[asyncio.Future[Any]] = set()
+        self.initialize_result: dict[str, Any] | None = None
         self._init_rid: int | None = None
         self.dropped_notifications = 0
         self._subs: dict[int, Subscription] = {}
+        # server-to-client requests: a queue served by at most max_concurrent workers
+        self._work: collections.deque[ServerRequest] = collections.deque()
+        self._max_workers = max_concurrent_server_requests
+        self._workers: set[asyncio.Task[None]] = set()
+        self._work_room = asyncio.Event()  # set while the queue is below its bound
+        self._work_room.set()
+        self._answering: set[asyncio.Task[Any]] = set()  # exchanges that carry answers: never paused
 
     # -- session facts ------------------------------------------------------
 
@@ -254,12 +304,14 @@ class ClientSession:
         return self._core.stats
 
     @property
-    def server_info(self) -> dict:
+    def server_info(self) -> dict[str, Any]:
         res = self.initialize_result or {}
         if self.era == "modern":
             meta = res.get("_meta")
-            return (meta or {}).get("io.modelcontextprotocol/serverInfo", {}) if isinstance(meta, dict) else {}
-        return res.get("serverInfo", {})
+            info = meta.get("io.modelcontextprotocol/serverInfo") if isinstance(meta, dict) else None
+        else:
+            info = res.get("serverInfo")
+        return info if isinstance(info, dict) else {}
 
     @property
     def era(self) -> str | None:
@@ -273,11 +325,11 @@ class ClientSession:
 
     # -- API -----------------------------------------------------------------
 
-    async def initialize(self) -> dict:
+    async def initialize(self) -> dict[str, Any]:
         """Run the handshake (``connect`` does it for you)."""
-        rid = self._core.initialize(self._loop.time())
+        rid = self._core.initialize(now=self._loop.time())
         self._init_rid = rid
-        fut = self._futures[rid] = self._loop.create_future()
+        fut = self._futures[rid] = _future(self._loop)
         self._pump()
         self.initialize_result = await fut
         return self.initialize_result
@@ -302,14 +354,14 @@ class ClientSession:
             params["_meta"] = meta
             self._progress[token] = progress
         now = self._loop.time()
-        rid = self._core.send_request(method, params, now, timeout=timeout)
-        fut = self._futures[rid] = self._loop.create_future()
+        rid = self._core.send_request(method, params, now=now, timeout=timeout)
+        fut = self._futures[rid] = _future(self._loop)
         self._pump()
         try:
             return await fut
         except asyncio.CancelledError:
             if self._futures.pop(rid, None) is not None:
-                self._core.cancel(rid, "cancelled by the client", self._loop.time())
+                self._core.cancel(rid, "cancelled by the client", now=self._loop.time())
                 self._pump()
             raise
         finally:
@@ -318,7 +370,7 @@ class ClientSession:
 
     async def notify(self, method: str, params: Any = None) -> None:
         """Send a notification."""
-        self._core.send_notification(method, params, self._loop.time())
+        self._core.send_notification(method, params, now=self._loop.time())
         self._pump()
 
     async def notifications(self) -> AsyncIterator[ServerNotification]:
@@ -326,14 +378,17 @@ class ClientSession:
         notifications already delivered to a request's ``progress`` callback)."""
         while True:
             get = asyncio.ensure_future(self._notes.get())
-            done, _ = await asyncio.wait({get, self._closed}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait({get, self._closed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not get.done():
+                    get.cancel()  # the consumer left, or the session closed: no task left pending
             if get in done:
                 yield get.result()
             else:
-                get.cancel()
                 return
 
-    def listen(self, notifications: dict, *, ack_timeout: float = 30.0,
+    def listen(self, notifications: dict[str, Any], *, ack_timeout: float = 30.0,
                max_queued: int = 10_000) -> "Subscription":
         """A ``subscriptions/listen`` stream (2026-07-28 only): ``async with s.listen(f) as sub``.
 
@@ -349,9 +404,9 @@ class ClientSession:
     async def ping(self) -> None:
         await self.request("ping")
 
-    async def list_tools(self) -> list[dict]:
+    async def list_tools(self) -> list[dict[str, Any]]:
         """All tools, following ``nextCursor`` pagination (at most 1000 pages)."""
-        tools: list[dict] = []
+        tools: list[dict[str, Any]] = []
         cursor = None
         for _ in range(1000):
             res = await self.request("tools/list", {"cursor": cursor} if cursor else {})
@@ -361,24 +416,28 @@ class ClientSession:
                 break
         return tools
 
-    async def call_tool(self, name: str, arguments: dict | None = None, *,
-                        progress: Callable[..., Any] | None = None, timeout: float | None = -1.0) -> dict:
-        return await self.request("tools/call", {"name": name, "arguments": arguments or {}},
-                                  progress=progress, timeout=timeout)
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, *,
+                        progress: Callable[..., Any] | None = None, timeout: float | None = -1.0) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("tools/call", {"name": name, "arguments": arguments or {}},
+                                                    progress=progress, timeout=timeout)
+        return result
 
     async def close(self, timeout: float = 5.0) -> None:
         """DELETE the session (CLI-SESS-03), fail what waits, close every connection."""
         if not self._closed.done():
-            self._core.close(self._loop.time())
+            self._core.close(now=self._loop.time())
             self._pump()
             try:
                 await asyncio.wait_for(asyncio.shield(self._closed), timeout)
             except asyncio.TimeoutError:
                 pass
-        for t in list(self._tasks.values()) + list(self._bg):
+        self._work.clear()
+        self._work_room.set()
+        tasks = list(self._tasks.values()) + list(self._bg) + list(self._workers)
+        for t in tasks:
             t.cancel()
-        if self._tasks or self._bg:
-            await asyncio.wait(list(self._tasks.values()) + list(self._bg), timeout=1.0)
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
         if self._timer is not None:
             self._timer.cancel()
         self._pool.close()
@@ -398,9 +457,9 @@ class ClientSession:
                 break
             for item in out:
                 if type(item) is HttpRequest:
-                    self._tasks[item.handle] = self._loop.create_task(self._exchange(item))
+                    self._tasks[item.xid] = self._loop.create_task(self._exchange(item))
                 elif type(item) is HttpAbort:
-                    t = self._tasks.pop(item.handle, None)
+                    t = self._tasks.pop(item.xid, None)
                     if t is not None:
                         t.cancel()
             for ev in events:
@@ -415,20 +474,20 @@ class ClientSession:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_when = None
-        self._core.handle_timer(self._loop.time())
+        self._core.handle_timer(now=self._loop.time())
         self._pump()
 
     def _dispatch(self, ev: Any) -> None:
         t = type(ev)
-        if t is ServerNotification and ev.request_id is not None and ev.request_id in self._subs:
-            self._subs[ev.request_id]._note(ev)
+        if t is ServerNotification and ev.rid is not None and ev.rid in self._subs:
+            self._subs[ev.rid]._note(ev)
             return
         if t is RequestResult:
-            fut = self._futures.pop(ev.request_id, None)
+            fut = self._futures.pop(ev.rid, None)
             if fut is not None and not fut.done():
                 fut.set_result(ev.result)
         elif t is RequestFailed:
-            fut = self._futures.pop(ev.request_id, None)
+            fut = self._futures.pop(ev.rid, None)
             if fut is not None and not fut.done():
                 fut.set_exception(ev.error)
         elif t is ServerNotification:
@@ -445,13 +504,21 @@ class ClientSession:
             except asyncio.QueueFull:
                 self.dropped_notifications += 1
         elif t is ServerRequest:
-            self._spawn(self._answer(ev))
+            self._work.append(ev)
+            if len(self._work) >= self._max_workers * SERVER_WORK_QUEUE_FACTOR:
+                self._work_room.clear()  # the exchanges that carry them pause reading
+            if len(self._workers) < self._max_workers and not self._closed.done():
+                w = self._loop.create_task(self._worker())
+                self._workers.add(w)
+                w.add_done_callback(self._workers.discard)
         elif t is Initialized:
             fut = self._futures.pop(self._init_rid, None) if self._init_rid is not None else None
             if fut is not None and not fut.done():
                 fut.set_result(ev.result)
             else:  # a transparent re-initialization (CLI-SESS-02)
                 self.initialize_result = ev.result
+        elif t is InputRequired:
+            self._spawn(self._answer_input(ev))
         elif t is Closed:
             if not self._closed.done():
                 self._closed.set_result(None)
@@ -463,30 +530,87 @@ class ClientSession:
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
-    async def _answer(self, ev: ServerRequest) -> None:
-        handler = self.handlers.get(ev.method)
-        now = self._loop.time
-        if handler is None:
-            if ev.method == "ping":
-                self._core.respond(ev.id, {}, now())
-            else:
-                self._core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now())
+    async def _worker(self) -> None:
+        """Answer queued server requests one at a time: run the handler, POST the answer and
+        wait for that exchange to end, so answers in flight stay within the bound and their
+        connections go back to the pool for the next one."""
+        work = self._work
+        while work:
+            ev = work.popleft()
+            if len(work) < self._max_workers * SERVER_WORK_QUEUE_FACTOR:
+                self._work_room.set()
+            xid = await self._answer(ev)
+            task = self._tasks.get(xid) if xid is not None else None
+            if task is not None:
+                self._answering.add(task)
+                try:
+                    await asyncio.wait({task})
+                finally:
+                    self._answering.discard(task)
+
+    async def _answer_input(self, ev: InputRequired) -> None:
+        """SEP-2322: answer an InputRequiredResult's requests with the handlers that serve
+        server-to-client requests in the session era, then let the core retry the request.
+        A missing handler or a failing one fails the request (as the official SDKs do)."""
+        responses: dict[str, Any] = {}
+        error: Exception | None = None
+        for key, req in ev.requests.items():
+            method = req.get("method")
+            handler = self.handlers.get(method) if isinstance(method, str) else None
+            if handler is None:
+                error = McpError(-32601, f"no handler for input request {method!r}")
+                break
+            try:
+                responses[key] = await handler(req.get("params"))
+            except McpError as exc:
+                error = exc
+                break
+            except Exception as exc:
+                error = McpError(-32603, f"client handler failed: {exc}")
+                break
+        fut = self._futures.get(ev.rid)
+        if fut is None or fut.done():
+            return  # the caller gave up meanwhile
+        if error is not None:
+            self._futures.pop(ev.rid, None)
+            self._core.cancel(ev.rid, "input request failed", now=self._loop.time())
+            fut.set_exception(error)
         else:
             try:
-                result = await handler(ev.params)
-            except McpError as exc:
-                self._core.respond_error(ev.id, exc.code, exc.message, exc.data, now())
-            except Exception as exc:  # the handler failed: tell the server, keep the session
-                self._core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now())
-            else:
-                self._core.respond(ev.id, result, now())
+                self._core.answer_input(ev.rid, responses, now=self._loop.time())
+            except LocalProtocolError:
+                return  # the request ended meanwhile (deadline): its failure is already out
         self._pump()
+
+    async def _answer(self, ev: ServerRequest) -> int | None:
+        handler = self.handlers.get(ev.method)
+        now = self._loop.time
+        core = self._core
+        try:
+            if handler is None:
+                if ev.method == "ping":
+                    xid = core.respond(ev.id, {}, now=now())
+                else:
+                    xid = core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now=now())
+            else:
+                try:
+                    result = await handler(ev.params)
+                except McpError as exc:
+                    xid = core.respond_error(ev.id, exc.code, exc.message, exc.data, now=now())
+                except Exception as exc:  # the handler failed: tell the server, keep the session
+                    xid = core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now=now())
+                else:
+                    xid = core.respond(ev.id, result, now=now())
+        except LocalProtocolError:
+            return None  # the session ended while the handler ran: nobody to answer
+        self._pump()
+        return xid
 
     # -- HTTP/1.1 -------------------------------------------------------------
 
     async def _exchange(self, req: HttpRequest, retried: bool = False) -> None:
         core = self._core
-        h = req.handle
+        h = req.xid
         loop = self._loop
         u = urlsplit(req.url)
         scheme = u.scheme or "http"
@@ -496,7 +620,7 @@ class ClientSession:
         host = u.netloc.rsplit("@", 1)[-1]
         lines = [f"{req.method} {path} HTTP/1.1", f"Host: {host}"]
         for k, v in req.headers:
-            lines.append(f"{k}: {v}")
+            lines.append(f"{k.decode('latin-1')}: {v.decode('latin-1')}")
         auth = self._auth
         sent = await auth.authorization(req.url) if auth is not None else None
         if sent is not None:  # AUTH-01: on every request, never in the query
@@ -516,7 +640,7 @@ class ClientSession:
                 try:
                     conn, reused = await self._pool.get(origin)
                 except (OSError, asyncio.TimeoutError) as exc:
-                    core.receive_error(h, exc or "connect timeout", loop.time())
+                    self._feed_error(h, exc or "connect timeout")
                     return
                 conn.writer.write(wire)
                 try:
@@ -527,7 +651,7 @@ class ClientSession:
                     conn = None
                     if reused and attempt == 0:
                         continue  # a pooled connection the server had closed: retry once on a new one
-                    core.receive_error(h, exc or "connection closed", loop.time())
+                    self._feed_error(h, exc or "connection closed")
                     return
             assert conn is not None
             status, headers = _parse_head(head)
@@ -535,35 +659,39 @@ class ClientSession:
                 head, rest = await self._read_head(conn, rest)
                 status, headers = _parse_head(head)
             if auth is not None and status in (401, 403) and not retried:  # AUTH-07: authorize, then retry once
-                if await auth.challenge(req.url, status, headers, sent):
+                text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+                if await auth.challenge(req.url, status, text, sent):
                     conn.close()
                     conn = None
                     return await self._exchange(req, retried=True)
             elif auth is not None and sent is not None and status < 400:
                 auth.succeeded(req.url)
-            core.receive_response(h, status, headers, loop.time())
-            self._pump()
-            te = cl = None
+            te = None
+            cls: list[str] = []
             keep = True
             for k, v in headers:
-                if k == "transfer-encoding":
+                if k == b"transfer-encoding":
                     te = v.lower()
-                elif k == "content-length":
-                    cl = v
-                elif k == "connection" and "close" in v.lower():
+                elif k == b"content-length":
+                    cls.append(v.decode("latin-1"))
+                elif k == b"connection" and b"close" in v.lower():
                     keep = False
+            if te is not None and cls:
+                keep = False  # RFC 9112 section 6.1: chunked wins; do not trust this connection again
+            cl = _content_length(cls) if cls and te is None else None
+            self._feed_response(h, status, headers)
             reader = conn.reader
             if req.method == "HEAD" or status in (204, 304):
                 reusable = keep
-            elif te is not None and te.endswith("chunked"):
+            elif te is not None and te.endswith(b"chunked"):
                 dec = ChunkedDecoder()
                 data = rest
                 for _ in iter(int, 1):  # until the last chunk or EOF
                     if data:
                         out = dec.feed(data)
                         if out:
-                            core.receive_data(h, out, loop.time())
-                            self._pump()
+                            self._feed_data(h, out)
+                            await self._room()
                         if dec.done:
                             reusable = keep and not dec.unused_data
                             break
@@ -571,9 +699,7 @@ class ClientSession:
                     if not data:
                         raise _EOF("connection closed in the middle of a chunked body")
             elif cl is not None:
-                if not cl.isdigit():
-                    raise _HeadError(f"bad Content-Length {cl!r}")
-                left = int(cl)
+                left = cl
                 data = rest
                 while True:
                     if data:
@@ -581,8 +707,8 @@ class ClientSession:
                             data = data[:left]  # excess bytes: the connection is not reused
                             keep = False
                         left -= len(data)
-                        core.receive_data(h, data, loop.time())
-                        self._pump()
+                        self._feed_data(h, data)
+                        await self._room()
                     if left <= 0:
                         reusable = keep
                         break
@@ -593,18 +719,18 @@ class ClientSession:
                 data = rest
                 while True:
                     if data:
-                        core.receive_data(h, data, loop.time())
-                        self._pump()
+                        self._feed_data(h, data)
+                        await self._room()
                     data = await reader.read(DEFAULT_READ_SIZE)
                     if not data:
                         break
-            core.receive_data(h, b"", loop.time())
+            self._feed_data(h, b"")
         except asyncio.CancelledError:
             reusable = False
             return  # aborted by the core, or the session closed: nothing more to report
         except (OSError, _EOF, _HeadError, ChunkedDecodeError) as exc:
             reusable = False
-            core.receive_error(h, exc, loop.time())
+            self._feed_error(h, exc)
         finally:
             if self._tasks.get(h) is asyncio.current_task():
                 del self._tasks[h]
@@ -614,6 +740,33 @@ class ClientSession:
                 else:
                     conn.close()
             self._pump()  # also after the early returns above
+
+    # reports to the core, for an exchange the core has not aborted (an HttpAbort cancels the
+    # task, but the code between two awaits still runs: it must not report any more)
+
+    def _live(self, xid: int) -> bool:
+        return xid in self._tasks
+
+    def _feed_response(self, xid: int, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        if self._live(xid):
+            self._core.receive_response(xid, status, headers, now=self._loop.time())
+            self._pump()
+
+    def _feed_data(self, xid: int, data: bytes) -> None:
+        if self._live(xid):
+            self._core.receive_data(xid, data, now=self._loop.time())
+            self._pump()
+
+    def _feed_error(self, xid: int, error: BaseException | str) -> None:
+        if self._live(xid):
+            self._core.receive_error(xid, error, now=self._loop.time())
+            self._pump()
+
+    async def _room(self) -> None:
+        """Backpressure: while too many server requests wait for a worker, stop reading the
+        stream that brings them (its socket fills and the server stops sending)."""
+        if not self._work_room.is_set() and asyncio.current_task() not in self._answering:
+            await self._work_room.wait()
 
     async def _read_head(self, conn: _Conn, buf: bytes = b"") -> tuple[bytes, bytes]:
         data = bytearray(buf)
@@ -646,25 +799,26 @@ class Subscription:
     completion result once the server ended the stream gracefully.
     """
 
-    def __init__(self, session: ClientSession, notifications: dict, ack_timeout: float, max_queued: int) -> None:
+    def __init__(self, session: ClientSession, notifications: dict[str, Any], ack_timeout: float, max_queued: int) -> None:
         self.session = session
         self.filter = dict(notifications)
         self.ack_timeout = ack_timeout
-        self.acknowledged: dict | None = None
+        self.acknowledged: dict[str, Any] | None = None
         self.subscription_id: Any = None
         self.dropped = 0
-        self._queue: asyncio.Queue = asyncio.Queue(max_queued)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(max_queued)
         self._acked = session._loop.create_future()
         self._rid: int | None = None
-        self._fut: asyncio.Future | None = None
+        self._fut: asyncio.Future[Any] | None = None
 
     @property
-    def result(self) -> dict | None:
+    def result(self) -> dict[str, Any] | None:
         """The completion result, once the server ended the stream gracefully (SRV-SUB-04)."""
         fut = self._fut
         if fut is None or not fut.done() or fut.cancelled() or fut.exception() is not None:
             return None
-        return fut.result()
+        result: dict[str, Any] | None = fut.result()
+        return result
 
     @property
     def unsupported(self) -> list[str]:
@@ -691,11 +845,11 @@ class Subscription:
         s = self.session
         if s.era != "modern":
             raise ClientError("subscriptions/listen needs the 2026-07-28 era (this session is legacy)")
-        rid = s._core.send_request("subscriptions/listen", {"notifications": self.filter}, s._loop.time(),
+        rid = s._core.send_request("subscriptions/listen", {"notifications": self.filter}, now=s._loop.time(),
                                    timeout=None)
         self._rid = rid
         s._subs[rid] = self
-        fut = self._fut = s._futures[rid] = s._loop.create_future()
+        fut = self._fut = s._futures[rid] = _future(s._loop)
         fut.add_done_callback(self._done)
         s._pump()
         await asyncio.wait({self._acked, fut}, timeout=self.ack_timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -708,7 +862,7 @@ class Subscription:
             raise RequestTimeout("subscriptions/listen: no acknowledgment within the timeout")
         return self
 
-    def _done(self, fut: asyncio.Future) -> None:
+    def _done(self, fut: asyncio.Future[Any]) -> None:
         try:
             self._queue.put_nowait(_END)
         except asyncio.QueueFull:  # the consumer sees the end once it drains the queue
@@ -729,7 +883,8 @@ class Subscription:
             else:
                 item = await self._queue.get()
             if item is not _END:
-                return item
+                note: ServerNotification = item
+                return note
             if self._queue.empty():
                 if not fut.cancelled() and fut.exception() is not None:
                     raise fut.exception()  # type: ignore[misc]
@@ -743,7 +898,7 @@ class Subscription:
             return
         s._subs.pop(rid, None)
         if s._futures.pop(rid, None) is not None:
-            s._core.cancel(rid, "listen closed by the client", s._loop.time())  # CANCEL-06: close the stream
+            s._core.cancel(rid, "listen closed by the client", now=s._loop.time())  # CANCEL-06: close the stream
             s._pump()
         if self._fut is not None and not self._fut.done():
             self._fut.cancel()
