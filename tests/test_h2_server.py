@@ -812,3 +812,28 @@ def test_huge_window_but_no_reading_aborts_at_max_write_buffer() -> None:
             got += len(data)
         assert got < 8 * 1024 * 1024
     run(body, max_write_buffer=1024 * 1024)
+
+
+def test_header_block_bytes_bounded_before_decoding() -> None:
+    """HEADERS + CONTINUATION whose compressed block passes max_header_list_size is
+    stopped (GOAWAY ENHANCE_YOUR_CALM) before h2 buffers or decodes it; at the limit it is not."""
+    limit = 4096
+
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        for extra, stopped in ((0, False), (1, True)):
+            conn = hub.h2_listener.h2_connection()
+            wire = _Wire()
+            conn.connection_made(wire)  # type: ignore[arg-type]
+            client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            client.initiate_connection()
+            head = b"\x00" * 3000
+            cont = b"\x00" * (limit - len(head) + extra)
+            conn.data_received(client.data_to_send() + _frame(0x1, 0, 1, head) + _frame(0x9, 0, 1, cont))
+            goaways = [f for f in wire.frames() if f[0] == 0x7]
+            if stopped:
+                assert len(goaways) == 1
+                assert int.from_bytes(goaways[0][3][4:8], "big") == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+            else:
+                assert not goaways and not wire.closing  # still waiting for END_HEADERS
+            conn.connection_lost(None)
+    run(body, h2_config=H2Config(max_header_list_size=limit))
