@@ -25,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from . import jsonrpc
-from ._client_base import MPOST, NOTIFY, _Exchange, _Machinery, _Pending
+from ._client_base import NOTIFY, _Exchange, _Machinery, _Pending
 from ._client_types import (
     MODERN_ERROR_CODES,
     SUPPORTED_VERSIONS,
@@ -313,7 +313,12 @@ class _ModernEra(_Machinery):
         # state only: the server is not done; ask again after a growing delay (50 ms .. 250 ms,
         # as the official Python SDK's driver does)
         delay = min(0.25, 0.05 * 2 ** (p.rounds - 1))
-        self._at(now + delay, lambda n, rid=p.id: self._retry_input(rid, None))
+        rid = p.id
+
+        def retry(n: float) -> None:
+            self._retry_input(rid, None)
+
+        self._at(now + delay, retry)
 
     def answer_input(self, rid: int, responses: dict[str, Any], *, now: float) -> None:
         """Answer every input of an :class:`InputRequired` (key -> the result a server-request
@@ -382,7 +387,7 @@ class _ModernEra(_Machinery):
                     self._fall_back(p, now)
                     return
             e = McpError(code, message, data)
-            e.http_status = status  # type: ignore[attr-defined]
+            e.http_status = status
             self._fail(p.id, e, now)
             return
         if self.config.era == "auto" and status in (400, 404, 405):

@@ -93,7 +93,7 @@ def _check(obj: object, name: str, types: type | tuple[type, ...], optional: boo
 
 def _build(cls: type, **fields: Any) -> Any:
     """Make a frozen event without ``__post_init__``: the core's own values are valid."""
-    obj = object.__new__(cls)
+    obj: Any = object.__new__(cls)
     for k, v in fields.items():
         object.__setattr__(obj, k, v)
     return obj

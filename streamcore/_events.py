@@ -37,6 +37,7 @@ __all__ = [
     "ResponseData",
     "ResponseEnd",
     "AppEvent",
+    "RequestEvent",
     "RequestReceived",
     "NotificationReceived",
     "ResponseReceived",
@@ -79,6 +80,15 @@ class Event:
 
     __slots__ = ()
 
+    def __post_init__(self, _parsed: bool) -> None:
+        # Every event dataclass passes its ``_parsed`` InitVar here: the core's
+        # own events skip the checks, hand-built ones are validated.
+        if not _parsed:
+            self._validate()
+
+    def _validate(self) -> None:
+        """Raise LocalProtocolError for a field of the wrong type or value."""
+
 
 class HttpOutput(Event):
     """Something to write on the HTTP exchange ``xid``."""
@@ -102,9 +112,7 @@ class ResponseHead(HttpOutput):
     streaming: bool = False
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _int("xid", self.xid)
         _int("status", self.status)
         if not 100 <= self.status <= 599:
@@ -124,9 +132,7 @@ class ResponseData(HttpOutput):
     data: bytes
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _int("xid", self.xid)
         _of("data", self.data, bytes)
 
@@ -139,9 +145,7 @@ class ResponseEnd(HttpOutput):
     close: bool = False
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _int("xid", self.xid)
         _bool("close", self.close)
 
@@ -152,8 +156,20 @@ class AppEvent(Event):
     __slots__ = ()
 
 
+class RequestEvent(AppEvent):
+    """An application event about one request in flight, named by ``rid``."""
+
+    __slots__ = ()
+    rid: int
+
+    @property
+    def handle(self) -> int:
+        """The old name of :attr:`rid`."""
+        return self.rid
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RequestReceived(AppEvent):
+class RequestReceived(RequestEvent):
     """A client request. Answer it with ``server.respond(rid, ..., now=...)``.
 
     ``message`` is a :class:`streamcore.jsonrpc.Request`. ``identity`` is what
@@ -168,18 +184,11 @@ class RequestReceived(AppEvent):
     identity: Any = None
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _int("rid", self.rid)
         _of("message", self.message, _jr.Request)
         _str("session_id", self.session_id, optional=True)
         _str("protocol_version", self.protocol_version)
-
-    @property
-    def handle(self) -> int:
-        """The old name of :attr:`rid`."""
-        return self.rid
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,9 +201,7 @@ class NotificationReceived(AppEvent):
     identity: Any = None
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _of("message", self.message, _jr.Notification)
         _str("session_id", self.session_id, optional=True)
         _str("protocol_version", self.protocol_version)
@@ -214,16 +221,14 @@ class ResponseReceived(AppEvent):
     known: bool
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _of("message", self.message, _jr.Response, _jr.ErrorResponse)
         _str("session_id", self.session_id, optional=True)
         _bool("known", self.known)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RequestCancelled(AppEvent):
+class RequestCancelled(RequestEvent):
     """The client cancelled ``rid`` (``notifications/cancelled``, CANCEL-02, or a
     2026-07-28 hang-up, CANCEL-06). The core has already made sure no
     response will be sent for it; a late ``respond`` is ignored."""
@@ -232,16 +237,9 @@ class RequestCancelled(AppEvent):
     reason: str | None
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _int("rid", self.rid)
         _str("reason", self.reason, optional=True)
-
-    @property
-    def handle(self) -> int:
-        """The old name of :attr:`rid`."""
-        return self.rid
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -252,16 +250,14 @@ class SessionClosed(AppEvent):
     reason: str
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _str("session_id", self.session_id)
         if self.reason not in SESSION_CLOSE_REASONS:
             raise LocalProtocolError(f"reason must be one of {sorted(SESSION_CLOSE_REASONS)}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SubscriptionOpened(AppEvent):
+class SubscriptionOpened(RequestEvent):
     """A ``subscriptions/listen`` stream is open and acknowledged (2026-07-28).
 
     ``rid`` names it in ``close_listen``; ``subscription_id`` is the listen
@@ -275,21 +271,14 @@ class SubscriptionOpened(AppEvent):
     identity: Any = None
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _int("rid", self.rid)
         _of("filter", self.filter, dict)
         _str("protocol_version", self.protocol_version)
 
-    @property
-    def handle(self) -> int:
-        """The old name of :attr:`rid`."""
-        return self.rid
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SubscriptionClosed(AppEvent):
+class SubscriptionClosed(RequestEvent):
     """A listen stream ended: ``reason`` is ``"disconnected"`` (the client
     closed it), ``"closed"`` (``close_listen``) or ``"overflow"`` (its queue
     overflowed while paused)."""
@@ -299,14 +288,7 @@ class SubscriptionClosed(AppEvent):
     reason: str
     _parsed: InitVar[bool] = False
 
-    def __post_init__(self, _parsed: bool) -> None:
-        if _parsed:
-            return
+    def _validate(self) -> None:
         _int("rid", self.rid)
         if self.reason not in SUBSCRIPTION_CLOSE_REASONS:
             raise LocalProtocolError(f"reason must be one of {sorted(SUBSCRIPTION_CLOSE_REASONS)}")
-
-    @property
-    def handle(self) -> int:
-        """The old name of :attr:`rid`."""
-        return self.rid

@@ -171,15 +171,16 @@ class _Streams:
         # else: detached with no store; the message is lost, as the spec allows
         # for a non-resumable stream (SRV-MULTI-02 is a MAY).
 
-    def poll_close(self, stream: _Stream, now: float) -> None:
-        """SRV-SSE-09/10: end the connection, not the stream."""
-        x = stream.x
-        if x is None:
-            return
+    def poll_close(self, stream: _Stream | None, now: float) -> bool:
+        """SRV-SSE-09/10: end the connection, not the stream. False if none was attached."""
+        x = stream.x if stream is not None else None
+        if stream is None or x is None:
+            return False
         if self.config.retry_ms is not None and not stream.priming:
             self.kit.write(x, b"retry: %d\n\n" % self.config.retry_ms, now)
         stream.priming = False
         self.detach(stream)
+        return True
 
     def detach(self, stream: _Stream) -> None:
         """End the attached connection's response; the stream lives on."""
@@ -440,19 +441,11 @@ class SessionCore:
 
     def disconnect_request(self, rid: int, *, now: float) -> bool:
         p = self.pending.get(rid)
-        stream = p.stream if p is not None else None
-        if stream is None or stream.x is None:
-            return False
-        self.streams.poll_close(stream, now)
-        return True
+        return self.streams.poll_close(p.stream if p is not None else None, now)
 
     def disconnect_session(self, session_id: str, *, now: float) -> bool:
         s = self.sessions.get(session_id)
-        stream = s.get_stream if s is not None else None
-        if stream is None or stream.x is None:
-            return False
-        self.streams.poll_close(stream, now)
-        return True
+        return self.streams.poll_close(s.get_stream if s is not None else None, now)
 
     def _cancel_all(self, session: _Session) -> None:
         """Forget every request of ``session`` in flight: a late answer is ignored (CANCEL-05)."""

@@ -26,6 +26,7 @@ FastAPI beside other routes. See ``docs/asgi.md``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 from collections import deque
@@ -36,7 +37,7 @@ from typing import Any
 from .aio.server import App, StreamableHttpServer
 from .cors import CorsPolicy
 from .events import ResponseData, ResponseEnd, ResponseHead
-from .server import ServerConfig
+from .server import DEFAULT_ENDPOINT_PATHS, ServerConfig
 
 __all__ = [
     "StreamableHttpApp",
@@ -170,6 +171,10 @@ class StreamableHttpApp:
         shutdown_retry_ms: int = DEFAULT_SHUTDOWN_RETRY_MS,
     ) -> None:
         config = config or ServerConfig()
+        if config.endpoint_paths == DEFAULT_ENDPOINT_PATHS:
+            # Under ASGI the endpoint is wherever the app is mounted (or routed):
+            # the core's own path check stays off unless set to other paths.
+            config = dataclasses.replace(config, endpoint_paths=None)
         if cors is not None and config.allowed_origins is not None:
             hosts = cors.origin_hosts
             missing = [h for h in (hosts or ("*",)) if h not in config.allowed_origins]
@@ -188,6 +193,7 @@ class StreamableHttpApp:
         self.retry_ms = config.retry_ms if config.retry_ms is not None else shutdown_retry_ms
         self._live: set[_Exchange] = set()
         self._started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._start_lock: asyncio.Lock | None = None
         self._closing = False
 
@@ -199,18 +205,31 @@ class StreamableHttpApp:
         Called on ASGI lifespan startup, or by the first request when the ASGI
         server (or a host app that mounts this one) sends no lifespan.
         """
-        if self._started:
+        loop = asyncio.get_running_loop()
+        if self._started and self._loop is loop:
             return
-        if self._start_lock is None:
+        if self._start_lock is None or self._loop is not loop:
             self._start_lock = asyncio.Lock()
+            self._bind(loop)
         async with self._start_lock:
             if self._started:
                 return
-            self.hub._loop = asyncio.get_running_loop()
             hook = getattr(self.app, "startup", None)
             if hook is not None:
                 await hook()
             self._started = True
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve on ``loop`` (a test client may run the same app on one loop after another)."""
+        self._loop = loop
+        self._started = False
+        hub = self.hub
+        hub._loop = loop
+        if hub._timer is not None:
+            hub._timer.cancel()
+        hub._timer = None
+        hub._timer_at = None
+        hub._flush_handle = None
 
     async def shutdown(self, *, timeout: float = 5.0) -> None:
         """End every open stream with ``retry``, answer waiting requests with 503, refuse new ones.
@@ -237,6 +256,7 @@ class StreamableHttpApp:
         hook = getattr(self.app, "shutdown", None)
         if hook is not None and self._started:
             await hook()
+        self._started = False
 
     # -- ASGI ---------------------------------------------------------------------
 
@@ -255,6 +275,7 @@ class StreamableHttpApp:
         while True:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
+                self._closing = False  # a new serving cycle (after an earlier lifespan's shutdown)
                 try:
                     await self.startup()
                 except Exception as exc:
@@ -277,7 +298,7 @@ class StreamableHttpApp:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._started:
+        if not self._closing and (not self._started or self._loop is not asyncio.get_running_loop()):
             await self.startup()
         headers: Headers = [(bytes(k), bytes(v)) for k, v in scope["headers"]]
         method: bytes = scope["method"].encode("ascii")

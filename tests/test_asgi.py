@@ -449,3 +449,27 @@ def test_cors_policy_must_agree_with_the_origin_check() -> None:
     """A policy allowing an origin the core's Origin check refuses is a configuration error."""
     with pytest.raises(ValueError, match="allowed_origins"):
         StreamableHttpApp(DemoApp(), cors=CorsPolicy(allowed_origins=(BROWSER,)))
+
+
+def test_one_app_under_successive_test_clients() -> None:
+    """Two TestClient sessions in a row (two loops, two lifespans) both work: the app rebinds and
+    the first lifespan's shutdown does not leave it refusing requests."""
+    from starlette.testclient import TestClient
+
+    inner = HookedApp()
+    mcp = StreamableHttpApp(inner, ServerConfig(allowed_hosts=["testserver"]))
+    for _ in range(2):
+        with TestClient(mcp) as client:
+            r = client.post("/mcp", json=INIT, headers={"accept": ACCEPT.decode()})
+            assert r.status_code == 200
+    assert inner.calls == ["startup", "shutdown", "startup", "shutdown"]
+
+
+async def test_explicit_endpoint_paths_are_kept() -> None:
+    """The core's path check is off by default under ASGI, and applies when set to other paths."""
+    app = StreamableHttpApp(DemoApp(), ServerConfig(endpoint_paths=("/api/mcp",)))
+    ex = Exchange(app, "POST", _post_headers())  # path /mcp
+    ex.body(json.dumps(INIT).encode())
+    await ex.until(lambda: ex.complete)
+    assert ex.status == 404
+    assert StreamableHttpApp(DemoApp()).core.config.endpoint_paths is None

@@ -48,3 +48,12 @@ def test_one_definition_of_shared_constants() -> None:
     for mod in ("streamcore.aio.server", "streamcore.aio.client"):
         m = importlib.import_module(mod)
         assert m.DEFAULT_MAX_HEAD_SIZE is http11.DEFAULT_MAX_HEAD_SIZE  # type: ignore[attr-defined]
+
+
+def test_package_reexports_the_main_names() -> None:
+    """streamcore re-exports the main names, the same objects as the public modules."""
+    assert streamcore.Server is server.Server and streamcore.ServerConfig is server.ServerConfig
+    assert streamcore.ModernConfig is server.ModernConfig
+    assert streamcore.MODERN_VERSIONS == era.MODERN_VERSIONS and streamcore.LEGACY_VERSIONS == era.LEGACY_VERSIONS
+    with pytest.raises(AttributeError):
+        streamcore.NoSuchName  # noqa: B018

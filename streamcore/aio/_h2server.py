@@ -304,7 +304,7 @@ class H2Connection(_Connection):
         self.h2.initiate_connection()
         if self.cfg.initial_window_size > 65535:  # the connection window is not a SETTING (section 6.9.2)
             self.h2.increment_flow_control_window(self.cfg.initial_window_size - 65535)
-        self._out()
+        self._write_now()  # our SETTINGS at once (over TLS the client may be waiting for them)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -353,7 +353,7 @@ class H2Connection(_Connection):
         self.write_paused = False
         for st in list(self.blocked):
             self._send_pending(st)
-        self._out()
+        self.flush()  # not inside a drain: nothing else would schedule the write
 
     # -- frames in -------------------------------------------------------------------
 
@@ -430,7 +430,7 @@ class H2Connection(_Connection):
             elif isinstance(ev, h2.events.PingAckReceived):
                 self._ping_sent = None
             elif isinstance(ev, h2.events.ConnectionTerminated):
-                self._out()
+                self._write_now()
                 if self.transport is not None:
                     self.transport.close()
                 self.closed = True
@@ -689,15 +689,26 @@ class H2Connection(_Connection):
         t = self.transport
         if data and t is not None and not self.closed:
             t.write(data)
+            if t.get_write_buffer_size() > self.hub.max_write_buffer:
+                # A peer that grants a huge window and then does not read: the
+                # same hard bound as HTTP/1.1 (the streams detach; session-era
+                # clients resume with Last-Event-ID).
+                log.warning("aborting an HTTP/2 connection whose peer reads too slowly")
+                t.abort()
+                self.closed = True
+                return
         if self._shutdown_at is not None and not self.streams:
             self._close()
 
     def _fatal(self, code: int, why: str) -> None:
         log.warning("closing an HTTP/2 connection: %s", why)
-        try:
-            self.h2.close_connection(error_code=code, last_stream_id=self.h2.highest_inbound_stream_id)
-        except h2.exceptions.ProtocolError:
-            pass
+        # h2 has queued a GOAWAY itself for some errors (flow control, frame
+        # size): then its state machine is CLOSED and one GOAWAY is enough.
+        if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
+            try:
+                self.h2.close_connection(error_code=code, last_stream_id=self.h2.highest_inbound_stream_id)
+            except h2.exceptions.ProtocolError:
+                pass
         self.goaway_sent = True
         self._write_now()
         self._close()
