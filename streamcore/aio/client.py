@@ -139,6 +139,7 @@ class ClientSession:
         auth: OAuth | None = None,
         **config: Any,
     ) -> None:
+        # (over 60 lines only because every field of the session is set here, in one place)
         if type(max_concurrent_server_requests) is not int or max_concurrent_server_requests < 1:
             raise LocalProtocolError("max_concurrent_server_requests must be a positive int, "
                                      f"not {max_concurrent_server_requests!r}")
