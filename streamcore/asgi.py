@@ -121,7 +121,8 @@ class TrustedProxies:
 class _Exchange:
     """One ASGI request as the hub sees a connection: the core's output queued for its coroutine."""
 
-    __slots__ = ("items", "wake", "pending", "lost", "started", "ended", "streaming", "hub", "xid", "limit")
+    __slots__ = ("items", "wake", "pending", "lost", "started", "ended", "streaming", "hub", "xid", "limit",
+                 "get", "closing")
 
     def __init__(self, hub: StreamableHttpServer, limit: int) -> None:
         self.items: deque[ResponseHead | ResponseData | ResponseEnd | bytes | None] = deque()
@@ -134,6 +135,8 @@ class _Exchange:
         self.hub = hub
         self.xid = 0
         self.limit = limit
+        self.get = False
+        self.closing = False
 
     # The hub calls these three while it drains the core.
     def head(self, ev: ResponseHead) -> None:
@@ -232,7 +235,9 @@ class StreamableHttpApp:
         hub._flush_handle = None
 
     async def shutdown(self, *, timeout: float = 5.0) -> None:
-        """End every open stream with ``retry``, answer waiting requests with 503, refuse new ones.
+        """Refuse new requests (503), end GET streams with ``retry`` at once, give in-flight
+        handlers ``timeout`` seconds to answer, then end what is still open (SSE with ``retry``,
+        the rest 503) and cancel the handlers left.
 
         Runs on ASGI lifespan shutdown; call it yourself when the ASGI server
         waits for open connections before it sends lifespan shutdown (uvicorn
@@ -241,12 +246,19 @@ class StreamableHttpApp:
         if self._closing:
             return
         self._closing = True
-        retry = b"retry: %d\n\n" % self.retry_ms
-        for ex in list(self._live):
-            ex.items.append(retry if ex.streaming and ex.started else None)
-            ex.wake.set()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._live and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        # GET streams end at once; in-flight handlers get until the deadline to
+        # answer (their POST streams and JSON replies go out as usual); then
+        # every exchange still open is ended: SSE with retry, the rest 503.
+        self._end_open(get_only=True)
+        tasks = [t for t in self.hub._tasks.values() if not t.done()]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            for t in late:
+                t.cancel()
+        self._end_open(get_only=False)
+        while self._live and loop.time() < deadline + 1.0:
             await asyncio.sleep(0.01)
         timer = self.hub._timer
         if timer is not None:
@@ -257,6 +269,15 @@ class StreamableHttpApp:
         if hook is not None and self._started:
             await hook()
         self._started = False
+
+    def _end_open(self, *, get_only: bool) -> None:
+        retry = b"retry: %d\n\n" % self.retry_ms
+        for ex in list(self._live):
+            if ex.closing or (get_only and not ex.get):
+                continue
+            ex.closing = True
+            ex.items.append(retry if ex.streaming and (ex.started or ex.items) else None)
+            ex.wake.set()
 
     # -- ASGI ---------------------------------------------------------------------
 
@@ -329,6 +350,7 @@ class StreamableHttpApp:
         hub = self.hub
         core = hub.core
         ex = _Exchange(hub, self.max_pending_bytes)
+        ex.get = method == b"GET"
         xid = core.receive_request(method, target, headers, now=hub._now())
         ex.xid = xid
         # The hub routes the core's output by exchange to anything with head/data/end.

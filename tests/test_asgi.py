@@ -473,3 +473,16 @@ async def test_explicit_endpoint_paths_are_kept() -> None:
     await ex.until(lambda: ex.complete)
     assert ex.status == 404
     assert StreamableHttpApp(DemoApp()).core.config.endpoint_paths is None
+
+
+async def test_shutdown_lets_in_flight_calls_finish() -> None:
+    """A tool call still running at shutdown gets to deliver its result within the timeout."""
+    app = StreamableHttpApp(DemoApp())
+    sid = await _initialize(app)
+    ex = Exchange(app, "POST", _post_headers(sid))
+    ex.body(b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"countdown",'
+            b'"arguments":{"n":3,"delay":0.1},"_meta":{"progressToken":1}}}')
+    await ex.until(lambda: b"progress" in ex.data)
+    await app.shutdown(timeout=3)
+    await asyncio.wait_for(ex.task, 1)
+    assert b'"id":4' in ex.data and b"liftoff" in ex.data and b"retry:" not in ex.data
