@@ -109,6 +109,11 @@ _BARE = re.compile(rb"(?<!\r)\n|\r(?!\n)")
 #: Digits of a Content-Length we parse (2**63 - 1 has 19).
 MAX_CONTENT_LENGTH_DIGITS = 19
 _SPECIAL = frozenset({b"transfer-encoding", b"connection", b"expect"})
+_NAMES = {n: n for n in (
+    b"host", b"accept", b"content-type", b"content-length", b"user-agent", b"accept-encoding", b"connection",
+    b"mcp-session-id", b"mcp-protocol-version", b"last-event-id", b"authorization", b"origin", b"cache-control",
+    b"accept-language", b"transfer-encoding", b"expect", b"x-forwarded-for", b"x-forwarded-proto", b"cookie",
+)}
 # The same ceiling framing_for_request applies (2**63 - 1).
 _MAX_CONTENT_LENGTH = 2**63 - 1
 
@@ -293,6 +298,7 @@ class Http11Connection:
                 # before the colon, bare CR/LF, NUL and other CTLs.
                 return self._fail("malformed header field line")
             name = fm.group(1).lower()
+            name = _NAMES.get(name, name)  # one shared object per common name (the core keeps heads of streams)
             value = fm.group(2)
             headers.append((name, value))
             if name == b"host":

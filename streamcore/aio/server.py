@@ -343,8 +343,10 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         hub = self.hub
-        admitted = transport in hub._pending  # counted already, by _Admission
-        hub._pending.discard(transport)  # type: ignore[arg-type]
+        timer = hub._pending.pop(transport, None)  # type: ignore[call-overload]
+        admitted = timer is not None  # counted already, by _Admission
+        if timer is not None:
+            timer.cancel()
         if not admitted and not hub._admit(transport):
             self.closed = True
             return
@@ -921,8 +923,8 @@ class _Admission(asyncio.Protocol):
         hub = self.hub
         if not hub._admit(transport):
             return
-        hub._pending.add(transport)  # type: ignore[arg-type]
-        hub._loop_().call_later(hub.head_timeout, hub._expire_pending, transport, self.inner)
+        hub._pending[transport] = hub._loop_().call_later(  # type: ignore[index]
+            hub.head_timeout, hub._expire_pending, transport, self.inner)
         transport.set_protocol(self.inner)
         self.inner.connection_made(transport)
 
@@ -1007,7 +1009,8 @@ class StreamableHttpServer:
         self._flush_handle: asyncio.Handle | None = None
         self._spawned = False  # a handler task was started during this drain
         self._conns: set[_Connection] = set()
-        self._pending: set[asyncio.Transport] = set()  # admitted, protocol not chosen yet (HTTP/2 sniffing)
+        # admitted, protocol not chosen yet (HTTP/2 sniffing) -> its head timer
+        self._pending: dict[asyncio.Transport, asyncio.TimerHandle] = {}
         self._out_total = 0  # unsent output of all connections (queued + in transports)
         self._servers: list[asyncio.base_events.Server] = []
         self._closing = False
@@ -1094,7 +1097,7 @@ class StreamableHttpServer:
         if not self._closing and self._open_count() >= self.max_connections and self._pending:
             # Connections admitted but since handed to HTTP/2 are counted twice
             # until their head timer: recount before refusing.
-            self._pending = {t for t in self._pending
+            self._pending = {t: h for t, h in self._pending.items()
                              if not t.is_closing() and not isinstance(t.get_protocol(), _Connection)}
         if self._closing or self._open_count() >= self.max_connections:
             # Over the cap (uvicorn's --limit-concurrency answers 503 the same way).
@@ -1110,7 +1113,7 @@ class StreamableHttpServer:
 
     def _expire_pending(self, transport: asyncio.Transport, sniffer: asyncio.Protocol) -> None:
         """Head timeout of a connection that never said which protocol it speaks."""
-        self._pending.discard(transport)
+        self._pending.pop(transport, None)
         if transport.get_protocol() is sniffer and not transport.is_closing():
             log.debug("head timeout before the first bytes of a connection")
             transport.close()
@@ -1171,7 +1174,8 @@ class StreamableHttpServer:
             t.cancel()
         for conn in list(self._conns):
             conn._abort()
-        for t in list(self._pending):
+        for t, h in list(self._pending.items()):
+            h.cancel()
             t.abort()
         self._pending.clear()
         if self._timer is not None:
