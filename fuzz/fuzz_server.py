@@ -67,7 +67,7 @@ def target(data: bytes) -> None:
     # it never gets two heads or two ends.
     assert heads <= 1 and ends <= 1, (heads, ends)
     core.connection_lost(xid, now=now + 1)
-    core.handle_timer(now + 10_000)
+    core.handle_timer(now=now + 10_000)
     drain(core, xid)
 
 

@@ -34,11 +34,9 @@ from typing import Any, Callable
 from . import jsonrpc
 from ._client_types import (
     DEFAULT_ERA_CACHE,
-    ClientClosed,
     ClientConfig,
     ClientError,
     ClientState,
-    ConnectionLost,
     Event,
     Headers,
     HttpAbort,
@@ -408,6 +406,3 @@ class _Machinery:
         for rid in list(self._pending):
             self._fail(rid, error)
 
-
-# names used by the era parts and the Client
-__all__ += ["Queued", "ClientClosed", "ConnectionLost"]

@@ -25,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from . import jsonrpc
-from ._client_base import MPOST, NOTIFY, _Exchange, _Machinery, _Pending
+from ._client_base import NOTIFY, _Exchange, _Machinery, _Pending
 from ._client_types import (
     MODERN_ERROR_CODES,
     SUPPORTED_VERSIONS,

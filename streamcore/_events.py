@@ -37,6 +37,7 @@ __all__ = [
     "ResponseData",
     "ResponseEnd",
     "AppEvent",
+    "RequestEvent",
     "RequestReceived",
     "NotificationReceived",
     "ResponseReceived",
@@ -155,7 +156,7 @@ class AppEvent(Event):
     __slots__ = ()
 
 
-class _RequestEvent(AppEvent):
+class RequestEvent(AppEvent):
     """An application event about one request in flight, named by ``rid``."""
 
     __slots__ = ()
@@ -168,7 +169,7 @@ class _RequestEvent(AppEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RequestReceived(_RequestEvent):
+class RequestReceived(RequestEvent):
     """A client request. Answer it with ``server.respond(rid, ..., now=...)``.
 
     ``message`` is a :class:`streamcore.jsonrpc.Request`. ``identity`` is what
@@ -227,7 +228,7 @@ class ResponseReceived(AppEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RequestCancelled(_RequestEvent):
+class RequestCancelled(RequestEvent):
     """The client cancelled ``rid`` (``notifications/cancelled``, CANCEL-02, or a
     2026-07-28 hang-up, CANCEL-06). The core has already made sure no
     response will be sent for it; a late ``respond`` is ignored."""
@@ -256,7 +257,7 @@ class SessionClosed(AppEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SubscriptionOpened(_RequestEvent):
+class SubscriptionOpened(RequestEvent):
     """A ``subscriptions/listen`` stream is open and acknowledged (2026-07-28).
 
     ``rid`` names it in ``close_listen``; ``subscription_id`` is the listen
@@ -277,7 +278,7 @@ class SubscriptionOpened(_RequestEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SubscriptionClosed(_RequestEvent):
+class SubscriptionClosed(RequestEvent):
     """A listen stream ended: ``reason`` is ``"disconnected"`` (the client
     closed it), ``"closed"`` (``close_listen``) or ``"overflow"`` (its queue
     overflowed while paused)."""

@@ -128,7 +128,8 @@ def test_countdown_yields_to_other_requests(no_tracebacks: Any) -> None:
 def test_validate_matches_every_tool_schema() -> None:
     """Every tool's schema is one validate() understands: each accepts a minimal
     valid call and refuses an unknown field."""
-    minimal = {"echo": {"text": ""}, "add": {"a": 0, "b": 0}, "countdown": {"n": 0}, "ask_name": {}, "blob": {"size": 0}}
+    minimal = {"echo": {"text": ""}, "add": {"a": 0, "b": 0}, "countdown": {"n": 0}, "ask_name": {}, "blob": {"size": 0},
+               "route": {"region": "eu"}}
     for tool in TOOLS:
         assert validate(tool["inputSchema"], minimal[tool["name"]]) is None
         assert validate(tool["inputSchema"], {**minimal[tool["name"]], "zz": 1}) is not None

@@ -163,11 +163,13 @@ def test_head_timeout_answers_408_and_closes(http1: str, no_tracebacks: Any) -> 
     assert 0.4 <= took < 3
 
 
+@pytest.mark.parametrize("http2", [None, False], ids=["h2-sniffing", "http1-only"])
 @pytest.mark.parametrize("http1", ENGINES)
-def test_silent_connection_is_closed_after_head_timeout(http1: str, no_tracebacks: Any) -> None:
-    """A connection that never sends a byte is closed (quietly) at head_timeout."""
+def test_silent_connection_is_closed_after_head_timeout(http1: str, http2: bool | None, no_tracebacks: Any) -> None:
+    """A connection that never sends a byte is closed (quietly) at head_timeout, also
+    while HTTP/2 on the same port waits for the first bytes to choose a protocol."""
     async def body() -> tuple[bytes, float]:
-        hub, srv, port = await start(http1=http1, head_timeout=0.3)
+        hub, srv, port = await start(http1=http1, head_timeout=0.3, http2=http2)
         try:
             r, w = await asyncio.open_connection("127.0.0.1", port)
             t0 = asyncio.get_running_loop().time()
@@ -292,12 +294,13 @@ def test_write_timeout_aborts_a_reader_that_stalls(http1: str, no_tracebacks: An
     assert any("write timeout" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("http2", [None, False], ids=["h2-sniffing", "http1-only"])
 @pytest.mark.parametrize("http1", ENGINES)
-def test_connection_cap_answers_503(http1: str, no_tracebacks: Any, caplog: Any) -> None:
-    """max_connections open: the next connection gets 503 with Retry-After, and one
-    line in the log, not one per connection; a slot that frees is usable again."""
+def test_connection_cap_answers_503(http1: str, http2: bool | None, no_tracebacks: Any, caplog: Any) -> None:
+    """max_connections open (silent ones count too): the next connection gets 503 with
+    Retry-After, and one line in the log, not one per connection; a slot that frees is usable again."""
     async def body() -> tuple[list[bytes], bytes]:
-        hub, srv, port = await start(http1=http1, max_connections=3)
+        hub, srv, port = await start(http1=http1, max_connections=3, http2=http2)
         try:
             held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
             await asyncio.sleep(0.05)
@@ -640,3 +643,67 @@ def test_head_with_a_body_gets_no_body_back(http1: str, no_tracebacks: Any) -> N
     first, second = data.split(b"|")
     assert first.startswith(b"HTTP/1.1 405")
     assert second.startswith(b"HTTP/1.1 200"), second  # nothing of a HEAD body came between
+
+
+_EMFILE_CHILD = """
+import socket, time
+socks = []
+for _ in range(120):
+    try:
+        socks.append(socket.create_connection(("127.0.0.1", PORT), timeout=2))
+    except OSError:
+        pass
+time.sleep(3)
+for s in socks:
+    s.close()
+time.sleep(1.5)
+s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+s.sendall(b"POST /mcp HTTP/1.1\\r\\nhost: 127.0.0.1\\r\\naccept: application/json, text/event-stream\\r\\n"
+          b"content-type: application/json\\r\\ncontent-length: 2\\r\\n\\r\\n{}")
+print(s.recv(100)[:12])
+"""
+
+_EMFILE_SCRIPT = """
+import asyncio, logging, resource, subprocess, sys
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+from streamcore.aio.server import StreamableHttpServer
+from streamcore.server import ServerConfig
+
+class App:
+    async def handle_request(self, ctx):
+        return {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "t", "version": "0"}}
+    async def handle_notification(self, *a):
+        return None
+
+async def main():
+    hub = StreamableHttpServer(App(), ServerConfig(), max_connections=100000, http2=False)
+    srv = await hub.start("127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    child = subprocess.Popen([sys.executable, "-c", CHILD.replace("PORT", str(port))], stdout=subprocess.PIPE, text=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))  # the child keeps its own limit
+    line = await asyncio.to_thread(child.stdout.readline)
+    print("CHILD", line.strip(), flush=True)
+    await hub.aclose(0)
+
+CHILD = sys.argv[1]
+asyncio.run(main())
+"""
+
+
+def test_out_of_descriptors_logs_one_line_and_recovers(tmp_path: Any) -> None:
+    """Issue 10: with the descriptor limit reached (64 here, 120 clients), accepting backs
+    off with at most a line per 10 s (not a traceback per accept), and once descriptors
+    free up a new client is served."""
+    import os
+    import subprocess
+    import sys
+    path = tmp_path / "emfile.py"
+    path.write_text(_EMFILE_SCRIPT)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, str(path), _EMFILE_CHILD], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": root})
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    lines = [ln for ln in r.stderr.splitlines() if "cannot accept connections" in ln]
+    assert len(lines) == 1, r.stderr[-3000:]
+    assert "CHILD b'HTTP/1.1 " in r.stdout, (r.stdout, r.stderr[-2000:])  # answered (400: no session)

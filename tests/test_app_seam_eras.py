@@ -78,8 +78,7 @@ async def serving(app: Any, **kw: Any) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/mcp"
     finally:
-        srv.close()
-        await srv.wait_closed()
+        await hub.aclose()
 
 
 def run(coro: Any, timeout: float = 30.0) -> Any:

@@ -1,4 +1,4 @@
-"""asyncio MCP client: the sans-IO :class:`streamcore._client.Client` over HTTP/1.1.
+"""asyncio MCP client: the sans-IO :class:`streamcore.client.Client` over HTTP/1.1 (or HTTP/2).
 
 The adapter owns only HTTP framing and sockets. Response bodies go through
 streamcore's own codecs on the read path (``streamcore.chunked`` for
@@ -27,9 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
-import ssl as _ssl
 from typing import Any, AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit
 
 from .._client import (
     LATEST_VERSION,
@@ -54,10 +52,10 @@ from .._client import (
     SessionExpired,
     StreamProtocolError,
 )
-from .._errors import ChunkedDecodeError, LocalProtocolError, RemoteProtocolError
+from .._errors import LocalProtocolError
 from .._headers import DEFAULT_MAX_HEAD_SIZE
-from ..chunked import ChunkedDecoder
 from ._auth import OAuth
+from ._h1client import DEFAULT_POOL_SIZE, DEFAULT_READ_SIZE, H1Transport
 
 __all__ = [
     "connect",
@@ -78,17 +76,11 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS",
 ]
 
-#: bytes asked of the socket per read (h11 and httpx use 64 KiB too)
-DEFAULT_READ_SIZE = 64 * 1024
-#: idle keep-alive connections kept per origin
-DEFAULT_POOL_SIZE = 8
 #: server-to-client requests answered at once (handler running or its answer being POSTed);
 #: more wait in a queue, and past ``SERVER_WORK_QUEUE_FACTOR`` times this many the client stops
 #: reading the stream that carries them until the queue drains (backpressure, not memory)
 DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS = 16
 SERVER_WORK_QUEUE_FACTOR = 4
-#: digits of a Content-Length we accept (10**18 bytes is beyond any body we would read)
-_MAX_CONTENT_LENGTH_DIGITS = 18
 
 Handler = Callable[[Any], Awaitable[Any]]
 _CAPABILITY_OF = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
@@ -120,92 +112,6 @@ def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
     fut = loop.create_future()
     fut.add_done_callback(_retrieve)
     return fut
-
-
-_Origin = tuple[str, str, int]
-
-
-class _Conn:
-    __slots__ = ("reader", "writer")
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    def close(self) -> None:
-        try:
-            self.writer.close()
-        except Exception:  # pragma: no cover - already torn down
-            pass
-
-
-class _Pool:
-    """Idle keep-alive connections, keyed by origin (scheme, host, port)."""
-
-    def __init__(self, size: int, connect_timeout: float) -> None:
-        self.size = size
-        self.connect_timeout = connect_timeout
-        self.idle: dict[_Origin, list[_Conn]] = {}
-
-    async def get(self, origin: _Origin) -> tuple[_Conn, bool]:
-        idle = self.idle.get(origin)
-        while idle:
-            conn = idle.pop()
-            if not conn.reader.at_eof() and not conn.writer.is_closing():
-                return conn, True
-            conn.close()
-        scheme, host, port = origin
-        ctx = _ssl.create_default_context() if scheme == "https" else None
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=ctx, limit=DEFAULT_READ_SIZE), self.connect_timeout
-        )
-        return _Conn(reader, writer), False
-
-    def put(self, origin: _Origin, conn: _Conn) -> None:
-        idle = self.idle.setdefault(origin, [])
-        if len(idle) >= self.size:
-            conn.close()
-        else:
-            idle.append(conn)
-
-    def close(self) -> None:
-        for conns in self.idle.values():
-            for c in conns:
-                c.close()
-        self.idle.clear()
-
-
-class _HeadError(RemoteProtocolError):
-    """The response head is malformed (bad status line, header line or Content-Length)."""
-
-    status_hint = 502
-
-
-def _content_length(values: list[str]) -> int:
-    """RFC 9112 section 6.3: one value of plain ASCII digits (equal repeats allowed), bounded."""
-    first = values[0]
-    if any(v != first for v in values):
-        raise _HeadError(f"conflicting Content-Length values {values[:4]!r}")
-    # str.isdigit() accepts Unicode digits such as "\u00b2"; only 0-9 are HTTP digits
-    if not first or len(first) > _MAX_CONTENT_LENGTH_DIGITS or first.strip("0123456789"):
-        raise _HeadError(f"bad Content-Length {first[:40]!r}")
-    return int(first)
-
-
-def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
-        raise _HeadError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-    headers = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        k, sep, v = line.partition(b":")
-        if not sep or not k or k != k.strip():
-            raise _HeadError(f"malformed header line {line[:80]!r}")
-        headers.append((k.lower(), v.strip()))
-    return int(parts[1]), headers
 
 
 class ClientSession:
@@ -256,7 +162,7 @@ class ClientSession:
         )
         self.url = url
         self._loop = asyncio.get_running_loop()
-        self._pool = _Pool(pool_size, connect_timeout)
+        self._h1 = H1Transport(pool_size, connect_timeout)
         self._h2: Any = None  # HTTP/2 (streamcore.aio._h2client): one multiplexed connection per origin
         if http2:
             from ._h2client import H2Transport
@@ -440,7 +346,7 @@ class ClientSession:
             await asyncio.wait(tasks, timeout=1.0)
         if self._timer is not None:
             self._timer.cancel()
-        self._pool.close()
+        self._h1.close()
         if self._h2 is not None:
             self._h2.close()
         if not self._closed.done():
@@ -508,7 +414,7 @@ class ClientSession:
             if len(self._work) >= self._max_workers * SERVER_WORK_QUEUE_FACTOR:
                 self._work_room.clear()  # the exchanges that carry them pause reading
             if len(self._workers) < self._max_workers and not self._closed.done():
-                w = self._loop.create_task(self._worker())
+                w = self._loop.create_task(_serve_worker(self))
                 self._workers.add(w)
                 w.add_done_callback(self._workers.discard)
         elif t is Initialized:
@@ -518,7 +424,7 @@ class ClientSession:
             else:  # a transparent re-initialization (CLI-SESS-02)
                 self.initialize_result = ev.result
         elif t is InputRequired:
-            self._spawn(self._answer_input(ev))
+            self._spawn(_answer_input(self, ev))
         elif t is Closed:
             if not self._closed.done():
                 self._closed.set_result(None)
@@ -530,216 +436,10 @@ class ClientSession:
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
-    async def _worker(self) -> None:
-        """Answer queued server requests one at a time: run the handler, POST the answer and
-        wait for that exchange to end, so answers in flight stay within the bound and their
-        connections go back to the pool for the next one."""
-        work = self._work
-        while work:
-            ev = work.popleft()
-            if len(work) < self._max_workers * SERVER_WORK_QUEUE_FACTOR:
-                self._work_room.set()
-            xid = await self._answer(ev)
-            task = self._tasks.get(xid) if xid is not None else None
-            if task is not None:
-                self._answering.add(task)
-                try:
-                    await asyncio.wait({task})
-                finally:
-                    self._answering.discard(task)
-
-    async def _answer_input(self, ev: InputRequired) -> None:
-        """SEP-2322: answer an InputRequiredResult's requests with the handlers that serve
-        server-to-client requests in the session era, then let the core retry the request.
-        A missing handler or a failing one fails the request (as the official SDKs do)."""
-        responses: dict[str, Any] = {}
-        error: Exception | None = None
-        for key, req in ev.requests.items():
-            method = req.get("method")
-            handler = self.handlers.get(method) if isinstance(method, str) else None
-            if handler is None:
-                error = McpError(-32601, f"no handler for input request {method!r}")
-                break
-            try:
-                responses[key] = await handler(req.get("params"))
-            except McpError as exc:
-                error = exc
-                break
-            except Exception as exc:
-                error = McpError(-32603, f"client handler failed: {exc}")
-                break
-        fut = self._futures.get(ev.rid)
-        if fut is None or fut.done():
-            return  # the caller gave up meanwhile
-        if error is not None:
-            self._futures.pop(ev.rid, None)
-            self._core.cancel(ev.rid, "input request failed", now=self._loop.time())
-            fut.set_exception(error)
-        else:
-            try:
-                self._core.answer_input(ev.rid, responses, now=self._loop.time())
-            except LocalProtocolError:
-                return  # the request ended meanwhile (deadline): its failure is already out
-        self._pump()
-
-    async def _answer(self, ev: ServerRequest) -> int | None:
-        handler = self.handlers.get(ev.method)
-        now = self._loop.time
-        core = self._core
-        try:
-            if handler is None:
-                if ev.method == "ping":
-                    xid = core.respond(ev.id, {}, now=now())
-                else:
-                    xid = core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now=now())
-            else:
-                try:
-                    result = await handler(ev.params)
-                except McpError as exc:
-                    xid = core.respond_error(ev.id, exc.code, exc.message, exc.data, now=now())
-                except Exception as exc:  # the handler failed: tell the server, keep the session
-                    xid = core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now=now())
-                else:
-                    xid = core.respond(ev.id, result, now=now())
-        except LocalProtocolError:
-            return None  # the session ended while the handler ran: nobody to answer
-        self._pump()
-        return xid
-
-    # -- HTTP/1.1 -------------------------------------------------------------
-
-    async def _exchange(self, req: HttpRequest, retried: bool = False) -> None:
-        core = self._core
-        h = req.xid
-        loop = self._loop
-        u = urlsplit(req.url)
-        scheme = u.scheme or "http"
-        port = u.port or (443 if scheme == "https" else 80)
-        origin = (scheme, u.hostname or "127.0.0.1", port)
-        path = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        host = u.netloc.rsplit("@", 1)[-1]
-        lines = [f"{req.method} {path} HTTP/1.1", f"Host: {host}"]
-        for k, v in req.headers:
-            lines.append(f"{k.decode('latin-1')}: {v.decode('latin-1')}")
-        auth = self._auth
-        sent = await auth.authorization(req.url) if auth is not None else None
-        if sent is not None:  # AUTH-01: on every request, never in the query
-            lines.append(f"Authorization: {sent}")
-        body = req.body
-        if body is not None:
-            lines.append(f"Content-Length: {len(body)}")
-        elif req.method == "DELETE":
-            lines.append("Content-Length: 0")
-        wire = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+    async def _exchange(self, req: HttpRequest) -> None:
         if self._h2 is not None and await self._h2.exchange(self, req):
             return  # carried over HTTP/2; False means the server speaks HTTP/1.1 only
-        conn = None
-        reusable = False
-        try:
-            for attempt in (0, 1):
-                try:
-                    conn, reused = await self._pool.get(origin)
-                except (OSError, asyncio.TimeoutError) as exc:
-                    self._feed_error(h, exc or "connect timeout")
-                    return
-                conn.writer.write(wire)
-                try:
-                    head, rest = await self._read_head(conn)
-                    break
-                except (ConnectionError, _EOF) as exc:
-                    conn.close()
-                    conn = None
-                    if reused and attempt == 0:
-                        continue  # a pooled connection the server had closed: retry once on a new one
-                    self._feed_error(h, exc or "connection closed")
-                    return
-            assert conn is not None
-            status, headers = _parse_head(head)
-            while 100 <= status < 200:  # interim responses
-                head, rest = await self._read_head(conn, rest)
-                status, headers = _parse_head(head)
-            if auth is not None and status in (401, 403) and not retried:  # AUTH-07: authorize, then retry once
-                text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-                if await auth.challenge(req.url, status, text, sent):
-                    conn.close()
-                    conn = None
-                    return await self._exchange(req, retried=True)
-            elif auth is not None and sent is not None and status < 400:
-                auth.succeeded(req.url)
-            te = None
-            cls: list[str] = []
-            keep = True
-            for k, v in headers:
-                if k == b"transfer-encoding":
-                    te = v.lower()
-                elif k == b"content-length":
-                    cls.append(v.decode("latin-1"))
-                elif k == b"connection" and b"close" in v.lower():
-                    keep = False
-            if te is not None and cls:
-                keep = False  # RFC 9112 section 6.1: chunked wins; do not trust this connection again
-            cl = _content_length(cls) if cls and te is None else None
-            self._feed_response(h, status, headers)
-            reader = conn.reader
-            if req.method == "HEAD" or status in (204, 304):
-                reusable = keep
-            elif te is not None and te.endswith(b"chunked"):
-                dec = ChunkedDecoder()
-                data = rest
-                for _ in iter(int, 1):  # until the last chunk or EOF
-                    if data:
-                        out = dec.feed(data)
-                        if out:
-                            self._feed_data(h, out)
-                            await self._room()
-                        if dec.done:
-                            reusable = keep and not dec.unused_data
-                            break
-                    data = await reader.read(DEFAULT_READ_SIZE)
-                    if not data:
-                        raise _EOF("connection closed in the middle of a chunked body")
-            elif cl is not None:
-                left = cl
-                data = rest
-                while True:
-                    if data:
-                        if len(data) > left:
-                            data = data[:left]  # excess bytes: the connection is not reused
-                            keep = False
-                        left -= len(data)
-                        self._feed_data(h, data)
-                        await self._room()
-                    if left <= 0:
-                        reusable = keep
-                        break
-                    data = await reader.read(min(left, DEFAULT_READ_SIZE))
-                    if not data:
-                        raise _EOF("connection closed before the whole body arrived")
-            else:  # read until EOF (RFC 9112 section 6.3 item 8)
-                data = rest
-                while True:
-                    if data:
-                        self._feed_data(h, data)
-                        await self._room()
-                    data = await reader.read(DEFAULT_READ_SIZE)
-                    if not data:
-                        break
-            self._feed_data(h, b"")
-        except asyncio.CancelledError:
-            reusable = False
-            return  # aborted by the core, or the session closed: nothing more to report
-        except (OSError, _EOF, _HeadError, ChunkedDecodeError) as exc:
-            reusable = False
-            self._feed_error(h, exc)
-        finally:
-            if self._tasks.get(h) is asyncio.current_task():
-                del self._tasks[h]
-            if conn is not None:
-                if reusable:
-                    self._pool.put(origin, conn)
-                else:
-                    conn.close()
-            self._pump()  # also after the early returns above
+        await self._h1.exchange(self, req)
 
     # reports to the core, for an exchange the core has not aborted (an HttpAbort cancels the
     # task, but the code between two awaits still runs: it must not report any more)
@@ -768,24 +468,87 @@ class ClientSession:
         if not self._work_room.is_set() and asyncio.current_task() not in self._answering:
             await self._work_room.wait()
 
-    async def _read_head(self, conn: _Conn, buf: bytes = b"") -> tuple[bytes, bytes]:
-        data = bytearray(buf)
-        start = 0
-        while True:
-            i = data.find(b"\r\n\r\n", start)
-            if i >= 0:
-                return bytes(data[:i]), bytes(data[i + 4:])
-            if len(data) > DEFAULT_MAX_HEAD_SIZE:
-                raise _HeadError(f"response head exceeds {DEFAULT_MAX_HEAD_SIZE} bytes")
-            start = max(0, len(data) - 3)
-            chunk = await conn.reader.read(DEFAULT_READ_SIZE)
-            if not chunk:
-                raise _EOF("connection closed before a response")
-            data += chunk
+
+# -- server-to-client work: session-era requests and 2026-07-28 input requests ---------
 
 
-class _EOF(Exception):
-    pass
+async def _serve_worker(s: "ClientSession") -> None:
+    """Answer queued server requests one at a time: run the handler, POST the answer and
+    wait for that exchange to end, so answers in flight stay within the bound and their
+    connections go back to the pool for the next one."""
+    work = s._work
+    while work:
+        ev = work.popleft()
+        if len(work) < s._max_workers * SERVER_WORK_QUEUE_FACTOR:
+            s._work_room.set()
+        xid = await _answer(s, ev)
+        task = s._tasks.get(xid) if xid is not None else None
+        if task is not None:
+            s._answering.add(task)
+            try:
+                await asyncio.wait({task})
+            finally:
+                s._answering.discard(task)
+
+async def _answer_input(s: "ClientSession", ev: InputRequired) -> None:
+    """SEP-2322: answer an InputRequiredResult's requests with the handlers that serve
+    server-to-client requests in the session era, then let the core retry the request.
+    A missing handler or a failing one fails the request (as the official SDKs do)."""
+    responses: dict[str, Any] = {}
+    error: Exception | None = None
+    for key, req in ev.requests.items():
+        method = req.get("method")
+        handler = s.handlers.get(method) if isinstance(method, str) else None
+        if handler is None:
+            error = McpError(-32601, f"no handler for input request {method!r}")
+            break
+        try:
+            responses[key] = await handler(req.get("params"))
+        except McpError as exc:
+            error = exc
+            break
+        except Exception as exc:
+            error = McpError(-32603, f"client handler failed: {exc}")
+            break
+    fut = s._futures.get(ev.rid)
+    if fut is None or fut.done():
+        return  # the caller gave up meanwhile
+    if error is not None:
+        s._futures.pop(ev.rid, None)
+        s._core.cancel(ev.rid, "input request failed", now=s._loop.time())
+        fut.set_exception(error)
+    else:
+        try:
+            s._core.answer_input(ev.rid, responses, now=s._loop.time())
+        except LocalProtocolError:
+            return  # the request ended meanwhile (deadline): its failure is already out
+    s._pump()
+
+async def _answer(s: "ClientSession", ev: ServerRequest) -> int | None:
+    handler = s.handlers.get(ev.method)
+    now = s._loop.time
+    core = s._core
+    try:
+        if handler is None:
+            if ev.method == "ping":
+                xid = core.respond(ev.id, {}, now=now())
+            else:
+                xid = core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now=now())
+        else:
+            try:
+                result = await handler(ev.params)
+            except McpError as exc:
+                xid = core.respond_error(ev.id, exc.code, exc.message, exc.data, now=now())
+            except Exception as exc:  # the handler failed: tell the server, keep the session
+                xid = core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now=now())
+            else:
+                xid = core.respond(ev.id, result, now=now())
+    except LocalProtocolError:
+        return None  # the session ended while the handler ran: nobody to answer
+    s._pump()
+    return xid
+
+# -- HTTP/1.1 -------------------------------------------------------------
 
 
 _END = object()
@@ -909,7 +672,7 @@ class connect:
 
     Keyword arguments go to :class:`ClientSession` (``headers``, ``timeout``,
     ``handlers``, ``protocol_version``, ``listen``, and any
-    :class:`~streamcore._client.ClientConfig` field such as
+    :class:`~streamcore.client.ClientConfig` field such as
     ``max_reconnect_attempts`` or ``jitter``).
     """
 

@@ -343,13 +343,10 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         hub = self.hub
-        if hub._closing or len(hub._conns) >= hub.max_connections:
-            # Over the cap (uvicorn's --limit-concurrency answers 503 the same way).
-            if not hub._closing:
-                hub._note_full()
+        admitted = transport in hub._pending  # counted already, by _Admission
+        hub._pending.discard(transport)  # type: ignore[arg-type]
+        if not admitted and not hub._admit(transport):
             self.closed = True
-            transport.write(self._error_bytes(503, b"Server busy", retry_after=True))  # type: ignore[attr-defined]
-            transport.close()
             return
         hub._conns.add(self)
         self.phase_at = hub._now()
@@ -361,8 +358,7 @@ class _Connection(asyncio.Protocol):
         hub._conns.discard(self)
         hub._out_total -= self.sent_pending
         self.sent_pending = 0
-        self.out = None
-        self.out_bytes = 0
+        self._drop_out()
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -468,12 +464,32 @@ class _Connection(asyncio.Protocol):
         t = self.transport
         if t is None or self.closed:
             return
+        self._drop_out()
+        t.write(self._error_bytes(status, message))
+        if t.can_write_eof():
+            # Half-close and discard what the client still sends, so it reads
+            # the answer instead of a reset (as after a 413).
+            t.write_eof()
+            self._linger(t)
+        else:
+            self.closed = True
+            t.close()
+        self.hub._drain()
+
+    def _drop_out(self) -> None:
+        """Forget queued output (its bytes leave the global account)."""
+        self.hub._out_total -= self.out_bytes
         self.out = None
         self.out_bytes = 0
-        t.write(self._error_bytes(status, message))
-        self.closed = True
-        t.close()
-        self.hub._drain()
+
+    def _linger(self, t: asyncio.Transport) -> None:
+        self.discarding = True
+        self.phase = _LINGER
+        self.phase_at = self.linger_at = self.hub._now()
+        if self.reading_paused:
+            self.reading_paused = False
+            t.resume_reading()
+        self._arm()
 
     def _close_now(self) -> None:
         if self.transport is not None and not self.closed:
@@ -483,8 +499,7 @@ class _Connection(asyncio.Protocol):
     def _abort(self) -> None:
         if self.transport is not None and not self.closed:
             self.closed = True
-            self.out = None
-            self.out_bytes = 0
+            self._drop_out()
             self.transport.abort()
 
     def _overflow(self, why: str) -> None:
@@ -553,13 +568,7 @@ class _Connection(asyncio.Protocol):
                 # client still sends, so it can read our answer instead of
                 # meeting a reset (nginx lingering_close).
                 t.write_eof()
-                self.discarding = True
-                self.phase = _LINGER
-                self.phase_at = self.linger_at = hub._now()
-                if self.reading_paused:
-                    self.reading_paused = False
-                    t.resume_reading()
-                self._arm()
+                self._linger(t)
             else:
                 self.closed = True
                 t.close()
@@ -689,12 +698,10 @@ class _FastConnection(_Connection):
             try:
                 ev = http.next_event()
             except Http11Error as exc:
-                if self.transport is not None:
-                    if self.xid is None or not self.responded:
-                        self._refuse(exc.status_hint, b"Bad HTTP request")
-                    else:
-                        self._abort()
-                self.closed = True
+                if self.xid is None or not self.responded:
+                    self._refuse(exc.status_hint, b"Bad HTTP request")
+                else:
+                    self._abort()
                 break
             if isinstance(ev, bytes):
                 if self.xid is not None:
@@ -819,12 +826,10 @@ class _H11Connection(_Connection):
                     _check_h11_request(ev)
             except Exception as exc:  # h11.RemoteProtocolError, or ValueError from int() on peer digits
                 status = getattr(exc, "error_status_hint", 400)
-                if self.transport is not None:
-                    if self.xid is None or not self.responded:
-                        self._refuse(status, b"Bad HTTP request")
-                    else:
-                        self._abort()
-                self.closed = True
+                if self.xid is None or not self.responded:
+                    self._refuse(status, b"Bad HTTP request")
+                else:
+                    self._abort()
                 break
             if ev is h11.NEED_DATA:
                 break
@@ -899,6 +904,30 @@ def _check_h11_request(ev: h11.Request) -> None:
     for name, value in ev.headers:
         if name == b"content-length" and len(value) > MAX_CONTENT_LENGTH_DIGITS:
             raise h11.RemoteProtocolError("Content-Length too long", 400)
+
+
+class _Admission(asyncio.Protocol):
+    """The first protocol when HTTP/2 shares the port: the connection cap and
+    the head timeout apply before the HTTP/2 sniffer (which waits for the first
+    bytes to choose) hands the connection to a protocol; then it steps aside."""
+
+    __slots__ = ("hub", "inner")
+
+    def __init__(self, hub: "StreamableHttpServer", inner: asyncio.Protocol) -> None:
+        self.hub = hub
+        self.inner = inner
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        hub = self.hub
+        if not hub._admit(transport):
+            return
+        hub._pending.add(transport)  # type: ignore[arg-type]
+        hub._loop_().call_later(hub.head_timeout, hub._expire_pending, transport, self.inner)
+        transport.set_protocol(self.inner)
+        self.inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass  # refused at admission
 
 
 _ENGINES = {"fast": _FastConnection, "h11": _H11Connection}
@@ -978,6 +1007,7 @@ class StreamableHttpServer:
         self._flush_handle: asyncio.Handle | None = None
         self._spawned = False  # a handler task was started during this drain
         self._conns: set[_Connection] = set()
+        self._pending: set[asyncio.Transport] = set()  # admitted, protocol not chosen yet (HTTP/2 sniffing)
         self._out_total = 0  # unsent output of all connections (queued + in transports)
         self._servers: list[asyncio.base_events.Server] = []
         self._closing = False
@@ -1027,7 +1057,8 @@ class StreamableHttpServer:
                 if self._http2:
                     raise
             else:
-                factory = listen_h2(self, factory, kw, config=self._h2_config)
+                sniff = listen_h2(self, factory, kw, config=self._h2_config)
+                factory = lambda: _Admission(self, sniff())  # noqa: E731
         srv = await loop.create_server(factory, host, port, **kw)
         self._servers.append(srv)
         previous = loop.get_exception_handler()
@@ -1040,6 +1071,12 @@ class StreamableHttpServer:
                         log.error("cannot accept connections: %s (%d open); retrying every second",
                                   context.get("exception"), len(self._conns))
                     return
+                handle = context.get("handle")
+                if (isinstance(context.get("exception"), (ValueError, OSError)) and "_start_serving" in repr(handle)
+                        and not any(s.is_serving() for s in self._servers)):
+                    # asyncio's accept backoff firing after the listener closed
+                    # (shutdown while out of descriptors): nothing to resume.
+                    return
                 if previous is not None:
                     previous(lp, context)
                 else:
@@ -1047,6 +1084,36 @@ class StreamableHttpServer:
             handler._streamcore_hub = self  # type: ignore[attr-defined]
             loop.set_exception_handler(handler)
         return srv
+
+    def _open_count(self) -> int:
+        h2 = self.h2_listener
+        return len(self._conns) + len(self._pending) + (len(h2.connections) if h2 is not None else 0)
+
+    def _admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Below max_connections (and not shutting down), or answer 503 and close."""
+        if not self._closing and self._open_count() >= self.max_connections and self._pending:
+            # Connections admitted but since handed to HTTP/2 are counted twice
+            # until their head timer: recount before refusing.
+            self._pending = {t for t in self._pending
+                             if not t.is_closing() and not isinstance(t.get_protocol(), _Connection)}
+        if self._closing or self._open_count() >= self.max_connections:
+            # Over the cap (uvicorn's --limit-concurrency answers 503 the same way).
+            if not self._closing:
+                self._note_full()
+            body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Server busy"}}'
+            transport.write(  # type: ignore[attr-defined]
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                b"retry-after: 1\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+            transport.close()
+            return False
+        return True
+
+    def _expire_pending(self, transport: asyncio.Transport, sniffer: asyncio.Protocol) -> None:
+        """Head timeout of a connection that never said which protocol it speaks."""
+        self._pending.discard(transport)
+        if transport.get_protocol() is sniffer and not transport.is_closing():
+            log.debug("head timeout before the first bytes of a connection")
+            transport.close()
 
     def _note_full(self) -> None:
         now = self._now()
@@ -1104,6 +1171,9 @@ class StreamableHttpServer:
             t.cancel()
         for conn in list(self._conns):
             conn._abort()
+        for t in list(self._pending):
+            t.abort()
+        self._pending.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
