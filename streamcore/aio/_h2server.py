@@ -201,23 +201,37 @@ class H2Listener:
 
 
 class _Sniffer(asyncio.Protocol):
-    """The first protocol of every connection: picks HTTP/2 or HTTP/1.1, then steps aside."""
+    """The first protocol of every connection: picks HTTP/2 or HTTP/1.1, then steps aside.
 
-    __slots__ = ("listener", "transport", "buf")
+    The HTTP/1.1 connection is made at once and told of the transport, so the
+    adapter's connection cap (503) and head timeout apply to every connection
+    from its first moment, whatever it turns out to speak. If it speaks HTTP/2,
+    the HTTP/1.1 connection is retired (``connection_lost``, which frees its
+    slot and its timer) and an :class:`H2Connection` takes the slot.
+    """
+
+    __slots__ = ("listener", "transport", "buf", "h1")
 
     def __init__(self, listener: H2Listener) -> None:
         self.listener = listener
         self.transport: asyncio.Transport | None = None
         self.buf = b""
+        self.h1: asyncio.Protocol | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        h1 = self.h1 = self.listener.http1()
+        h1.connection_made(transport)
+        if getattr(h1, "closed", False):
+            return  # refused (over the connection cap, or shutting down): it has answered
         sslobj = transport.get_extra_info("ssl_object")
         if sslobj is not None:
             # TLS: ALPN has decided already (RFC 9113 section 3.3); no ALPN means HTTP/1.1.
             self._become(sslobj.selected_alpn_protocol() == "h2", b"")
 
     def data_received(self, data: bytes) -> None:
+        if self.h1 is None or getattr(self.h1, "closed", False):
+            return  # refused: the bytes are dropped while it closes
         buf = self.buf + data if self.buf else data
         n = min(len(buf), len(PREFACE))
         if buf[:n] != PREFACE[:n]:
@@ -228,21 +242,27 @@ class _Sniffer(asyncio.Protocol):
             self.buf = buf  # a prefix of the preface: wait for the rest
 
     def eof_received(self) -> bool | None:
+        if self.h1 is None or getattr(self.h1, "closed", False):
+            return None
         self._become(False, self.buf)
-        proto = self.transport.get_protocol() if self.transport is not None else None
-        if proto is not None and proto is not self:
-            return proto.eof_received()  # type: ignore[attr-defined, no-any-return]
-        return None
+        return self.h1.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        pass  # closed before it spoke: nothing was started
+        if self.h1 is not None:
+            self.h1.connection_lost(exc)  # closed before it spoke (or refused)
 
     def _become(self, http2: bool, data: bytes) -> None:
         t = self.transport
-        assert t is not None
-        proto: asyncio.Protocol = self.listener.h2_connection() if http2 else self.listener.http1()
+        h1 = self.h1
+        assert t is not None and h1 is not None
+        proto: asyncio.Protocol
+        if http2:
+            h1.connection_lost(None)  # frees its slot and timer; it never saw a byte
+            proto = self.listener.h2_connection()
+            proto.connection_made(t)
+        else:
+            proto = h1
         t.set_protocol(proto)
-        proto.connection_made(t)
         if data:
             proto.data_received(data)
 
@@ -298,6 +318,7 @@ class H2Connection(_Connection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.listener.connections.add(self)
+        self.hub._conns.add(self)  # counted against max_connections, closed by aclose()
         now = self.hub._now()
         self._last_rx = now
         self._idle_since = now
@@ -333,6 +354,7 @@ class H2Connection(_Connection):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.listener.connections.discard(self)
+        self.hub._conns.discard(self)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -345,6 +367,25 @@ class H2Connection(_Connection):
             self.by_xid.clear()
             self.streams.clear()
             hub._drain()
+
+    # -- what the hub asks of every connection (aclose, buffered_input) ----------------
+
+    def _close_now(self) -> None:
+        """Close if no stream is open; otherwise the graceful GOAWAY that
+        ``aclose`` sent first closes the connection when the streams end."""
+        if not self.streams:
+            self._close()
+
+    def _abort(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.abort()
+
+    def shutdown_stream(self, retry_ms: int) -> bool:
+        return False  # HTTP/2 streams end under the GOAWAY grace instead
+
+    def _inbound(self) -> int:
+        return 0  # h2 keeps at most a partial frame; bodies go to the core as they arrive
 
     def pause_writing(self) -> None:
         self.write_paused = True
