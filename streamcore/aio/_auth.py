@@ -18,6 +18,7 @@ user agent came back to:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl as _ssl
 import time
@@ -37,8 +38,10 @@ from .._oauth import (
     OAuthError,
     TokenStorage,
 )
+from .._oauth_rs import IntrospectionVerifier, ProtectedResource, bearer_token
 
-__all__ = ["OAuth", "Consent", "headless_consent", "BrowserConsent", "fetch", "DEFAULT_AUTH_TIMEOUT"]
+__all__ = ["OAuth", "Consent", "headless_consent", "BrowserConsent", "ResourceServer", "load_jwks", "fetch",
+           "DEFAULT_AUTH_TIMEOUT"]
 
 log = logging.getLogger("streamcore.auth")
 
@@ -247,3 +250,79 @@ class OAuth:
                 break
         c.cancel("authorization flow did not finish")
         return False
+
+
+# -- resource-server side ---------------------------------------------------------------
+
+
+class ResourceServer:
+    """The asyncio server's OAuth side: ``StreamableHttpServer(app, config, auth=ResourceServer(...))``.
+
+    Serves the Protected Resource Metadata document at its well-known path
+    (RFC 9728 section 3.1; GET only, answered without the core) and, with an
+    :class:`~streamcore.auth.IntrospectionVerifier`, introspects a token the
+    cache does not know before its request reaches the core (the request's
+    head is held, the connection stops reading meanwhile). Put the matching
+    :class:`~streamcore.auth.BearerAuth` in ``ServerConfig(authenticate=...)``.
+    """
+
+    def __init__(self, resource: ProtectedResource, *, introspection: IntrospectionVerifier | None = None,
+                 timeout: float = DEFAULT_AUTH_TIMEOUT, clock: Callable[[], float] = time.time,
+                 max_pending: int = 1024) -> None:
+        self.resource = resource
+        self.introspection = introspection
+        self.timeout = timeout
+        self.clock = clock
+        self.max_pending = max_pending
+        self._path = resource.metadata_path.encode("ascii")
+        self._pending: dict[str, asyncio.Future[None]] = {}
+
+    def document(self, method: bytes, target: bytes) -> bytes | None:
+        """The PRM JSON when ``method target`` asks for it, else None."""
+        if method == b"GET" and target.split(b"?", 1)[0] == self._path:
+            return self.resource.document()
+        return None
+
+    def prepare(self, headers: Sequence[tuple[bytes, bytes]]) -> Awaitable[None] | None:
+        """An awaitable when the request's token must be introspected first, else None."""
+        iv = self.introspection
+        if iv is None:
+            return None
+        try:
+            token = bearer_token(headers)
+        except ValueError:
+            return None  # BearerAuth answers it
+        if token is None or not iv.needs(token, now=self.clock()):
+            return None
+        fut = self._pending.get(token)
+        if fut is None:
+            if len(self._pending) >= self.max_pending:
+                return None  # overloaded: the request is answered 401 and the client retries
+            fut = self._pending[token] = asyncio.ensure_future(self._introspect(token))
+        return asyncio.shield(fut)
+
+    async def _introspect(self, token: str) -> None:
+        iv = self.introspection
+        assert iv is not None
+        try:
+            url, headers, body = iv.request(token)
+            status, _h, rbody = await fetch("POST", url, headers, body, timeout=self.timeout, max_size=64 * 1024)
+            iv.receive(token, status, rbody, now=self.clock())
+        except (OSError, asyncio.TimeoutError, OAuthError) as exc:
+            log.warning("token introspection failed: %s", exc)
+        finally:
+            self._pending.pop(token, None)
+
+
+async def load_jwks(url: str, *, timeout: float = DEFAULT_AUTH_TIMEOUT) -> dict:
+    """GET a JWKS document (for :class:`~streamcore.auth.JwtVerifier` and its ``update_jwks``)."""
+    status, _h, body = await fetch("GET", url, [(b"accept", b"application/json")], timeout=timeout)
+    if status != 200:
+        raise OAuthError(f"GET {url}: HTTP {status}")
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise OAuthError(f"{url}: not JSON") from None
+    if not isinstance(doc, dict):
+        raise OAuthError(f"{url}: not a JWKS")
+    return doc

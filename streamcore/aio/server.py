@@ -37,8 +37,10 @@ from .._events import (
 from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
 from .._modern import SubscriptionClosed, SubscriptionOpened
 from .._server import Server, ServerConfig
+from ._auth import ResourceServer
 
-__all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve", "DEFAULT_MAX_WRITE_BUFFER"]
+__all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve", "DEFAULT_MAX_WRITE_BUFFER",
+           "ResourceServer"]
 
 log = logging.getLogger("streamcore.server")
 
@@ -135,6 +137,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.out: list[bytes] = []
         self.close_after_flush = False
+        self._doc: bytes | None = None  # oauth: a metadata document to answer at the request's end
+        self._held = False  # oauth: the head waits for its token to be introspected
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -189,6 +193,42 @@ class _Connection(asyncio.Protocol):
             t.close()
             self.closed = True
 
+    def _auth_hold(self, method: bytes, target: bytes, headers: Any, resume: Callable[[], None]) -> bool:
+        """OAuth (docs/auth.md): True if the adapter takes this head: the PRM document, or a held token check."""
+        auth = self.hub.auth
+        if auth is None:
+            return False
+        self._doc = auth.document(method, target)
+        if self._doc is not None:
+            return True
+        pending = auth.prepare(headers)
+        if pending is None:
+            return False
+        self._held = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+        def done(_: Any) -> None:
+            self._held = False
+            if not self.closed:
+                if self.transport is not None:
+                    self.transport.resume_reading()
+                resume()
+                self._process()
+        asyncio.ensure_future(pending).add_done_callback(done)
+        return True
+
+    def _answer_doc(self) -> None:
+        doc, self._doc = self._doc, None
+        assert doc is not None
+        self.head(ResponseHead(-1, 200, [(b"content-type", b"application/json"),
+                                         (b"content-length", b"%d" % len(doc)), (b"cache-control", b"max-age=300")]))
+        self.data(ResponseData(-1, doc))
+        self.end(ResponseEnd(-1))
+
+    def _process(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     # engine-specific
     def head(self, ev: ResponseHead) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -220,7 +260,7 @@ class _FastConnection(_Connection):
         hub = self.hub
         core = hub.core
         http = self.http
-        while not self.closed:
+        while not self.closed and not self._held:
             try:
                 ev = http.next_event()
             except Http11Error as exc:
@@ -234,13 +274,12 @@ class _FastConnection(_Connection):
                 if self.xid is not None:
                     core.receive_body(self.xid, ev)
             elif isinstance(ev, RequestHead):
-                xid = core.receive_request(ev.method, ev.target, ev.headers, hub._now())
-                self.xid = xid
-                hub._route[xid] = self
-                if ev.expect_continue:
-                    self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if not self._auth_hold(ev.method, ev.target, ev.headers, lambda ev=ev: self._head_in(ev)):
+                    self._head_in(ev)
             elif ev is END:
-                if self.xid is not None:
+                if self._doc is not None:
+                    self._answer_doc()
+                elif self.xid is not None:
                     core.receive_end(self.xid, hub._now())
             elif ev is NEED_DATA or ev is PAUSED:
                 break
@@ -250,6 +289,14 @@ class _FastConnection(_Connection):
                 self.closed = True
                 break
         hub._drain()
+
+    def _head_in(self, ev: RequestHead) -> None:
+        hub = self.hub
+        xid = hub.core.receive_request(ev.method, ev.target, ev.headers, hub._now())
+        self.xid = xid
+        hub._route[xid] = self
+        if ev.expect_continue:
+            self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def head(self, ev: ResponseHead) -> None:
         self._write(self.http.response_head(ev.status, ev.headers, streaming=ev.streaming))
@@ -300,7 +347,7 @@ class _H11Connection(_Connection):
     def _process(self) -> None:
         hub = self.hub
         core = hub.core
-        while not self.closed:
+        while not self.closed and not self._held:
             try:
                 ev = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
@@ -313,14 +360,15 @@ class _H11Connection(_Connection):
             if ev is h11.NEED_DATA or ev is h11.PAUSED:
                 break
             if isinstance(ev, h11.Request):
-                xid = core.receive_request(ev.method, ev.target, ev.headers, hub._now())
-                self.xid = xid
-                hub._route[xid] = self
+                if not self._auth_hold(ev.method, ev.target, ev.headers, lambda ev=ev: self._head_in(ev)):
+                    self._head_in(ev)
             elif isinstance(ev, h11.Data):
                 if self.xid is not None:
                     core.receive_body(self.xid, ev.data)
             elif isinstance(ev, h11.EndOfMessage):
-                if self.xid is not None:
+                if self._doc is not None:
+                    self._answer_doc()
+                elif self.xid is not None:
                     core.receive_end(self.xid, hub._now())
                 if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
                     self.h11.start_next_cycle()
@@ -330,6 +378,12 @@ class _H11Connection(_Connection):
                     self.transport.close()
                 break
         hub._drain()
+
+    def _head_in(self, ev: h11.Request) -> None:
+        hub = self.hub
+        xid = hub.core.receive_request(ev.method, ev.target, ev.headers, hub._now())
+        self.xid = xid
+        hub._route[xid] = self
 
     def head(self, ev: ResponseHead) -> None:
         # h11 frames a response without Content-Length as chunked on HTTP/1.1.
@@ -367,7 +421,9 @@ class StreamableHttpServer:
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
         request_timeout: float | None = None,
         http1: str = "fast",
+        auth: ResourceServer | None = None,
     ) -> None:
+        self.auth = auth  # OAuth resource server: PRM document, token introspection (docs/auth.md)
         if http1 not in _ENGINES:
             raise ValueError(f"http1 must be one of {sorted(_ENGINES)}")
         self._engine = _ENGINES[http1]
@@ -575,9 +631,10 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 
 async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
-                *, ready: Callable[[int], None] | None = None, http1: str = "fast") -> None:
+                *, ready: Callable[[int], None] | None = None, http1: str = "fast",
+                auth: ResourceServer | None = None) -> None:
     """Run until cancelled. ``ready(port)`` is called once listening."""
-    hub = StreamableHttpServer(app, config, http1=http1)
+    hub = StreamableHttpServer(app, config, http1=http1, auth=auth)
     srv = await hub.start(host, port)
     bound = srv.sockets[0].getsockname()[1]
     if ready is not None:
