@@ -477,7 +477,7 @@ class ClientSession:
 
     # -- HTTP/1.1 -------------------------------------------------------------
 
-    async def _exchange(self, req: HttpRequest, retried: bool = False) -> None:
+    async def _exchange(self, req: HttpRequest, retried: int = 0) -> None:
         core = self._core
         h = req.handle
         loop = self._loop
@@ -525,11 +525,11 @@ class ClientSession:
             while 100 <= status < 200:  # interim responses
                 head, rest = await self._read_head(conn, rest)
                 status, headers = _parse_head(head)
-            if auth is not None and status in (401, 403) and not retried:  # AUTH-07: authorize, then retry once
+            if auth is not None and status in (401, 403) and retried < 2:  # AUTH-07: authorize, retry (401 then 403)
                 if await auth.challenge(req.url, status, headers, sent):
                     conn.close()
                     conn = None
-                    return await self._exchange(req, retried=True)
+                    return await self._exchange(req, retried + 1)
             elif auth is not None and sent is not None and status < 400:
                 auth.succeeded(req.url)
             core.receive_response(h, status, headers, loop.time())

@@ -37,10 +37,10 @@ from .._events import (
 from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
 from .._modern import SubscriptionClosed, SubscriptionOpened
 from .._server import Server, ServerConfig
-from ._auth import ResourceServer
+from ._auth import ResourceServer, load_jwks
 
 __all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve", "DEFAULT_MAX_WRITE_BUFFER",
-           "ResourceServer"]
+           "ResourceServer", "load_jwks"]
 
 log = logging.getLogger("streamcore.server")
 
