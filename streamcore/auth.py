@@ -23,6 +23,7 @@ from ._oauth import (
     TokenStorage,
     Tokens,
     canonical_resource,
+    parse_challenges,
     parse_www_authenticate,
     pkce_pair,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "Authorized",
     "AuthorizationFailed",
     "parse_www_authenticate",
+    "parse_challenges",
     "canonical_resource",
     "pkce_pair",
     "DEFAULT_MAX_AUTHORIZATIONS",

@@ -195,26 +195,32 @@ class OAuth:
             self._lock = asyncio.Lock()
         return self._lock
 
-    async def authorization(self, url: str) -> str | None:
-        """The ``Authorization`` value for a request to ``url``; refreshes a token about to expire."""
+    async def headers(self, method: str, url: str) -> list[tuple[str, str]]:
+        """``Authorization`` (and ``DPoP``) for a request to ``url``; refreshes a token about to expire first."""
         c = self.client
         if c.needs_refresh(url, now=self.clock()) and not c.busy:
             async with self._get_lock():
                 if c.needs_refresh(url, now=self.clock()) and c.begin(url, now=self.clock()):
                     await self._pump()
-        return c.authorization(url, now=self.clock())
+        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in c.request_headers(method, url, now=self.clock())]
 
-    def succeeded(self, url: str) -> None:
+    def succeeded(self, url: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+        """A request with a token went through (resets the retry limit; keeps a rotated DPoP nonce)."""
         self.client.succeeded(url)
+        if headers:
+            self.client.receive_resource_response(url, 200, [(k.encode("latin-1"), v.encode("latin-1"))
+                                                             for k, v in headers if k == "dpop-nonce"])
 
     async def challenge(self, url: str, status: int, headers: Sequence[tuple[str, str]], sent: str | None) -> bool:
         """A 401/403 came back for a request that carried ``sent``: True if a retry now has a better token."""
+        hb = [(k.encode("latin-1").lower(), v.encode("latin-1")) for k, v in headers]
+        if self.client.receive_resource_response(url, status, hb):
+            return True  # RFC 9449 section 9: retry with the server's new DPoP nonce
         async with self._get_lock():
             c = self.client
             current = c.authorization(url, now=self.clock())
             if status == 401 and current is not None and current != sent:
                 return True  # another request re-authorized while this one waited
-            hb = [(k.encode("latin-1").lower(), v.encode("latin-1")) for k, v in headers]
             if not c.begin(url, status=status, headers=hb, now=self.clock()):
                 return False
             return await self._pump()

@@ -491,9 +491,10 @@ class ClientSession:
         for k, v in req.headers:
             lines.append(f"{k}: {v}")
         auth = self._auth
-        sent = await auth.authorization(req.url) if auth is not None else None
-        if sent is not None:  # AUTH-01: on every request, never in the query
-            lines.append(f"Authorization: {sent}")
+        creds = await auth.headers(req.method, req.url) if auth is not None else []
+        for k, v in creds:  # AUTH-01: Authorization (and a DPoP proof) on every request, never in the query
+            lines.append(f"{k}: {v}")
+        sent = creds[0][1] if creds else None
         body = req.body
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
@@ -531,7 +532,7 @@ class ClientSession:
                     conn = None
                     return await self._exchange(req, retried + 1)
             elif auth is not None and sent is not None and status < 400:
-                auth.succeeded(req.url)
+                auth.succeeded(req.url, headers)
             core.receive_response(h, status, headers, loop.time())
             self._pump()
             te = cl = None
