@@ -7,7 +7,7 @@ its pure-Python twin otherwise (``STREAMCORE_NO_EXTENSIONS=1`` forces pure).
 
 from __future__ import annotations
 
-from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from ._errors import LocalProtocolError, McpError, ProtocolError, RemoteProtocolError
 
 __version__ = "0.1.0.dev0"
 
@@ -16,4 +16,5 @@ __all__ = [
     "ProtocolError",
     "LocalProtocolError",
     "RemoteProtocolError",
+    "McpError",
 ]

@@ -46,11 +46,20 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_hosts=hosts,
     )
 
+    ctx = None
+    if args.certfile:  # TLS; HTTP/2 is offered by ALPN
+        import ssl
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.certfile, args.keyfile)
+    scheme = "https" if ctx is not None else "http"
+
     def ready(port: int) -> None:
-        print(f"streamcore demo MCP server on http://{args.host}:{port}/mcp", flush=True)
+        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
 
     try:
-        asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready, http1=args.http1))
+        asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready, http1=args.http1,
+                          ssl=ctx, http2=False if args.no_http2 else None))
     except KeyboardInterrupt:
         pass
     return 0
@@ -83,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                     "e.g. the public name behind a reverse proxy")
     sp.add_argument("--http1", choices=("fast", "h11"), default="fast",
                     help="HTTP/1.1 engine: streamcore's own (default) or h11")
+    sp.add_argument("--certfile", help="serve TLS with this certificate chain (PEM); h2 by ALPN")
+    sp.add_argument("--keyfile", help="the certificate's private key (PEM), if not in --certfile")
+    sp.add_argument("--no-http2", action="store_true", help="HTTP/1.1 only (no h2c, no h2 by ALPN)")
     args = parser.parse_args(argv)
     if args.command in (None, "info"):
         return _info()

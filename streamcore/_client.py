@@ -99,7 +99,9 @@ from ._era import (
     x_mcp_header_problems,
     x_mcp_headers,
 )
-from ._errors import JsonRpcDecodeError, LocalProtocolError, RemoteProtocolError, SseDecodeError
+from ._errors import JsonRpcDecodeError, LocalProtocolError, McpError, RemoteProtocolError, SseDecodeError
+from ._protocol import SUBSCRIPTION_ID
+from ._versions import CLIENT_LEGACY_VERSIONS, LATEST_LEGACY_VERSION
 from .sse import SseDecoder
 
 __all__ = [
@@ -133,13 +135,12 @@ __all__ = [
 ]
 
 #: Session-era revisions this client speaks, oldest first (L0 for the fallback).
-SUPPORTED_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-LATEST_VERSION = SUPPORTED_VERSIONS[-1]
+SUPPORTED_VERSIONS = CLIENT_LEGACY_VERSIONS
+LATEST_VERSION = LATEST_LEGACY_VERSION
 #: The per-request-era revision this client speaks (spec 1.2, R4).
 MODERN_VERSION = MODERN_VERSIONS[0]
 #: JSON-RPC codes that only a 2026-07-28 server sends with HTTP 400 (spec 5.2; CLI-COMPAT-03).
 MODERN_ERROR_CODES = frozenset({HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION})
-SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 #: resultType values this client understands (JR-30); anything else is invalid.
 _RESULT_TYPES = frozenset({"complete", "input_required"})
 _log = logging.getLogger("streamcore.client")
@@ -155,16 +156,6 @@ _ERROR_SNIPPET = 512
 
 class ClientError(Exception):
     """Base of every error a request can fail with."""
-
-
-class McpError(ClientError):
-    """The server answered the request with a JSON-RPC error response."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(f"{message} (JSON-RPC error {code})")
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 class HttpStatusError(RemoteProtocolError, ClientError):

@@ -41,8 +41,10 @@ missing or not equal to the body's (-32020, SRV-VER-05/07); version not
 supported (-32022 with ``data.supported``/``data.requested``, SRV-VER-06);
 ``Mcp-Method`` and ``Mcp-Name`` missing or not equal (-32020, SRV-HDR-01/02);
 annotated ``Mcp-Param-*`` (-32020, SRV-HDR-02/03); ``clientCapabilities``
-missing (-32602) or lacking a capability the method requires (-32021,
-SRV-VER-11). Header names are matched case-insensitively, values
+missing (-32602) or lacking a capability the method or tool requires (-32021,
+SRV-VER-11). A request whose body has no ``_meta`` protocol version under a
+modern header is -32602 too (``_meta`` is required params; the conformance
+suite and the Python SDK agree). Header names are matched case-insensitively, values
 case-sensitively (HDR-04).
 
 Also here: the header-value codec clients use for ``Mcp-Name`` and
@@ -62,6 +64,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import jsonrpc as _jr
 from ._errors import JsonRpcDecodeError
+from ._protocol import (
+    HEADER_MISMATCH,
+    META_CLIENT_CAPABILITIES,
+    META_CLIENT_INFO,
+    META_PROTOCOL_VERSION,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    UNSUPPORTED_PROTOCOL_VERSION,
+)
+from ._versions import LEGACY_VERSIONS, MODERN_VERSIONS, served_versions
 
 __all__ = [
     "Verdict",
@@ -86,19 +97,6 @@ __all__ = [
     "MAX_SAFE_INTEGER",
 ]
 
-#: Modern (per-request metadata) revisions, newest first.
-MODERN_VERSIONS: tuple[str, ...] = ("2026-07-28",)
-#: Legacy (initialize handshake) Streamable HTTP revisions, oldest first.
-LEGACY_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
-
-# schema/2026-07-28/schema.ts, "MCP error codes".
-HEADER_MISMATCH = -32020
-MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
-UNSUPPORTED_PROTOCOL_VERSION = -32022
-
-META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
-META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
-META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 
 #: Methods whose ``Mcp-Name`` header mirrors a body field (CLI-HDR-01).
 NAME_SOURCES: Mapping[str, str] = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
@@ -452,7 +450,7 @@ def _has_caps(declared: Any, required: Any) -> bool:
 
 def _supported_list(modern: Sequence[str], legacy: Sequence[str]) -> list[str]:
     # Newest first, as in the versioning.mdx example (["2026-07-28", "2025-11-25"]).
-    return sorted(set(modern) | set(legacy), reverse=True)
+    return served_versions(list(legacy), list(modern))
 
 
 def _show(raw: bytes) -> str:
@@ -468,6 +466,7 @@ def classify(
     supported_legacy: Sequence[str] = LEGACY_VERSIONS,
     param_headers: Mapping[str, Mapping[str, Sequence[str] | str]] | None = None,
     required_capabilities: Mapping[str, Mapping[str, Any]] | None = None,
+    tool_capabilities: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Verdict:
     """Decide the era of one HTTP request and check its modern headers (module docstring).
 
@@ -476,7 +475,8 @@ def classify(
     ``param_headers`` maps a tool name to ``{header suffix: argument path}``
     (see :func:`param_headers_from_tools`): without it ``Mcp-Param-*`` headers
     are not checked. ``required_capabilities`` maps a method to the
-    ClientCapabilities it needs (-32021 when undeclared). Never raises for any
+    ClientCapabilities it needs, ``tool_capabilities`` a tool name to those
+    its ``tools/call`` needs (-32021 when undeclared). Never raises for any
     peer input.
     """
     if isinstance(method, str):
@@ -557,7 +557,8 @@ def classify(
         # Else a modern header (or a modern-only server): the modern checks
         # reject it (the body lacks the _meta its header promises).
     return _check_modern(
-        f, hv, msg, meta, supported_modern, supported_legacy, param_headers, required_capabilities
+        f, hv, msg, meta, supported_modern, supported_legacy, param_headers, required_capabilities,
+        tool_capabilities,
     )
 
 
@@ -621,6 +622,7 @@ def _check_modern(
     legacy: Sequence[str],
     param_headers: Mapping[str, Mapping[str, Sequence[str] | str]] | None,
     required_caps: Mapping[str, Mapping[str, Any]] | None,
+    tool_caps: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Verdict:
     t = type(msg)
     rid = msg.id if t is _jr.Request or t is _jr.Invalid else None
@@ -651,8 +653,12 @@ def _check_modern(
     if hv is None:  # SRV-VER-07, SRV-HDR-02
         return reject(400, HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version header is required")
     if body_version is _MISSING:
-        return reject(400, HEADER_MISMATCH,
-                      f"Header mismatch: MCP-Protocol-Version header value '{hv}' has no {META_PROTOCOL_VERSION} in the body _meta")
+        # A request without _meta, or whose _meta lacks the version, is
+        # malformed params (schema: RequestParams._meta is required), not a
+        # header mismatch: -32602, as the conformance suite
+        # (sep-2575-request-meta-invalid-*) and the Python SDK answer.
+        where = "params._meta" if meta is None else f"_meta {META_PROTOCOL_VERSION}"
+        return reject(400, _jr.INVALID_PARAMS, f"Invalid params: {where} is required in {hv}")
     if body_version != hv:  # SRV-VER-05
         return reject(400, HEADER_MISMATCH, _mismatch("MCP-Protocol-Version", hv, body_version))
     if hv not in modern:  # SRV-VER-06
@@ -683,11 +689,15 @@ def _check_modern(
     if type(caps) is not dict:
         return reject(400, _jr.INVALID_PARAMS,
                       f"Invalid params: _meta {META_CLIENT_CAPABILITIES} must be an object")
-    if required_caps is not None:
-        need = required_caps.get(msg.method)
-        if need and not _has_caps(caps, need):  # SRV-VER-11
-            return reject(400, MISSING_REQUIRED_CLIENT_CAPABILITY,
-                          f"Missing required client capability for {msg.method}", {"requiredCapabilities": dict(need)})
+    need = required_caps.get(msg.method) if required_caps is not None else None
+    what = msg.method
+    if not need and tool_caps is not None and msg.method == "tools/call":
+        tool = params.get("name")
+        need = tool_caps.get(tool) if isinstance(tool, str) else None
+        what = f"tool {tool}"
+    if need and not _has_caps(caps, need):  # SRV-VER-11, sep-2575-server-rejects-undeclared-capability
+        return reject(400, MISSING_REQUIRED_CLIENT_CAPABILITY,
+                      f"Missing required client capability for {what}", {"requiredCapabilities": dict(need)})
     return Verdict("modern", hv, request_id=rid, message_obj=msg, body_checked=True)
 
 

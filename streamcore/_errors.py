@@ -16,6 +16,7 @@ __all__ = [
     "SseDecodeError",
     "ChunkedDecodeError",
     "JsonRpcDecodeError",
+    "McpError",
 ]
 
 
@@ -85,3 +86,28 @@ class JsonRpcDecodeError(RemoteProtocolError):
         super().__init__(msg, status_hint=status_hint)
         if code_hint is not None:
             self.code_hint = code_hint
+
+
+class McpError(Exception):
+    """A JSON-RPC error an application answers with, or a peer answered with.
+
+    The one error class of the application seam on both sides: a server
+    handler raises it to answer its request with ``{"code", "message",
+    "data"}``; the client fails a request with it when the server's answer is
+    a JSON-RPC error. ``http_status`` is the HTTP status that carried the
+    error, when known (the client sets it; 2026-07-28 maps codes to statuses).
+    """
+
+    def __init__(self, code: int, message: str, data: object = None) -> None:
+        if type(code) is not int:
+            raise LocalProtocolError(f"McpError code must be an int, not {type(code).__name__}")
+        if not isinstance(message, str):
+            raise LocalProtocolError(f"McpError message must be a str, not {type(message).__name__}")
+        super().__init__(f"{message} (JSON-RPC error {code})")
+        self.code = code
+        self.message = message
+        self.data = data
+        self.http_status: int | None = None
+
+    def __repr__(self) -> str:
+        return f"McpError({self.code!r}, {self.message!r}, {self.data!r})"

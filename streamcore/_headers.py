@@ -7,9 +7,12 @@ case-insensitive; RFC 9113 section 8.2.1 sends them lower-case).
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from http import HTTPStatus
+from typing import Iterable, Mapping, Sequence
 
 __all__ = [
+    "DEFAULT_MAX_HEAD_SIZE",
+    "REASONS",
     "Headers",
     "accepts",
     "is_json_content_type",
@@ -17,6 +20,13 @@ __all__ = [
 ]
 
 Headers = Sequence[tuple[bytes, bytes]]
+
+#: Bytes of request line plus header section (or of a response head, on the
+#: client side). h11 allows 16 KiB by default; we allow 64 KiB because OAuth
+#: bearer tokens and Mcp-Param-* headers can be long.
+DEFAULT_MAX_HEAD_SIZE = 64 * 1024
+#: HTTP status -> reason phrase (RFC 9110 section 15), for status lines.
+REASONS: Mapping[int, bytes] = {s.value: s.phrase.encode() for s in HTTPStatus}
 
 JSON = b"application/json"
 SSE = b"text/event-stream"

@@ -29,10 +29,10 @@ after the error response.
 from __future__ import annotations
 
 import re
-from http import HTTPStatus
 from typing import NamedTuple
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
 from .chunked import ChunkedDecodeError, ChunkedDecoder, encode_chunk, framing_for_request
 
 __all__ = [
@@ -46,9 +46,6 @@ __all__ = [
     "DEFAULT_MAX_FIELDS",
 ]
 
-#: Bytes of request line plus header section. h11 allows 16 KiB by default;
-#: we allow 64 KiB because OAuth bearer tokens and Mcp-Param-* headers can be long.
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
 #: Header field lines per request (Apache's LimitRequestFields default is 100).
 DEFAULT_MAX_FIELDS = 128
 
@@ -85,7 +82,6 @@ CLOSED = _Sentinel("CLOSED")  #: the client closed its side cleanly between requ
 # the method, so it is not parsed further here.
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP/1\.([01])")
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*")
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _SPECIAL = frozenset({b"transfer-encoding", b"connection", b"expect"})
 # The same ceiling framing_for_request applies (2**63 - 1).
 _MAX_CONTENT_LENGTH = 2**63 - 1

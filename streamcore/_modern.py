@@ -85,15 +85,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 from . import jsonrpc as _jr
 from . import sse as _sse
-from ._era import (
+from ._era import Verdict, error_response
+from ._protocol import (
     HEADER_MISMATCH,
-    LEGACY_VERSIONS,
     MISSING_REQUIRED_CLIENT_CAPABILITY,
-    MODERN_VERSIONS,
+    REMOVED_METHODS,
+    SUBSCRIPTION_ID,
     UNSUPPORTED_PROTOCOL_VERSION,
-    Verdict,
-    error_response,
 )
+from ._results import complete_result_for_era, discover_result
+from ._versions import MODERN_VERSIONS
 from ._errors import LocalProtocolError
 from ._events import (
     AppEvent,
@@ -119,8 +120,6 @@ __all__ = [
     "DEFAULT_MAX_LISTEN_QUEUE_BYTES",
     "DEFAULT_MAX_LISTENS",
 ]
-
-SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 
 #: Notification method -> the filter field that opts in to it (schema ``SubscriptionFilter``).
 LISTEN_FILTERS: Mapping[str, str] = {
@@ -218,6 +217,9 @@ class ModernConfig:
     omit_null_id: bool = False
     #: Extra notification method -> filter field, for extensions' listen types.
     extra_listen_filters: Mapping[str, str] = field(default_factory=dict)
+    #: A prepared ``server/discover`` result: when set, the endpoint answers
+    #: ``server/discover`` itself (SRV-VER-10) and the application never sees it.
+    discover: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.reply_mode not in ("auto", "sse", "json"):
@@ -235,13 +237,14 @@ class _S(enum.Enum):
 class _Call:
     """One request the application is working on."""
 
-    __slots__ = ("handle", "xid", "request_id", "method", "state", "last_write")
+    __slots__ = ("handle", "xid", "request_id", "method", "version", "state", "last_write")
 
-    def __init__(self, handle: int, xid: int, request_id: Any, method: str) -> None:
+    def __init__(self, handle: int, xid: int, request_id: Any, method: str, version: str) -> None:
         self.handle = handle
         self.xid = xid
         self.request_id = request_id
         self.method = method
+        self.version = version
         self.state = _S.WAITING
         self.last_write = 0.0
 
@@ -287,42 +290,6 @@ def http_status_for_error(code: int) -> int:
     if code in (HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION):
         return 400
     return 200
-
-
-def discover_result(
-    supported_versions: Sequence[str] = MODERN_VERSIONS + tuple(reversed(LEGACY_VERSIONS)),
-    capabilities: Mapping[str, Any] | None = None,
-    *,
-    server_info: Mapping[str, Any] | None = None,
-    instructions: str | None = None,
-    ttl_ms: int = 0,
-    cache_scope: str = "public",
-) -> dict:
-    """A conformant ``server/discover`` result (SRV-VER-10; schema ``DiscoverResult``).
-
-    ``supported_versions`` should list every version the endpoint serves,
-    legacy ones included (as the ``versioning.mdx`` examples do).
-    ``DiscoverResult`` extends ``CacheableResult``, so ``ttlMs`` and
-    ``cacheScope`` are required; the default ``ttlMs=0`` means "immediately
-    stale". ``server_info`` (``{"name", "version"}``) goes in
-    ``_meta["io.modelcontextprotocol/serverInfo"]`` (SHOULD).
-    """
-    if ttl_ms < 0:
-        raise LocalProtocolError("ttl_ms must be >= 0")
-    if cache_scope not in ("public", "private"):
-        raise LocalProtocolError("cache_scope is 'public' or 'private'")
-    out: dict = {
-        "resultType": "complete",
-        "supportedVersions": list(supported_versions),
-        "capabilities": dict(capabilities or {}),
-        "ttlMs": ttl_ms,
-        "cacheScope": cache_scope,
-    }
-    if server_info is not None:
-        out["_meta"] = {"io.modelcontextprotocol/serverInfo": dict(server_info)}
-    if instructions is not None:
-        out["instructions"] = instructions
-    return out
 
 
 class ModernEndpoint:
@@ -412,8 +379,18 @@ class ModernEndpoint:
             return None
         if message.method == "subscriptions/listen":
             return self._listen(xid, message, protocol_version, identity, now)
+        if message.method in REMOVED_METHODS:
+            # sep-2575-http-server-method-not-found-404-*: the handshake, ping and
+            # the session-scoped utilities do not exist in this era (SRV-VER-08).
+            self._error_reply(xid, 404, message.id, _jr.METHOD_NOT_FOUND,
+                              f"Method not found: {message.method} is not part of {protocol_version}")
+            return None
+        if message.method == "server/discover" and self.config.discover is not None:
+            body = _jr.encode_result(message.id, dict(self.config.discover))
+            self._json(xid, 200, body)
+            return None
         handle = self._new_handle()
-        call = _Call(handle, xid, message.id, message.method)
+        call = _Call(handle, xid, message.id, message.method, protocol_version)
         self._calls[handle] = call
         self._by_xid[xid] = call
         if self.config.reply_mode == "sse":
@@ -475,7 +452,9 @@ class ModernEndpoint:
             data = _jr.encode_error(call.request_id, code, text, error[2] if len(error) > 2 else None)
             status = http_status_for_error(code)
         else:
-            data = _jr.encode_result(call.request_id, self._with_result_type(result))
+            if self.config.add_result_type:
+                result = complete_result_for_era(call.method, result, call.version)
+            data = _jr.encode_result(call.request_id, result)
             status = 200
         if call.state is _S.WAITING:
             self._json(call.xid, status, data)
@@ -691,26 +670,3 @@ class ModernEndpoint:
         self._emit(ResponseHead(xid, status, headers))
         self._emit(ResponseData(xid, body))
         self._emit(ResponseEnd(xid))
-
-    def _with_result_type(self, result: Any) -> Any:
-        """Spec 5.2: every R4 result carries ``resultType`` (module docstring)."""
-        if not self.config.add_result_type:
-            return result
-        if result is None:
-            return {"resultType": "complete"}
-        if type(result) is dict:
-            if "resultType" in result:
-                return result
-            out = {"resultType": "complete"}
-            out.update(result)
-            return out
-        if type(result) is _jr.RawJson:
-            raw = result.raw
-            # Only an object can take the member; a text that mentions
-            # "resultType" anywhere is trusted (it is almost surely the
-            # top-level member, and a duplicate member would be worse).
-            if raw[:1] == b"{" and b'"resultType"' not in raw:
-                body = raw[1:].lstrip()
-                sep = b"" if body[:1] == b"}" else b","
-                return _jr.RawJson(b'{"resultType":"complete"' + sep + body)
-        return result

@@ -43,6 +43,7 @@ session goes ``LIVE`` -> ``CLOSED``; a closed session's id gets 404
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import secrets
 from collections import deque
@@ -67,6 +68,9 @@ from ._headers import JSON, SSE, Headers, accepts, is_json_content_type, valid_h
 from ._era import classify
 from ._modern import ModernConfig, ModernEndpoint
 from ._store import EventStore
+from ._protocol import UNSUPPORTED_PROTOCOL_VERSION
+from ._results import discover_result
+from ._versions import DEFAULT_NEGOTIATED_VERSION, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, served_versions
 
 __all__ = [
     "Server",
@@ -82,10 +86,8 @@ __all__ = [
 ]
 
 #: Session-era revisions this core speaks, oldest first.
-SUPPORTED_VERSIONS: tuple[str, ...] = ("2025-03-26", "2025-06-18", "2025-11-25")
-LATEST_VERSION = SUPPORTED_VERSIONS[-1]
-#: Assumed when a request carries no MCP-Protocol-Version (SRV-VER-01).
-DEFAULT_NEGOTIATED_VERSION = "2025-03-26"
+SUPPORTED_VERSIONS: tuple[str, ...] = LEGACY_VERSIONS
+LATEST_VERSION = LATEST_LEGACY_VERSION
 
 #: 4 MiB, the Python SDK's limit for a POST body.
 DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
@@ -157,6 +159,15 @@ class ServerConfig:
     #: capabilities it requires (-32021 when undeclared).
     param_headers: Any = None
     required_capabilities: Any = None
+    #: Tool name -> ClientCapabilities its ``tools/call`` needs (2026-07-28:
+    #: -32021 with HTTP 400 when the request did not declare them).
+    tool_capabilities: Any = None
+    #: Declared server information (``{"name", "version"}``). When set, the
+    #: per-request era's ``server/discover`` is answered by the core from it,
+    #: ``capabilities`` and ``instructions``, listing every served version.
+    server_info: Any = None
+    capabilities: Any = None
+    instructions: str | None = None
 
     def __post_init__(self) -> None:
         if self.close_after_priming and self.event_store is None:
@@ -168,6 +179,19 @@ class ServerConfig:
             raise LocalProtocolError("a server needs at least one era (legacy or modern)")
         if not self.legacy:
             self.enable_get = self.enable_delete = False
+        if self.server_info is not None and self.modern is not None and self.modern.discover is None:
+            self.modern = dataclasses.replace(self.modern, discover=discover_result(
+                served_versions(self.supported_versions if self.legacy else (), self.modern.supported_versions),
+                self.capabilities, server_info=self.server_info, instructions=self.instructions,
+            ))
+
+    @property
+    def served_versions(self) -> list[str]:
+        """Every version this endpoint serves, newest first (``data.supported`` of -32022)."""
+        return served_versions(
+            self.supported_versions if self.legacy else (),
+            self.modern.supported_versions if self.modern is not None else (),
+        )
 
 
 class _X(enum.Enum):
@@ -456,17 +480,23 @@ class Server:
         else:
             return self._reject(x, 405, -32000, "Method not allowed", extra=[(b"allow", self._allow)])
         version = f.get(b"mcp-protocol-version")
-        if version is not None and version not in self._supported_b and version not in self._modern_b:
-            # SRV-VER-02; also on initialize when present (AMB-11).
-            return self._reject(
-                x, 400, -32000,
-                f"Bad Request: unsupported MCP-Protocol-Version (supported: {', '.join(cfg.supported_versions)})",
-            )
+        if method != b"POST" and version is not None and version not in self._supported_b:
+            # SRV-VER-02, SRV-VER-06. A POST is checked once its body is read,
+            # so that the error can echo the request id.
+            return self._unsupported_version(x, version, None)
         if len(verdicts) > 256:
             # Peers normally send a handful of distinct values; a peer cycling
             # through many must not grow this without bound.
             verdicts.clear()
         return None
+
+    def _unsupported_version(self, x: _Exchange, version: bytes, rid: Any) -> None:
+        """SRV-VER-02, SRV-VER-06: 400, -32022, every version the endpoint serves and the one asked for."""
+        requested = version.decode("latin-1")
+        self._reject(
+            x, 400, UNSUPPORTED_PROTOCOL_VERSION, f"Unsupported protocol version: {requested}", rid=rid,
+            data={"supported": self.config.served_versions, "requested": requested},
+        )
 
     # -- POST ------------------------------------------------------------------
 
@@ -475,9 +505,7 @@ class Server:
         sid = x.fields.get(b"mcp-session-id")
         session: _Session | None = None
         if sid is not None:
-            session = self._find_session(x, sid)
-            if session is None:
-                return
+            session = self._lookup_session(x, sid)
         header_version = x.fields.get(b"mcp-protocol-version")
         version = (
             session.version if session is not None
@@ -493,18 +521,26 @@ class Server:
             return self._reject(x, exc.status_hint, exc.code_hint, str(exc) or "Parse error")
         messages = parsed.messages
         x.is_batch = parsed.is_batch
+        # Errors from here on echo the request id when the body is one request
+        # (sep-2575-http-server-error-jsonrpc-id).
+        rid = messages[0].id if not parsed.is_batch and type(messages[0]) is _jr.Request else None
+        if header_version is not None and header_version not in self._supported_b:
+            return self._unsupported_version(x, header_version, rid)  # AMB-11: initialize too
+        if sid is not None and session is None:
+            return self._reject(x, 404, -32001, "Session not found", rid=rid)  # SRV-SESS-05, SESS-09
         init = [m for m in messages if type(m) is _jr.Request and m.method == "initialize"]
         if init:
             if parsed.is_batch:  # lc: initialize MUST NOT be batched (CLI-POST-08)
                 return self._reject(x, 400, -32600, "Invalid Request: initialize must not be batched")
             if session is not None:
-                return self._reject(x, 400, -32600, "Invalid Request: session already initialized")
+                return self._reject(x, 400, -32600, "Invalid Request: session already initialized", rid=rid)
             if len(self._sessions) >= cfg.max_sessions:
-                return self._reject(x, 503, -32000, "Too many sessions", extra=[(b"retry-after", b"1")])
+                return self._reject(x, 503, -32000, "Too many sessions", extra=[(b"retry-after", b"1")], rid=rid)
             session = self._new_session(x, init[0], now)
             version = session.version
         elif session is None:
-            return self._reject(x, 400, -32000, "Bad Request: Mcp-Session-Id header is required")  # SRV-SESS-04
+            # SRV-SESS-04
+            return self._reject(x, 400, -32000, "Bad Request: Mcp-Session-Id header is required", rid=rid)
         session.last_active = now
         x.session = session
 
@@ -565,6 +601,7 @@ class Server:
             supported_modern=cfg.modern.supported_versions if cfg.modern else (),
             supported_legacy=cfg.supported_versions if cfg.legacy else (),
             param_headers=cfg.param_headers, required_capabilities=cfg.required_capabilities,
+            tool_capabilities=cfg.tool_capabilities,
         )
         if v.accepted and v.era != "modern":
             return False  # the session era's path takes it from here
@@ -612,11 +649,16 @@ class Server:
         return self._find_session(x, sid)
 
     def _find_session(self, x: _Exchange, sid: bytes) -> _Session | None:
+        s = self._lookup_session(x, sid)
+        if s is None:
+            self._reject(x, 404, -32001, "Session not found")  # SRV-SESS-05, SESS-09
+        return s
+
+    def _lookup_session(self, x: _Exchange, sid: bytes) -> _Session | None:
         s = self._sessions.get(sid.decode("latin-1"))
         # SEC-10: a session belongs to the identity that created it; to anyone
         # else it does not exist (404, not 403: existence is not revealed).
         if s is None or s.closed or (self.config.authenticate is not None and s.identity != x.identity):
-            self._reject(x, 404, -32001, "Session not found")  # SRV-SESS-05, SESS-09
             return None
         return s
 
@@ -1014,10 +1056,11 @@ class Server:
 
     def _reject(
         self, x: _Exchange, status: int, code: int, message: str,
-        *, close: bool = False, extra: list[tuple[bytes, bytes]] | None = None,
+        *, close: bool = False, extra: list[tuple[bytes, bytes]] | None = None, rid: Any = None, data: Any = None,
     ) -> None:
-        """An HTTP error with a JSON-RPC error body, ``id`` null (SRV-POST-03, AMB-03)."""
-        body = _jr.encode_error(None, code, message, omit_null_id=self.config.omit_null_id)
+        """An HTTP error with a JSON-RPC error body: ``id`` is the request's when
+        known, else null (SRV-POST-03, AMB-03)."""
+        body = _jr.encode_error(rid, code, message, data, omit_null_id=self.config.omit_null_id)
         headers = [(b"content-type", JSON), (b"content-length", b"%d" % len(body))]
         if extra:
             headers.extend(extra)

@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING
 from ._errors import JsonRpcDecodeError
 from ._ext import implementation_of, load_twin
 
+from ._codecs._jsonrpc_common import register_decoder
+
 _impl = load_twin("jsonrpc")
+# RawJson.decode follows the twin picked here (see _jsonrpc_common._DECODER).
+register_decoder(_impl.decode_value)
 #: "compiled" or "pure"
 IMPLEMENTATION = implementation_of(_impl)
 

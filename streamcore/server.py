@@ -6,15 +6,16 @@ private modules behind it. See ``docs/server.md`` and ``docs/design.md``.
 
 from __future__ import annotations
 
+from ._errors import LocalProtocolError, McpError
 from ._modern import (
     DEFAULT_MAX_LISTEN_QUEUE_BYTES,
     DEFAULT_MAX_LISTENS,
     LISTEN_FILTERS,
     ListenSupport,
     ModernConfig,
-    discover_result,
     http_status_for_error,
 )
+from ._results import CACHEABLE_METHODS, complete_result_for_era, discover_result
 from ._server import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_MAX_BODY_SIZE,
@@ -34,7 +35,11 @@ __all__ = [
     "ModernConfig",
     "ListenSupport",
     "QueueFull",
+    "McpError",
+    "LocalProtocolError",
     "discover_result",
+    "complete_result_for_era",
+    "CACHEABLE_METHODS",
     "http_status_for_error",
     "SUPPORTED_VERSIONS",
     "LATEST_VERSION",

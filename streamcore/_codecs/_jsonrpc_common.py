@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Union
 from .._errors import LocalProtocolError
 
 __all__ = [
+    "register_decoder",
     "PARSE_ERROR",
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
@@ -105,6 +106,20 @@ R_RESULT = 'Invalid Request: bad "result"'
 R_ERROR = 'Invalid Request: bad "error" object'
 
 
+# The twin whose ``decode_value`` RawJson.decode uses. Each twin registers
+# itself when imported (the pure one only if none is registered yet); the
+# selector ``streamcore.jsonrpc`` registers the twin it picked. A registry
+# rather than an import of the selector keeps the layers acyclic: this
+# module sits below both twins and below the selector.
+_DECODER: list[Any] = [None]
+
+
+def register_decoder(decode_value: Any, *, replace: bool = True) -> None:
+    """Make ``decode_value`` the function behind :meth:`RawJson.decode`."""
+    if replace or _DECODER[0] is None:
+        _DECODER[0] = decode_value
+
+
 class RawJson:
     """JSON text that is already encoded: spliced verbatim by the encoders.
 
@@ -155,9 +170,10 @@ class RawJson:
         -32700 for invalid UTF-8, bad escapes or control characters, -32600 for a
         duplicate member name.
         """
-        from .. import jsonrpc
-
-        return jsonrpc.decode_value(self.raw, max_depth=max_depth)
+        decode = _DECODER[0]
+        if decode is None:  # pragma: no cover - every twin registers itself on import
+            raise LocalProtocolError("no JSON-RPC twin is loaded")
+        return decode(self.raw, max_depth=max_depth)
 
     @property
     def value(self) -> Any:

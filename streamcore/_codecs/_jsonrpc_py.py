@@ -28,6 +28,7 @@ from typing import Any
 
 from .._errors import JsonRpcDecodeError
 from ._jsonrpc_common import (
+    register_decoder,
     BATCH_PROTOCOL_VERSIONS,
     DEFAULT_MAX_BATCH_LENGTH,
     DEFAULT_MAX_BODY_SIZE,
@@ -510,3 +511,7 @@ def decode_value(data: bytes | bytearray | memoryview, *, max_depth: int = DEFAU
     if w.dec.dup:
         raise JsonRpcDecodeError("duplicate member name", code_hint=INVALID_REQUEST, status_hint=400)
     return v
+
+
+# RawJson.decode falls back to this twin when used without the selector.
+register_decoder(decode_value, replace=False)

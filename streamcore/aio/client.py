@@ -53,6 +53,7 @@ from .._client import (
     StreamProtocolError,
 )
 from .._errors import ChunkedDecodeError
+from .._headers import DEFAULT_MAX_HEAD_SIZE
 from ..chunked import ChunkedDecoder
 from ._auth import OAuth
 
@@ -76,8 +77,6 @@ __all__ = [
 
 #: bytes asked of the socket per read (h11 and httpx use 64 KiB too)
 DEFAULT_READ_SIZE = 64 * 1024
-#: a response head larger than this is an error (h11's default max_incomplete_event_size is 16 KiB)
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
 #: idle keep-alive connections kept per origin
 DEFAULT_POOL_SIZE = 8
 
@@ -190,6 +189,7 @@ class ClientSession:
         pool_size: int = DEFAULT_POOL_SIZE,
         connect_timeout: float = 10.0,
         max_queued_notifications: int = 10_000,
+        http2: bool = False,
         auth: OAuth | None = None,
         **config: Any,
     ) -> None:
@@ -214,6 +214,11 @@ class ClientSession:
         self.url = url
         self._loop = asyncio.get_running_loop()
         self._pool = _Pool(pool_size, connect_timeout)
+        self._h2: Any = None  # HTTP/2 (streamcore.aio._h2client): one multiplexed connection per origin
+        if http2:
+            from ._h2client import H2Transport
+
+            self._h2 = H2Transport(connect_timeout)
         self._tasks: dict[int, asyncio.Task] = {}
         self._futures: dict[int, asyncio.Future] = {}
         self._progress: dict[Any, Callable[..., Any]] = {}
@@ -377,6 +382,8 @@ class ClientSession:
         if self._timer is not None:
             self._timer.cancel()
         self._pool.close()
+        if self._h2 is not None:
+            self._h2.close()
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -501,6 +508,8 @@ class ClientSession:
         elif req.method == "DELETE":
             lines.append("Content-Length: 0")
         wire = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+        if self._h2 is not None and await self._h2.exchange(self, req):
+            return  # carried over HTTP/2; False means the server speaks HTTP/1.1 only
         conn = None
         reusable = False
         try:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from http import HTTPStatus
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Coroutine, Protocol
+from typing import Any, Callable, Coroutine, Mapping, Protocol
 
 import h11
 
@@ -34,33 +34,35 @@ from .._events import (
     ResponseReceived,
     SessionClosed,
 )
+from .._errors import McpError
+from .._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
 from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
-from .._modern import SubscriptionClosed, SubscriptionOpened
+from .._era import META_CLIENT_CAPABILITIES, MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
+from .._errors import LocalProtocolError
+from .._modern import SubscriptionClosed, SubscriptionOpened, discover_result
+from .._mrtr import (
+    INPUT_CAPABILITIES,
+    MRTR_METHODS,
+    InputRequest,
+    InputRequired,
+    InputRound,
+    InvalidInputResponse,
+    StateSealer,
+)
 from .._server import Server, ServerConfig
 from ._auth import ResourceServer, load_jwks
 
-__all__ = ["App", "McpError", "RequestContext", "StreamableHttpServer", "serve", "DEFAULT_MAX_WRITE_BUFFER",
-           "ResourceServer", "load_jwks"]
+__all__ = [
+    "App", "McpError", "ClientRequestFailed", "RequestContext", "StreamableHttpServer", "serve",
+    "DEFAULT_MAX_WRITE_BUFFER", "REMOVED_IN_2026", "CACHEABLE_METHODS", "ResourceServer", "load_jwks",
+]
 
 log = logging.getLogger("streamcore.server")
 
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _EAGER = sys.version_info >= (3, 12)
 
 #: Bytes a slow reader may leave unsent before its connection is aborted.
 DEFAULT_MAX_WRITE_BUFFER = 8 * 1024 * 1024
-#: Bytes of request head h11 will buffer (h11's own default is 16 KiB).
-DEFAULT_MAX_HEAD_SIZE = 64 * 1024
-
-
-class McpError(Exception):
-    """Raise from a handler to answer with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 class ClientRequestFailed(Exception):
@@ -71,9 +73,32 @@ class ClientRequestFailed(Exception):
         self.code, self.message, self.data = code, message, data
 
 
+#: Methods of the session era that 2026-07-28 removed: the seam answers them
+#: -32601 (HTTP 404) on a 2026-07-28 request without calling the app.
+REMOVED_IN_2026: frozenset[str] = frozenset(
+    {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
+)
+#: 2026-07-28 results that are ``CacheableResult``s (SEP-2549): the seam adds
+#: ``ttlMs`` and ``cacheScope`` to a dict result that lacks them.
+CACHEABLE_METHODS: frozenset[str] = frozenset(
+    {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
+)
+_METHOD_NOT_FOUND = -32601
+
+
 @dataclass
 class RequestContext:
-    """What a handler gets for one client request."""
+    """What a handler gets for one client request.
+
+    Asking the client for input (elicitation, sampling, roots) is the same
+    call in both eras: ``await ctx.request(method, params, key=...)``. In the
+    session era it is a server-to-client request on the request's stream. In
+    2026-07-28 the first call whose answer is not known yet ends the handler
+    (it raises :class:`streamcore.mrtr.InputRequired`, a ``BaseException``)
+    and the request is answered with an ``InputRequiredResult``; the client's
+    retry runs the handler again from the top, and this time ``request``
+    returns the answer. See ``docs/conformance.md``.
+    """
 
     server: "StreamableHttpServer"
     handle: int
@@ -84,6 +109,30 @@ class RequestContext:
     protocol_version: str
     identity: Any = None
     _meta: dict = field(default_factory=dict)
+    #: 2026-07-28 only: this round of a multi-round-trip request.
+    _round: InputRound | None = None
+    _asked: int = 0
+
+    @property
+    def per_request(self) -> bool:
+        """True on a 2026-07-28 (per-request era) request."""
+        return self.protocol_version in MODERN_VERSIONS
+
+    @property
+    def client_capabilities(self) -> dict | None:
+        """The client's declared capabilities on a 2026-07-28 request (``_meta``); None in the session era."""
+        if not self.per_request:
+            return None
+        caps = self._meta.get(META_CLIENT_CAPABILITIES) if isinstance(self._meta, dict) else None
+        return caps if isinstance(caps, dict) else {}
+
+    @property
+    def state(self) -> dict:
+        """Small JSON values a handler keeps across the rounds of one 2026-07-28 request
+        (sealed into ``requestState``); a plain dict for this request in the session era."""
+        if self._round is None:
+            self._round = InputRound(method=self.method, binding="")
+        return self._round.state
 
     async def notify(self, method: str, params: Any = None) -> None:
         """A notification related to this request (SRV-SSE-02): on its stream when it has one."""
@@ -107,13 +156,82 @@ class RequestContext:
         self.server.core.disconnect(self.handle, self.server._now())
         self.server._drain()
 
-    async def request(self, method: str, params: Any = None, *, timeout: float | None = 60.0) -> Any:
-        """A server-to-client request (sampling, elicitation, roots) tied to this request; awaits the answer."""
-        return await self.server._client_request(self.session_id, method, params, related=self.handle, timeout=timeout)
+    def _check_capability(self, method: str) -> None:
+        caps = self.client_capabilities
+        need = INPUT_CAPABILITIES.get(method)
+        if caps is not None and need is not None and need not in caps:
+            raise McpError(
+                MISSING_REQUIRED_CLIENT_CAPABILITY,
+                f"{method} needs the client capability {need!r}, which this request did not declare",
+                {"requiredCapabilities": {need: {}}},
+            )
+
+    async def request(self, method: str, params: Any = None, *, key: str | None = None,
+                      timeout: float | None = 60.0) -> Any:
+        """Ask the client for input (``elicitation/create``, ``sampling/createMessage``,
+        ``roots/list``) and return its result, in either era.
+
+        ``key`` names the input in a 2026-07-28 ``InputRequiredResult``
+        (default: ``input-1``, ``input-2``, ... in call order, which is stable
+        because the handler re-runs the same way). A method that needs a
+        client capability the 2026-07-28 request did not declare raises
+        :class:`McpError` -32021 (``data.requiredCapabilities``). In the
+        session era ``key`` is unused and ``timeout`` bounds the wait.
+        """
+        answers = await self.request_many({key or self._next_key(): (method, params)}, timeout=timeout)
+        return next(iter(answers.values()))
+
+    async def request_many(self, requests: Mapping[str, tuple[str, Any]], *,
+                           timeout: float | None = 60.0) -> dict[str, Any]:
+        """Several inputs at once (key -> (method, params)); returns key -> result.
+
+        In 2026-07-28 every missing one goes into one ``InputRequiredResult``;
+        in the session era they are concurrent server-to-client requests.
+        """
+        for method, _ in requests.values():
+            self._check_capability(method)
+        if not self.per_request:
+            keys = list(requests)
+            results = await asyncio.gather(*(
+                self.server._client_request(self.session_id, m, p, related=self.handle, timeout=timeout)
+                for m, p in requests.values()
+            ))
+            return dict(zip(keys, results))
+        if self.method not in MRTR_METHODS:
+            raise LocalProtocolError(
+                f"a {self.method} request cannot ask for input (only {', '.join(sorted(MRTR_METHODS))} can)"
+            )
+        rnd = self._round
+        if rnd is None:
+            raise LocalProtocolError("no input round for this request")
+        out: dict[str, Any] = {}
+        missing: dict[str, InputRequest] = {}
+        for k, (method, params) in requests.items():
+            got = rnd.take(k)
+            if got is None:
+                missing[k] = InputRequest(method=method, params=params)
+            else:
+                out[k] = got
+        if missing:
+            raise InputRequired(missing)
+        return out
+
+    def _next_key(self) -> str:
+        self._asked += 1
+        return f"input-{self._asked}"
 
 
 class App(Protocol):
-    """What the server calls. Keep it small: frameworks build their model on top."""
+    """What the server calls. Keep it small: frameworks build their model on top.
+
+    Optional attributes the seam reads for the 2026-07-28 era defaults:
+    ``server_info`` (``{"name", "version"}``), ``capabilities`` (the
+    ``ServerCapabilities`` object), ``instructions`` (str) build the
+    ``server/discover`` answer when the app does not answer it itself
+    (it raises -32601); ``cache_ttl_ms`` (int, default 0) and ``cache_scope``
+    (``"private"`` by default, or ``"public"``) complete the results of
+    :data:`CACHEABLE_METHODS`.
+    """
 
     async def handle_request(self, ctx: RequestContext) -> Any:
         """Return the result (any JSON value, or ``jsonrpc.RawJson``), or raise :class:`McpError`."""
@@ -421,6 +539,9 @@ class StreamableHttpServer:
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
         request_timeout: float | None = None,
         http1: str = "fast",
+        request_state: StateSealer | None = None,
+        http2: bool | None = None,
+        h2_config: Any = None,
         auth: ResourceServer | None = None,
     ) -> None:
         self.auth = auth  # OAuth resource server: PRM document, token introspection (docs/auth.md)
@@ -432,6 +553,8 @@ class StreamableHttpServer:
         self.core = Server(config)
         self.max_write_buffer = max_write_buffer
         self.request_timeout = request_timeout
+        #: Seals 2026-07-28 ``requestState`` (MRTR); give every instance the same keys.
+        self.request_state = request_state if request_state is not None else StateSealer.ephemeral()
         self._route: dict[int, _Connection] = {}
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._waiting: dict[tuple[str | None, Any], asyncio.Future[Any]] = {}
@@ -442,6 +565,9 @@ class StreamableHttpServer:
         self._dirty: list[_Connection] = []
         self._flush_handle: asyncio.Handle | None = None
         self._spawned = False  # a handler task was started during this drain
+        # HTTP/2 on the same port (streamcore.aio._h2server): None = when h2 is installed.
+        self._http2, self._h2_config = http2, h2_config
+        self.h2_listener: Any = None
 
     def _now(self) -> float:
         loop = self._loop or asyncio.get_running_loop()
@@ -451,7 +577,16 @@ class StreamableHttpServer:
         """Listen; returns the asyncio server (its ``sockets`` tell the bound port)."""
         self._loop = asyncio.get_running_loop()
         engine = self._engine
-        return await self._loop.create_server(lambda: engine(self), host, port, **kw)
+        factory: Callable[[], asyncio.Protocol] = lambda: engine(self)
+        if self._http2 is not False:
+            try:
+                from ._h2server import listen_h2
+            except ImportError:  # h2 not installed: HTTP/1.1 only, unless HTTP/2 was asked for
+                if self._http2:
+                    raise
+            else:
+                factory = listen_h2(self, factory, kw, config=self._h2_config)
+        return await self._loop.create_server(factory, host, port, **kw)
 
     # -- the pump ---------------------------------------------------------------
 
@@ -495,6 +630,10 @@ class StreamableHttpServer:
                     if hook is not None:
                         self._spawn(hook(ev))
                 elif isinstance(ev, SessionClosed):
+                    # Optional hook: an app that keeps per-session state (streamcore.mcp_sdk).
+                    closed = getattr(self.app, "handle_session_closed", None)
+                    if closed is not None:
+                        self._spawn(closed(ev.session_id, ev.reason))
                     for key in [k for k in self._waiting if k[0] == ev.session_id]:
                         fut = self._waiting.pop(key)
                         if not fut.done():
@@ -557,21 +696,91 @@ class StreamableHttpServer:
         meta = params.get("_meta", {}) if isinstance(params, dict) else {}
         ctx = RequestContext(self, ev.handle, m.method, params, m.id, ev.session_id, ev.protocol_version,
                              ev.identity, meta if isinstance(meta, dict) else {})
+        if ctx.per_request:
+            # Era defaults of 2026-07-28, before the app runs (docs/conformance.md).
+            if m.method in REMOVED_IN_2026:
+                self.core.respond(ev.handle, error=(
+                    _METHOD_NOT_FOUND, f"Method not found: {m.method} (removed in {ev.protocol_version})"),
+                    now=self._now())
+                self._drain()
+                return
+            if m.method in MRTR_METHODS:
+                try:
+                    ctx._round = InputRound.open(m.method, params, self.request_state, now=time.time())
+                except InvalidInputResponse as exc:
+                    self.core.respond(ev.handle, error=(exc.code_hint, str(exc), {"reason": exc.reason}),
+                                      now=self._now())
+                    self._drain()
+                    return
         task = self._spawn(self._run(ctx))
         if not task.done():  # an eager task may have finished already (3.12+)
             self._tasks[ev.handle] = task
             self._spawned = True
 
+    async def _call_app(self, ctx: RequestContext) -> Any:
+        if self.request_timeout is not None:
+            return await asyncio.wait_for(self._call_app_once(ctx), self.request_timeout)
+        return await self._call_app_once(ctx)
+
+    async def _call_app_once(self, ctx: RequestContext) -> Any:
+        if ctx.per_request and ctx.method == "server/discover":
+            try:
+                return await self.app.handle_request(ctx)
+            except McpError as exc:
+                if exc.code != _METHOD_NOT_FOUND:
+                    raise
+            return self._discover()
+        return await self.app.handle_request(ctx)
+
+    def _discover(self) -> dict:
+        """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``."""
+        cfg = self.core.config
+        versions: list[str] = []
+        if cfg.modern is not None:
+            versions += cfg.modern.supported_versions
+        if cfg.legacy:
+            versions += reversed(cfg.supported_versions)
+        app = self.app
+        info = getattr(app, "server_info", None)
+        caps = getattr(app, "capabilities", None)
+        return discover_result(
+            versions, caps if isinstance(caps, Mapping) else {},
+            server_info=info if isinstance(info, Mapping) else None,
+            instructions=getattr(app, "instructions", None),
+        )
+
+    def _complete_result(self, ctx: RequestContext, result: Any) -> Any:
+        """2026-07-28: ``ttlMs``/``cacheScope`` on a cacheable dict result that lacks them (a copy)."""
+        if ctx.method in CACHEABLE_METHODS and isinstance(result, dict) and (
+                "ttlMs" not in result or "cacheScope" not in result):
+            ttl = getattr(self.app, "cache_ttl_ms", 0)
+            scope = getattr(self.app, "cache_scope", "private")
+            result = {"ttlMs": ttl, "cacheScope": scope, **result}
+        return result
+
     async def _run(self, ctx: RequestContext) -> None:
         core = self.core
         try:
-            if self.request_timeout is not None:
-                result = await asyncio.wait_for(self.app.handle_request(ctx), self.request_timeout)
-            else:
-                result = await self.app.handle_request(ctx)
+            result = await self._call_app(ctx)
+            if ctx.per_request:
+                result = self._complete_result(ctx, result)
         except asyncio.CancelledError:
             self._tasks.pop(ctx.handle, None)
             return
+        except InputRequired as exc:
+            rnd = ctx._round
+            if rnd is None or not ctx.per_request or ctx.method not in MRTR_METHODS:
+                log.error("handler for %s raised InputRequired outside a 2026-07-28 %s request",
+                          ctx.method, "/".join(sorted(MRTR_METHODS)))
+                core.respond(ctx.handle, error=(-32603, "Internal error"), now=self._now())
+            else:
+                try:
+                    core.respond(ctx.handle, rnd.input_required(exc.requests, self.request_state, now=time.time()),
+                                 now=self._now())
+                except LocalProtocolError as err:  # the state outgrew max_state_bytes
+                    log.error("handler for %s: %s", ctx.method, err)
+                    core.respond(ctx.handle, error=(-32603, "Internal error: request state too large"),
+                                 now=self._now())
         except McpError as exc:
             core.respond(ctx.handle, error=(exc.code, exc.message, exc.data), now=self._now())
         except asyncio.TimeoutError:
@@ -632,12 +841,18 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
                 *, ready: Callable[[int], None] | None = None, http1: str = "fast",
-                auth: ResourceServer | None = None) -> None:
-    """Run until cancelled. ``ready(port)`` is called once listening."""
-    hub = StreamableHttpServer(app, config, http1=http1, auth=auth)
-    srv = await hub.start(host, port)
+                ssl: Any = None, http2: bool | None = None, auth: ResourceServer | None = None) -> None:
+    """Run until cancelled. ``ready(port)`` is called once listening. With ``ssl``
+    (an ``ssl.SSLContext``) the port speaks TLS, HTTP/2 chosen by ALPN. ``auth``: the
+    OAuth resource server's adapter part (docs/auth.md)."""
+    hub = StreamableHttpServer(app, config, http1=http1, http2=http2, auth=auth)
+    srv = await hub.start(host, port, ssl=ssl)
     bound = srv.sockets[0].getsockname()[1]
     if ready is not None:
         ready(bound)
-    async with srv:
-        await srv.serve_forever()
+    try:
+        async with srv:
+            await srv.serve_forever()
+    finally:
+        if hub.h2_listener is not None:
+            hub.h2_listener.goaway()  # GOAWAY with the last stream id to every HTTP/2 peer

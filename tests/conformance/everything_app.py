@@ -8,8 +8,17 @@ This module provides them on the :class:`streamcore.aio.App` seam, with no SDK
 in between, so the suite exercises streamcore's transport and nothing else.
 
 Everything here answers one scenario; the scenario name is next to each item.
-Per-session state (the client's capabilities, the log level, resource
-subscriptions) is keyed by ``ctx.session_id``.
+It serves both protocol eras on one endpoint: per-session state (the client's
+capabilities, the log level, resource subscriptions) is keyed by
+``ctx.session_id`` in the session era; in 2026-07-28 each request carries its
+own capabilities and log level in ``_meta``, and the seam's era defaults
+(``server/discover`` from ``server_info``/``capabilities``, ``ttlMs`` and
+``cacheScope`` on list results, 404 for removed methods) do the rest.
+
+Asking the client for input is one call in both eras, ``ctx.request(...)``: a
+server-to-client request in the session era, an ``InputRequiredResult`` round
+trip (SEP-2322) in 2026-07-28. The ``test_input_required_result_*`` tools use
+the keys the suite expects.
 """
 
 from __future__ import annotations
@@ -21,10 +30,10 @@ import struct
 import zlib
 from typing import Any
 
-from streamcore._server import SUPPORTED_VERSIONS
 from streamcore.aio import McpError, RequestContext
+from streamcore.server import SUPPORTED_VERSIONS
 
-__all__ = ["EverythingApp", "TOOLS", "RESOURCES", "RESOURCE_TEMPLATES", "PROMPTS"]
+__all__ = ["EverythingApp", "TOOLS", "RESOURCES", "RESOURCE_TEMPLATES", "PROMPTS", "CAPABILITIES"]
 
 SERVER_NAME = "streamcore-conformance-everything"
 
@@ -52,6 +61,16 @@ def _wav_silence(samples: int = 8, rate: int = 8000) -> bytes:
 # The smallest valid payloads for the image and audio scenarios, base64 as MCP carries them.
 PNG_1X1 = base64.b64encode(_png_1x1()).decode("ascii")
 WAV_TINY = base64.b64encode(_wav_silence()).decode("ascii")
+
+#: What the server declares, in ``initialize`` (session era) and ``server/discover`` (2026-07-28).
+CAPABILITIES: dict[str, Any] = {
+    "tools": {"listChanged": True},
+    "resources": {"subscribe": True, "listChanged": True},
+    "prompts": {"listChanged": True},
+    "logging": {},
+    "completions": {},
+}
+META_LOG_LEVEL = "io.modelcontextprotocol/logLevel"
 
 # JSON-RPC error codes used below.
 METHOD_NOT_FOUND = -32601
@@ -99,19 +118,55 @@ TOOLS: list[dict[str, Any]] = [
     _tool("test_elicitation_sep1330_enums", "Elicitation with the five enum schema forms (SEP-1330)."),
     _tool(
         "json_schema_2020_12_tool",
-        "An input schema using JSON Schema 2020-12 keywords (json-schema-2020-12, SEP-1613).",
+        "An input schema using JSON Schema 2020-12 keywords (json-schema-2020-12, SEP-1613, SEP-2106).",
         {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "type": "object",
             "$defs": {
                 "address": {
+                    "$anchor": "addressDef",
                     "type": "object",
                     "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
                 }
             },
-            "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+            "properties": {
+                "name": {"type": "string"},
+                "address": {"$ref": "#/$defs/address"},
+                "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                "phone": {"type": "string"},
+                "email": {"type": "string"},
+            },
+            "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+            "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+            "then": {"required": ["phone"]},
+            "else": {"required": ["email"]},
             "additionalProperties": False,
         },
+    ),
+    # -- 2026-07-28 (conformance 0.2.0) ------------------------------------------
+    _tool("test_input_required_result_elicitation", "Asks for the user's name (input-required-result-basic-elicitation)."),
+    _tool("test_input_required_result_sampling", "Asks the client to sample (input-required-result-basic-sampling)."),
+    _tool("test_input_required_result_list_roots", "Asks for the client's roots (input-required-result-basic-list-roots)."),
+    _tool("test_input_required_result_request_state", "Checks its requestState round trip (input-required-result-request-state)."),
+    _tool("test_input_required_result_multiple_inputs", "Three inputs at once (input-required-result-multiple-input-requests)."),
+    _tool("test_input_required_result_multi_round", "Two rounds of input (input-required-result-multi-round)."),
+    _tool("test_input_required_result_tampered_state", "Integrity-protected requestState (input-required-result-tampered-state)."),
+    _tool("test_input_required_result_capabilities", "Asks only for what the client declared (input-required-result-capability-check)."),
+    _tool("test_missing_capability", "Needs the sampling capability (server-stateless, -32021)."),
+    _tool("test_streaming_elicitation", "Elicits while streaming: never a request on the stream (server-stateless)."),
+    _tool("test_logging_tool", "Logs only when the request set a log level (server-stateless)."),
+    _tool("test_trigger_tool_change", "Announces a tool list change to listen streams (server-stateless)."),
+    _tool("test_trigger_prompt_change", "Announces a prompt list change to listen streams (server-stateless)."),
+    _tool(
+        "test_custom_headers",
+        "Arguments mirrored into Mcp-Param-* headers (http-custom-header-server-validation, SEP-2243).",
+        {"type": "object",
+         "properties": {
+             "region": {"type": "string", "description": "Mirrored as Mcp-Param-Region", "x-mcp-header": "Region"},
+             "priority": {"type": "integer", "description": "Mirrored as Mcp-Param-Priority", "x-mcp-header": "Priority"},
+             "query": {"type": "string", "description": "Not mirrored"},
+         },
+         "required": ["region"]},
     ),
 ]
 
@@ -145,6 +200,8 @@ PROMPTS: list[dict[str, Any]] = [
      "arguments": [{"name": "resourceUri", "description": "URI of the resource to embed", "required": True}]},
     {"name": "test_prompt_with_image", "title": "Prompt with an image",
      "description": "An image message and a text message (prompts-get-with-image)."},
+    {"name": "test_input_required_result_prompt", "title": "Prompt that asks for context",
+     "description": "Elicits its context first (input-required-result-non-tool-request)."},
 ]
 
 
@@ -152,20 +209,15 @@ def _text(s: str, *, is_error: bool = False) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": s}], "isError": is_error}
 
 
-def _close_connection(ctx: RequestContext) -> None:
-    """End the HTTP response carrying ``ctx``'s SSE stream, keeping the stream
-    itself (the core's ``disconnect``, SRV-SSE-09), then flush the adapter.
-
-    ``RequestContext`` has no method for this yet, so this reaches through
-    ``ctx.server`` to the core and to the adapter's output pump.
-    """
-    hub = ctx.server
-    hub.core.disconnect(ctx.handle, hub._now())
-    hub._drain()
-
-
 def _user(content: dict[str, Any]) -> dict[str, Any]:
     return {"role": "user", "content": content}
+
+
+def _field(answer: Any, name: str) -> str:
+    """A string field of an accepted elicitation's content, or a placeholder."""
+    content = answer.get("content") if isinstance(answer, dict) else None
+    value = content.get(name) if isinstance(content, dict) else None
+    return value if isinstance(value, str) else f"(no {name})"
 
 
 class _SessionState:
@@ -179,6 +231,10 @@ class _SessionState:
 
 class EverythingApp:
     """Every tool, resource and prompt the conformance server scenarios call."""
+
+    # Read by the seam for 2026-07-28's server/discover.
+    server_info = {"name": SERVER_NAME, "version": "1.0.0"}
+    capabilities = CAPABILITIES
 
     def __init__(self) -> None:
         self.sessions: dict[str | None, _SessionState] = {}
@@ -208,14 +264,8 @@ class EverythingApp:
         requested = p.get("protocolVersion")
         return {
             "protocolVersion": requested if requested in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[-1],
-            "capabilities": {
-                "tools": {"listChanged": True},
-                "resources": {"subscribe": True, "listChanged": True},
-                "prompts": {"listChanged": True},
-                "logging": {},
-                "completions": {},
-            },
-            "serverInfo": {"name": SERVER_NAME, "version": "1.0.0"},
+            "capabilities": CAPABILITIES,
+            "serverInfo": dict(self.server_info),
         }
 
     def _state(self, ctx: RequestContext) -> _SessionState:
@@ -233,8 +283,16 @@ class EverythingApp:
         return {}
 
     async def _log(self, ctx: RequestContext, level: str, data: Any) -> None:
-        """``notifications/message`` on the request's stream, if the session's level lets it through."""
-        if LOG_LEVELS.index(level) < LOG_LEVELS.index(self._state(ctx).log_level):
+        """``notifications/message`` on the request's stream, if the level lets it through: the
+        session's (logging/setLevel), or in 2026-07-28 the request's ``_meta`` logLevel, and no
+        message at all when the request set none."""
+        if ctx.per_request:
+            floor = ctx._meta.get(META_LOG_LEVEL)
+            if floor not in LOG_LEVELS:
+                return
+        else:
+            floor = self._state(ctx).log_level
+        if LOG_LEVELS.index(level) < LOG_LEVELS.index(floor):
             return
         await ctx.notify("notifications/message", {"level": level, "logger": SERVER_NAME, "data": data})
 
@@ -297,7 +355,7 @@ class EverythingApp:
             if step:
                 await asyncio.sleep(0.05)
             await ctx.progress(step, 100, f"Completed step {step} of 100")
-        token = ctx._meta.get("progressToken")
+        token = ctx._meta.get("progressToken") if isinstance(ctx._meta, dict) else None
         return _text(f"Progress reported (token {token!r})")
 
     async def _t_error(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -308,11 +366,17 @@ class EverythingApp:
         # SRV-SSE-09/10: close the connection (not the stream) after the
         # priming event; the result below is stored, and replayed when the
         # client comes back with GET + Last-Event-ID (SRV-RESUME-05, RESUME-07).
-        _close_connection(ctx)
+        await ctx.disconnect()
         await asyncio.sleep(0.1)
         return _text("Reconnection test completed: this result reached you after the stream was resumed.")
 
+    def _capabilities(self, ctx: RequestContext) -> dict[str, Any]:
+        caps = ctx.client_capabilities  # 2026-07-28: this request's; session era: None
+        return caps if caps is not None else self._state(ctx).capabilities
+
     def _require_capability(self, ctx: RequestContext, name: str) -> None:
+        if ctx.per_request:
+            return  # ctx.request answers -32021 itself when the request did not declare it
         if name not in self._state(ctx).capabilities:
             raise McpError(INVALID_PARAMS, f"The client did not declare the {name!r} capability")
 
@@ -388,6 +452,115 @@ class EverythingApp:
     async def _t_json_schema(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         return _text(f"json_schema_2020_12_tool called with {json.dumps(args, sort_keys=True)}")
 
+    # -- 2026-07-28 fixtures (they work in the session era too: ctx.request is one call) --
+
+    async def _ask_name(self, ctx: RequestContext, key: str, message: str = "What is your name?") -> str:
+        answer = await ctx.request("elicitation/create", {
+            "message": message,
+            "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+        }, key=key)
+        return _field(answer, "name")
+
+    async def _t_irr_elicitation(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        return _text(f"Hello, {await self._ask_name(ctx, 'user_name')}!")
+
+    async def _t_irr_sampling(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        answer = await ctx.request("sampling/createMessage", {
+            "messages": [_user({"type": "text", "text": "What is the capital of France?"})], "maxTokens": 100,
+        }, key="capital_question")
+        content = answer.get("content") if isinstance(answer, dict) else None
+        text = content.get("text") if isinstance(content, dict) else None
+        return _text(f"The model said: {text if isinstance(text, str) else '(no text)'}")
+
+    async def _t_irr_roots(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        answer = await ctx.request("roots/list", {}, key="client_roots")
+        roots = answer.get("roots") if isinstance(answer, dict) else None
+        uris = [r.get("uri") for r in roots if isinstance(r, dict)] if isinstance(roots, list) else []
+        return _text(f"Client roots: {', '.join(str(u) for u in uris) or '(none)'}")
+
+    async def _t_irr_request_state(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        # ctx.state travels sealed in requestState: seeing round 1's mark proves the round trip.
+        came_back = ctx.state.get("round") == 1
+        ctx.state["round"] = 1
+        name = await self._ask_name(ctx, "user_name")
+        if ctx.per_request and not came_back:
+            raise McpError(INVALID_PARAMS, "the retry did not carry this request's requestState")
+        return _text(f"state-ok: the requestState came back intact; hello, {name}")
+
+    async def _t_irr_multiple(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        answers = await ctx.request_many({
+            "user_name": ("elicitation/create", {
+                "message": "What is your name?",
+                "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}},
+                                    "required": ["name"]}}),
+            "greeting": ("sampling/createMessage", {
+                "messages": [_user({"type": "text", "text": "Generate a greeting"})], "maxTokens": 50}),
+            "client_roots": ("roots/list", {}),
+        })
+        return _text(f"Got all three inputs: {', '.join(sorted(answers))}")
+
+    async def _t_irr_multi_round(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        name = await self._ask_name(ctx, "step1", "Step 1: What is your name?")
+        answer = await ctx.request("elicitation/create", {
+            "message": "Step 2: What is your favorite color?",
+            "requestedSchema": {"type": "object", "properties": {"color": {"type": "string"}},
+                                "required": ["color"]},
+        }, key="step2")
+        return _text(f"{name} likes {_field(answer, 'color')}")
+
+    async def _t_irr_tampered(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        # A tampered requestState never reaches this handler: the seam rejects it (-32602).
+        return _text(f"Hello, {await self._ask_name(ctx, 'user_name')}; your requestState was intact.")
+
+    async def _t_irr_capabilities(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        caps = self._capabilities(ctx)
+        wanted: dict[str, tuple[str, Any]] = {}
+        if "sampling" in caps:
+            wanted["question"] = ("sampling/createMessage", {
+                "messages": [_user({"type": "text", "text": "Say hello"})], "maxTokens": 20})
+        if "elicitation" in caps:
+            wanted["user_name"] = ("elicitation/create", {
+                "message": "What is your name?",
+                "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}})
+        if not wanted:
+            return _text("The client declared neither sampling nor elicitation: nothing to ask.")
+        answers = await ctx.request_many(wanted)
+        return _text(f"Asked only for what the client declared: {', '.join(sorted(answers))}")
+
+    async def _t_missing_capability(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        # Without the sampling capability ctx.request answers -32021 (2026-07-28).
+        self._require_capability(ctx, "sampling")
+        await ctx.request("sampling/createMessage", {
+            "messages": [_user({"type": "text", "text": "ping"})], "maxTokens": 10}, key="sample")
+        return _text("Success")
+
+    async def _t_streaming_elicitation(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        await ctx.progress(50, 100, "about to ask")
+        self._require_capability(ctx, "elicitation")
+        name = await self._ask_name(ctx, "user_name")
+        return _text(f"Streaming complete for {name}")
+
+    async def _t_logging_tool(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        await self._log(ctx, "info", "Diagnostic trace logging activated")
+        return _text("Logging evaluated")
+
+    async def _announce(self, ctx: RequestContext, method: str) -> dict[str, Any]:
+        if ctx.per_request:
+            ctx.server.publish(method)  # to the listen streams whose filter asked for it
+        elif ctx.session_id is not None:
+            ctx.server.notify(ctx.session_id, method)
+        return _text("Mutation triggered")
+
+    async def _t_trigger_tool_change(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        return await self._announce(ctx, "notifications/tools/list_changed")
+
+    async def _t_trigger_prompt_change(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        return await self._announce(ctx, "notifications/prompts/list_changed")
+
+    async def _t_custom_headers(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        # The Mcp-Param-* headers were checked against these arguments before this runs.
+        return _text(f"Custom headers test completed: region={args.get('region')!r}")
+
     # -- resources -----------------------------------------------------------------
 
     async def _resources_list(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -410,7 +583,8 @@ class EverythingApp:
                 body = {"id": rid, "templateTest": True, "data": f"Data for ID: {rid}"}
                 return {"contents": [{"uri": uri, "mimeType": "application/json",
                                       "text": json.dumps(body, separators=(",", ":"))}]}
-        raise McpError(RESOURCE_NOT_FOUND, "Resource not found", {"uri": uri})
+        # SEP-2164: -32602 from 2026-07-28 on; -32002 before.
+        raise McpError(INVALID_PARAMS if ctx.per_request else RESOURCE_NOT_FOUND, "Resource not found", {"uri": uri})
 
     async def _subscribe(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         uri = p.get("uri")
@@ -451,6 +625,14 @@ class EverythingApp:
                     "uri": uri, "mimeType": "text/plain", "text": "Embedded resource content for testing."}}),
                 _user({"type": "text", "text": "Please process the embedded resource above."}),
             ]}
+        if name == "test_input_required_result_prompt":
+            answer = await ctx.request("elicitation/create", {
+                "message": "What context should the prompt use?",
+                "requestedSchema": {"type": "object", "properties": {"context": {"type": "string"}},
+                                    "required": ["context"]},
+            }, key="user_context")
+            context = _field(answer, "context")
+            return {"messages": [_user({"type": "text", "text": f"Answer with this context: {context}"})]}
         if name == "test_prompt_with_image":
             return {"messages": [
                 _user({"type": "image", "data": PNG_1X1, "mimeType": "image/png"}),
@@ -489,4 +671,18 @@ class EverythingApp:
         "test_elicitation_sep1034_defaults": _t_sep1034,
         "test_elicitation_sep1330_enums": _t_sep1330,
         "json_schema_2020_12_tool": _t_json_schema,
+        "test_input_required_result_elicitation": _t_irr_elicitation,
+        "test_input_required_result_sampling": _t_irr_sampling,
+        "test_input_required_result_list_roots": _t_irr_roots,
+        "test_input_required_result_request_state": _t_irr_request_state,
+        "test_input_required_result_multiple_inputs": _t_irr_multiple,
+        "test_input_required_result_multi_round": _t_irr_multi_round,
+        "test_input_required_result_tampered_state": _t_irr_tampered,
+        "test_input_required_result_capabilities": _t_irr_capabilities,
+        "test_missing_capability": _t_missing_capability,
+        "test_streaming_elicitation": _t_streaming_elicitation,
+        "test_logging_tool": _t_logging_tool,
+        "test_trigger_tool_change": _t_trigger_tool_change,
+        "test_trigger_prompt_change": _t_trigger_prompt_change,
+        "test_custom_headers": _t_custom_headers,
     }

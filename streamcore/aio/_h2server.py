@@ -1,0 +1,740 @@
+"""HTTP/2 for the asyncio server: each h2 stream is one exchange of the core.
+
+Theory of operation
+===================
+
+:class:`H2Listener` is the protocol factory of a listening socket. Every
+connection starts as a :class:`_Sniffer`: with TLS, ALPN decides (``h2`` or
+``http/1.1``); in clear text the first bytes decide (the HTTP/2 connection
+preface, RFC 9113 section 3.4, means h2c with prior knowledge; anything else is
+HTTP/1.1, handed to the HTTP/1.1 engine with the bytes already read). The
+sniffer then swaps itself out of the transport (``set_protocol``), so it costs
+one comparison per connection, not per request.
+
+:class:`H2Connection` drives one :class:`h2.connection.H2Connection`. Each
+request stream becomes an exchange (``core.receive_request`` with
+``:authority`` as ``Host``, so the Host/Origin checks of HTTP/1.1 apply
+unchanged); the core's ``ResponseHead``/``ResponseData``/``ResponseEnd`` for
+that exchange become HEADERS and DATA frames on the stream.
+
+Flow control is backpressure (RFC 9113 section 5.2):
+
+* outbound, DATA is sent only within the peer's window, one frame of at most
+  ``max_outbound_frame_size`` at a time (never ``len(data)`` blindly: that
+  raises or deadlocks). What does not fit waits in a per-stream queue; past
+  ``max_stream_buffer / 4`` the core is told to pause that exchange (listen
+  streams queue, bounded, in the core), and past ``max_stream_buffer`` the
+  stream is reset: in the session era the stream detaches and the client
+  resumes with ``Last-Event-ID``, exactly as an aborted HTTP/1.1 connection.
+  While the socket's own write buffer is over its high-water mark nothing new
+  is moved into it.
+* inbound, DATA is acknowledged (WINDOW_UPDATE) only once the core has taken
+  it, so a peer can never have more than ``initial_window_size`` bytes per
+  stream (and the connection window in all) sitting unread in the adapter;
+  h2 itself rejects a peer that overruns the window.
+
+Limits (each with a default below, a setting in :class:`H2Config`, and a
+test at its boundary): concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS,
+refused with RST_STREAM REFUSED_STREAM by h2), header list size
+(SETTINGS_MAX_HEADER_LIST_SIZE, and the compressed size of a header block),
+CONTINUATION frames per header block (the 2024 CONTINUATION flood), stream
+resets by the peer per time window (Rapid Reset, CVE-2023-44487), PING
+keep-alive, idle timeout, and GOAWAY with the last stream id on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import h2.config  # the h2 package: pip install "streamcore[http2]"
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from .._events import ResponseData, ResponseEnd, ResponseHead
+
+from .server import _Connection
+
+if TYPE_CHECKING:
+    from .server import StreamableHttpServer
+
+__all__ = [
+    "H2Config",
+    "H2Connection",
+    "H2Listener",
+    "PREFACE",
+    "DEFAULT_MAX_CONCURRENT_STREAMS",
+    "DEFAULT_MAX_HEADER_LIST_SIZE",
+    "DEFAULT_INITIAL_WINDOW_SIZE",
+    "DEFAULT_MAX_STREAM_BUFFER",
+    "DEFAULT_MAX_RESETS",
+    "DEFAULT_RESET_WINDOW",
+    "DEFAULT_MAX_CONTINUATION_FRAMES",
+    "DEFAULT_KEEPALIVE_INTERVAL",
+    "DEFAULT_KEEPALIVE_TIMEOUT",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_SHUTDOWN_GRACE",
+]
+
+log = logging.getLogger("streamcore.server.h2")
+
+#: RFC 9113 section 3.4: what an h2c client with prior knowledge sends first.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+#: Streams a peer may have open at once; RFC 9113 section 6.5.2 advises no fewer than 100 (nginx: 128).
+DEFAULT_MAX_CONCURRENT_STREAMS = 100
+#: Decoded header list bytes per request, the same 64 KiB as our HTTP/1.1 head limit.
+DEFAULT_MAX_HEADER_LIST_SIZE = 64 * 1024
+#: Unacknowledged request-body bytes a peer may send per stream (RFC default 65535; 256 KiB like Go).
+DEFAULT_INITIAL_WINDOW_SIZE = 256 * 1024
+#: Response bytes queued per stream while the peer's window is shut; past it the stream is reset.
+DEFAULT_MAX_STREAM_BUFFER = 1024 * 1024
+#: RST_STREAM frames a peer may send per window before GOAWAY ENHANCE_YOUR_CALM (nginx, Go: a few hundred).
+DEFAULT_MAX_RESETS = 200
+DEFAULT_RESET_WINDOW = 10.0
+#: CONTINUATION frames per header block (nghttp2 1.61 allows 8 after the 2024 flood advisory).
+DEFAULT_MAX_CONTINUATION_FRAMES = 8
+#: Seconds of silence from the peer before we PING it; a missing PING ACK after the timeout closes.
+DEFAULT_KEEPALIVE_INTERVAL = 30.0
+DEFAULT_KEEPALIVE_TIMEOUT = 20.0
+#: Seconds a connection with no open stream stays open (GOAWAY NO_ERROR then close).
+DEFAULT_IDLE_TIMEOUT = 120.0
+#: Seconds open streams get to finish after a graceful GOAWAY.
+DEFAULT_SHUTDOWN_GRACE = 10.0
+
+# Connection-specific fields RFC 9113 section 8.2.2 forbids in HTTP/2.
+_HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
+_HEADERS, _CONTINUATION = 0x1, 0x9
+_END_HEADERS = 0x4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class H2Config:
+    """Every HTTP/2 knob of the server, with its default (see the module docstring)."""
+
+    max_concurrent_streams: int = DEFAULT_MAX_CONCURRENT_STREAMS
+    max_header_list_size: int = DEFAULT_MAX_HEADER_LIST_SIZE
+    initial_window_size: int = DEFAULT_INITIAL_WINDOW_SIZE
+    max_stream_buffer: int = DEFAULT_MAX_STREAM_BUFFER
+    max_resets: int = DEFAULT_MAX_RESETS
+    reset_window: float = DEFAULT_RESET_WINDOW
+    max_continuation_frames: int = DEFAULT_MAX_CONTINUATION_FRAMES
+    keepalive_interval: float | None = DEFAULT_KEEPALIVE_INTERVAL
+    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
+
+    def __post_init__(self) -> None:
+        for name in ("max_concurrent_streams", "max_header_list_size", "max_stream_buffer", "max_resets"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if not isinstance(self.max_continuation_frames, int) or self.max_continuation_frames < 0:
+            raise ValueError("max_continuation_frames must be an int >= 0")
+        if not 65535 <= self.initial_window_size <= 2**31 - 1:
+            raise ValueError("initial_window_size must be in [65535, 2**31 - 1]")
+        for name in ("reset_window", "keepalive_timeout", "shutdown_grace"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        for name in ("keepalive_interval", "idle_timeout"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise ValueError(f"{name} must be > 0 or None")
+
+
+class _Stream:
+    """One request stream: its exchange and what waits for the peer's window."""
+
+    __slots__ = ("sid", "xid", "head", "pending", "pending_len", "off", "end", "paused", "request_done", "closed")
+
+    def __init__(self, sid: int, xid: int) -> None:
+        self.sid = sid
+        self.xid = xid
+        self.head: list[tuple[bytes, bytes]] | None = None  # a non-streaming head not yet sent
+        self.pending: deque[bytes] = deque()
+        self.pending_len = 0
+        self.off = 0  # bytes of pending[0] already sent
+        self.end = False  # the core ended the response
+        self.paused = False  # the core was told to pause this exchange
+        self.request_done = False
+        self.closed = False
+
+
+class H2Listener:
+    """The protocol factory for one listening socket: HTTP/1.1, h2c and h2 over TLS."""
+
+    def __init__(self, hub: "StreamableHttpServer", http1: Callable[[], "_Connection"],
+                 config: H2Config | None = None) -> None:
+        self.hub = hub
+        self.http1 = http1
+        self.config = config or H2Config()
+        self.connections: set[H2Connection] = set()
+
+    def __call__(self) -> asyncio.Protocol:
+        return _Sniffer(self)
+
+    def h2_connection(self) -> "H2Connection":
+        return H2Connection(self)
+
+    def goaway(self, grace: float | None = None) -> None:
+        """Graceful shutdown of every HTTP/2 connection: GOAWAY with the last
+        stream id now, close when the open streams end or after ``grace``."""
+        for conn in list(self.connections):
+            conn.shutdown(self.config.shutdown_grace if grace is None else grace)
+
+    @staticmethod
+    def alpn(context: ssl.SSLContext) -> ssl.SSLContext:
+        """Offer ``h2`` then ``http/1.1`` by ALPN on ``context`` (RFC 7301)."""
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        return context
+
+
+class _Sniffer(asyncio.Protocol):
+    """The first protocol of every connection: picks HTTP/2 or HTTP/1.1, then steps aside."""
+
+    __slots__ = ("listener", "transport", "buf")
+
+    def __init__(self, listener: H2Listener) -> None:
+        self.listener = listener
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sslobj = transport.get_extra_info("ssl_object")
+        if sslobj is not None:
+            # TLS: ALPN has decided already (RFC 9113 section 3.3); no ALPN means HTTP/1.1.
+            self._become(sslobj.selected_alpn_protocol() == "h2", b"")
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        n = min(len(buf), len(PREFACE))
+        if buf[:n] != PREFACE[:n]:
+            self._become(False, buf)
+        elif n == len(PREFACE):
+            self._become(True, buf)
+        else:
+            self.buf = buf  # a prefix of the preface: wait for the rest
+
+    def eof_received(self) -> bool | None:
+        self._become(False, self.buf)
+        proto = self.transport.get_protocol() if self.transport is not None else None
+        if proto is not None and proto is not self:
+            return proto.eof_received()  # type: ignore[attr-defined, no-any-return]
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass  # closed before it spoke: nothing was started
+
+    def _become(self, http2: bool, data: bytes) -> None:
+        t = self.transport
+        assert t is not None
+        proto: asyncio.Protocol = self.listener.h2_connection() if http2 else self.listener.http1()
+        t.set_protocol(proto)
+        proto.connection_made(t)
+        if data:
+            proto.data_received(data)
+
+
+class H2Connection(_Connection):
+    """One HTTP/2 connection: many exchanges, one per stream (routed and flushed by the hub
+    like the HTTP/1.1 connections)."""
+
+    def __init__(self, listener: H2Listener) -> None:
+        super().__init__(listener.hub)
+        self.listener = listener
+        cfg = self.cfg = listener.config
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=False, header_encoding=None, validate_inbound_headers=True,
+            normalize_inbound_headers=True,
+        ))
+        self.h2.local_settings = h2.settings.Settings(client=False, initial_values={
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: cfg.max_concurrent_streams,
+            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: cfg.max_header_list_size,
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: cfg.initial_window_size,
+            h2.settings.SettingCodes.ENABLE_PUSH: 0,
+        })
+        # Settings built with initial values are current at once, so h2 never
+        # "acknowledges" this one into its HPACK decoder: set the limit itself.
+        self.h2.decoder.max_header_list_size = cfg.max_header_list_size
+        self.streams: dict[int, _Stream] = {}  # by stream id
+        self.by_xid: dict[int, _Stream] = {}
+        self.marked = False  # on the hub's dirty list
+        self.write_paused = False
+        self.blocked: set[_Stream] = set()  # streams with queued data
+        # the frame scanner (CONTINUATION limits), past the 24-byte preface
+        self._skip = len(PREFACE)
+        self._hdr = b""
+        self._block_frames = -1  # CONTINUATION frames in the open header block; -1: none open
+        self._block_bytes = 0
+        # rapid reset
+        self._resets: deque[float] = deque()
+        # timers
+        self._last_rx = 0.0
+        self._ping_sent: float | None = None
+        self._idle_since: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._shutdown_at: float | None = None
+        self.goaway_sent = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.listener.connections.add(self)
+        now = self.hub._now()
+        self._last_rx = now
+        self._idle_since = now
+        self.h2.initiate_connection()
+        if self.cfg.initial_window_size > 65535:  # the connection window is not a SETTING (section 6.9.2)
+            self.h2.increment_flow_control_window(self.cfg.initial_window_size - 65535)
+        self._out()
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        now = self.hub._now()
+        self._last_rx = now
+        self._ping_sent = None
+        problem = self._scan(data)
+        if problem is not None:
+            self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, problem)
+            return
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            code = getattr(exc, "error_code", h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            self._fatal(code, f"{type(exc).__name__}: {exc}")
+            return
+        self._handle(events, now)
+        self._out()
+        self.hub._drain()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too (the peer sent FIN)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.listener.connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        hub = self.hub
+        if self.by_xid:
+            now = hub._now()
+            for xid in list(self.by_xid):
+                hub._route.pop(xid, None)
+                hub.core.connection_lost(xid, now)
+            self.by_xid.clear()
+            self.streams.clear()
+            hub._drain()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        for st in list(self.blocked):
+            self._send_pending(st)
+        self._out()
+
+    # -- frames in -------------------------------------------------------------------
+
+    def _scan(self, data: bytes) -> str | None:
+        """Walk the frame headers (RFC 9113 section 4.1) to bound header blocks
+        before h2 buffers them: h2 alone would accept 64 CONTINUATION frames of
+        up to 16 KiB each. Cost: one slice per frame, not per byte."""
+        i, n = 0, len(data)
+        while i < n:
+            if self._skip:
+                k = min(self._skip, n - i)
+                self._skip -= k
+                i += k
+                continue
+            need = 9 - len(self._hdr)
+            if n - i < need:
+                self._hdr += data[i:]
+                return None
+            head = self._hdr + data[i:i + need] if self._hdr else data[i:i + 9]
+            self._hdr = b""
+            i += need
+            length = int.from_bytes(head[0:3], "big")
+            ftype, flags = head[3], head[4]
+            if ftype == _HEADERS:
+                if not flags & _END_HEADERS:
+                    self._block_frames, self._block_bytes = 0, length
+            elif ftype == _CONTINUATION and self._block_frames >= 0:
+                self._block_frames += 1
+                self._block_bytes += length
+                if self._block_frames > self.cfg.max_continuation_frames:
+                    return "too many CONTINUATION frames in one header block"
+                if self._block_bytes > self.cfg.max_header_list_size:
+                    return "header block larger than the header list limit"
+                if flags & _END_HEADERS:
+                    self._block_frames = -1
+            self._skip = length
+        return None
+
+    def _handle(self, events: list[h2.events.Event], now: float) -> None:
+        hub = self.hub
+        core = hub.core
+        for ev in events:
+            if isinstance(ev, h2.events.DataReceived):
+                st = self.streams.get(ev.stream_id)
+                if st is not None and ev.data:
+                    core.receive_body(st.xid, ev.data)
+                # Acknowledged now that the core has it (or discarded it for a
+                # stream already gone): the window reopens only as we consume.
+                if ev.flow_controlled_length:
+                    self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.RequestReceived):
+                self._request(ev, now)
+            elif isinstance(ev, h2.events.StreamEnded):
+                st = self.streams.get(ev.stream_id)
+                if st is not None:
+                    st.request_done = True
+                    core.receive_end(st.xid, now)
+                    self._maybe_forget(st)
+            elif isinstance(ev, h2.events.StreamReset):
+                self._peer_reset(ev.stream_id, now)
+                if self.closed:
+                    return
+            elif isinstance(ev, h2.events.WindowUpdated):
+                if ev.stream_id == 0:
+                    for st in list(self.blocked):
+                        self._send_pending(st)
+                else:
+                    st = self.streams.get(ev.stream_id)
+                    if st is not None and st.pending:
+                        self._send_pending(st)
+            elif isinstance(ev, h2.events.RemoteSettingsChanged):
+                for st in list(self.blocked):  # a new initial window or frame size
+                    self._send_pending(st)
+            elif isinstance(ev, h2.events.PingAckReceived):
+                self._ping_sent = None
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self._out()
+                if self.transport is not None:
+                    self.transport.close()
+                self.closed = True
+                return
+            # PingReceived (h2 answers), SettingsAcknowledged, PriorityUpdated,
+            # TrailersReceived (ignored, as HTTP/1.1 trailers): nothing to do.
+
+    def _request(self, ev: h2.events.RequestReceived, now: float) -> None:
+        method = path = authority = b""
+        headers: list[tuple[bytes, bytes]] = []
+        has_host = False
+        for name, value in ev.headers:  # bytes: header_encoding=None
+            n = bytes(name)
+            v = bytes(value)
+            if n[:1] == b":":
+                if n == b":method":
+                    method = v
+                elif n == b":path":
+                    path = v
+                elif n == b":authority":
+                    authority = v
+            else:
+                if n == b"host":
+                    has_host = True
+                headers.append((n, v))
+        if authority and not has_host:
+            # RFC 9113 section 8.3.1: :authority stands in for Host, and the
+            # core's Host check (SEC-06) applies to it unchanged.
+            headers.insert(0, (b"host", authority))
+        sid = ev.stream_id
+        if self.goaway_sent:
+            self._reset(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
+            return
+        xid = self.hub.core.receive_request(method, path, headers, now)
+        st = _Stream(sid, xid)
+        self.streams[sid] = st
+        self.by_xid[xid] = st
+        self.hub._route[xid] = self
+        self._idle_since = None
+
+    def _peer_reset(self, sid: int, now: float) -> None:
+        # Rapid Reset (CVE-2023-44487): RST_STREAM is free for the peer and a
+        # new stream is not, so count resets, not just open streams.
+        resets = self._resets
+        resets.append(now)
+        while resets and resets[0] <= now - self.cfg.reset_window:
+            resets.popleft()
+        st = self.streams.pop(sid, None)
+        if st is not None:
+            st.closed = True
+            self.by_xid.pop(st.xid, None)
+            self.blocked.discard(st)
+            self.hub._route.pop(st.xid, None)
+            self.hub.core.connection_lost(st.xid, now)
+        if len(resets) > self.cfg.max_resets:
+            self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "too many stream resets")
+            return
+        self._check_idle(now)
+
+    # -- the core's output -------------------------------------------------------------
+
+    def head(self, ev: ResponseHead) -> None:
+        st = self.by_xid.get(ev.xid)
+        if st is None or st.closed:
+            return
+        hdrs = [(b":status", b"%d" % ev.status)]
+        hdrs.extend((n, v) for n, v in ev.headers if n not in _HOP_BY_HOP)
+        if ev.streaming:
+            self._send_headers(st, hdrs, end=False)
+        else:
+            st.head = hdrs  # sent with the body: HEADERS and DATA in one write
+
+    def data(self, ev: ResponseData) -> None:
+        st = self.by_xid.get(ev.xid)
+        if st is None or st.closed or not ev.data:
+            return
+        if st.head is not None:
+            self._send_headers(st, st.head, end=False)
+            st.head = None
+        st.pending.append(ev.data)
+        st.pending_len += len(ev.data)
+        self._send_pending(st)
+        if st.closed:
+            return
+        if st.pending_len > self.cfg.max_stream_buffer and len(st.pending) > 1:
+            # The peer has not opened its window for this stream's backlog:
+            # give up on the stream, not the connection (other streams are fine).
+            # One message larger than the bound alone is let through: it is in
+            # memory already, and a reader that keeps up must get it.
+            log.warning("resetting an HTTP/2 stream whose peer reads too slowly")
+            self._abandon(st)
+        elif not st.paused and st.pending_len > self.cfg.max_stream_buffer // 4:
+            st.paused = True
+            self.hub.core.pause_writing(st.xid)
+
+    def end(self, ev: ResponseEnd) -> None:
+        self.hub._route.pop(ev.xid, None)
+        st = self.by_xid.get(ev.xid)
+        if st is None or st.closed:
+            return
+        st.end = True
+        if st.head is not None:
+            if not st.pending:
+                self._send_headers(st, st.head, end=True)
+                st.head = None
+                self._finished(st)
+                return
+            self._send_headers(st, st.head, end=False)
+            st.head = None
+        self._send_pending(st)
+        if ev.close and not st.request_done and not st.closed:
+            # Answered before the whole request arrived (e.g. 413): RFC 9113
+            # section 8.1 lets us ask the client to stop with NO_ERROR.
+            st.pending.clear()
+            st.pending_len = 0
+            self._reset(st.sid, h2.errors.ErrorCodes.NO_ERROR)
+            self._drop(st)
+
+    def flush(self) -> None:
+        self.marked = False
+        self._write_now()
+
+    # -- frames out ------------------------------------------------------------------
+
+    def _send_headers(self, st: _Stream, hdrs: list[tuple[bytes, bytes]], *, end: bool) -> None:
+        try:
+            self.h2.send_headers(st.sid, hdrs, end_stream=end)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            self._drop(st)
+            return
+        self._out()
+
+    def _send_pending(self, st: _Stream) -> None:
+        """Move queued data into frames, never past the peer's window."""
+        if st.closed:
+            self.blocked.discard(st)
+            return
+        conn = self.h2
+        pending = st.pending
+        sent = last = False
+        try:
+            while pending and not self.write_paused:
+                window = conn.local_flow_control_window(st.sid)
+                if window <= 0:
+                    break
+                chunk = pending[0]
+                left = len(chunk) - st.off
+                size = min(window, conn.max_outbound_frame_size, left)
+                last = size == left and len(pending) == 1 and st.end
+                if st.off == 0 and size == left:
+                    conn.send_data(st.sid, chunk, end_stream=last)
+                else:
+                    # A slice of a view: no copy of the rest of a large body per frame.
+                    conn.send_data(st.sid, memoryview(chunk)[st.off:st.off + size], end_stream=last)
+                sent = True
+                st.pending_len -= size
+                if size == left:
+                    pending.popleft()
+                    st.off = 0
+                else:
+                    st.off += size
+            if not pending and st.end and not st.closed and not (sent and last):
+                conn.end_stream(st.sid)
+                sent = True
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            self._drop(st)
+            return
+        if sent:
+            self._out()
+        if pending:
+            self.blocked.add(st)
+        else:
+            self.blocked.discard(st)
+            if st.paused:
+                st.paused = False
+                self.hub.core.resume_writing(st.xid, self.hub._now())
+            if st.end:
+                self._finished(st)
+
+    def _finished(self, st: _Stream) -> None:
+        """Our side of the stream is done; forget it once the request side is too."""
+        if st.request_done:
+            self._drop(st)
+
+    def _maybe_forget(self, st: _Stream) -> None:
+        if st.end and not st.pending and st.head is None:
+            self._drop(st)
+
+    def _drop(self, st: _Stream, *, lost: bool = False) -> None:
+        """Forget a stream; tell the core its exchange is gone unless the core ended it."""
+        st.closed = True
+        st.pending.clear()
+        st.pending_len = 0
+        self.blocked.discard(st)
+        self.streams.pop(st.sid, None)
+        if self.by_xid.pop(st.xid, None) is not None and (lost or not st.end):
+            self.hub._route.pop(st.xid, None)
+            self.hub.core.connection_lost(st.xid, self.hub._now())
+        self._check_idle(self.hub._now())
+
+    def _abandon(self, st: _Stream) -> None:
+        self._reset(st.sid, h2.errors.ErrorCodes.CANCEL)
+        self._drop(st, lost=True)
+
+    def _reset(self, sid: int, code: int) -> None:
+        try:
+            self.h2.reset_stream(sid, code)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            pass
+        self._out()
+
+    def _out(self) -> None:
+        if not self.marked and not self.closed:
+            self.marked = True
+            self.hub._dirty.append(self)
+
+    def _write_now(self) -> None:
+        data = self.h2.data_to_send()
+        t = self.transport
+        if data and t is not None and not self.closed:
+            t.write(data)
+        if self._shutdown_at is not None and not self.streams:
+            self._close()
+
+    def _fatal(self, code: int, why: str) -> None:
+        log.warning("closing an HTTP/2 connection: %s", why)
+        try:
+            self.h2.close_connection(error_code=code, last_stream_id=self.h2.highest_inbound_stream_id)
+        except h2.exceptions.ProtocolError:
+            pass
+        self.goaway_sent = True
+        self._write_now()
+        self._close()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        self.closed = True
+
+    # -- time -------------------------------------------------------------------------
+
+    def shutdown(self, grace: float) -> None:
+        """GOAWAY(NO_ERROR, last stream id) now; new streams are refused; close once
+        the open streams are done or ``grace`` seconds have passed (RFC 9113 section 6.8)."""
+        if self.closed:
+            return
+        if not self.goaway_sent:
+            self.goaway_sent = True
+            # Framed by hand: h2's close_connection() moves its state machine to
+            # CLOSED, after which the open streams could send nothing more.
+            last = self.h2.highest_inbound_stream_id
+            self._write_now()
+            if self.transport is not None:
+                self.transport.write(b"\x00\x00\x08\x07\x00\x00\x00\x00\x00"
+                                     + last.to_bytes(4, "big") + b"\x00\x00\x00\x00")
+        self._shutdown_at = self.hub._now() + grace
+        self._write_now()
+        self._arm()
+
+    def _check_idle(self, now: float) -> None:
+        if not self.streams and self._idle_since is None:
+            self._idle_since = now
+
+    def _arm(self) -> None:
+        if self.closed:
+            return
+        cfg = self.cfg
+        steps = [x for x in (cfg.keepalive_interval, cfg.idle_timeout) if x is not None]
+        if cfg.keepalive_interval is not None:
+            steps.append(cfg.keepalive_timeout)
+        if self._shutdown_at is not None:
+            steps.append(max(0.0, self._shutdown_at - self.hub._now()))
+        if not steps:
+            return
+        # One coarse tick per connection (at most half a period late); the
+        # checks in _tick compare exact times.
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = self.hub._loop or asyncio.get_running_loop()
+        self._timer = loop.call_later(max(min(steps) / 2, 0.01), self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.closed:
+            return
+        now = self.hub._now()
+        cfg = self.cfg
+        if self._shutdown_at is not None and (now >= self._shutdown_at or not self.streams):
+            self._close()
+            return
+        if self._ping_sent is not None and now - self._ping_sent >= cfg.keepalive_timeout:
+            self._fatal(h2.errors.ErrorCodes.NO_ERROR, "no PING ACK within the keep-alive timeout")
+            return
+        if self._idle_since is None and not self.streams:
+            self._idle_since = now
+        if cfg.idle_timeout is not None and self._idle_since is not None and now - self._idle_since >= cfg.idle_timeout:
+            self._fatal(h2.errors.ErrorCodes.NO_ERROR, "idle timeout")
+            return
+        if (cfg.keepalive_interval is not None and self._ping_sent is None
+                and now - self._last_rx >= cfg.keepalive_interval):
+            self._ping_sent = now
+            self.h2.ping(b"streamco")
+            self._write_now()
+        self._arm()
+
+
+def listen_h2(hub: "StreamableHttpServer", http1: Callable[[], "_Connection"], kw: dict[str, Any], *,
+              config: H2Config | None) -> Callable[[], asyncio.Protocol]:
+    """The hook ``StreamableHttpServer.start`` calls: wrap its HTTP/1.1 factory in an
+    :class:`H2Listener` and offer ``h2`` by ALPN on its SSL context, if any."""
+    ctx = kw.get("ssl")
+    if isinstance(ctx, ssl.SSLContext):
+        H2Listener.alpn(ctx)
+    listener = H2Listener(hub, http1, config)
+    hub.h2_listener = listener
+    return listener
