@@ -609,7 +609,7 @@ class OAuthClient:
             self._pending = AuthorizationFailed(error=OAuthError(f"authorization failed: {exc}"))
             return
         if isinstance(ev, Authorized):
-            self._gen.close()
+            gen.close()
             self._gen = None
             self._waiting = None
         else:
@@ -711,8 +711,10 @@ class OAuthClient:
             return
 
         if cfg.grant_type == "client_credentials":
-            client = self._static_client(issuer)
-            assert client is not None
+            static = self._static_client(issuer)
+            if static is None:
+                raise OAuthError(f"the client_credentials client_id is bound to {cfg.issuer}, not {issuer}")
+            client = static
             scope = _union(cfg.scope, challenge.get("scope") or " ".join(
                 s for s in (prm or {}).get("scopes_supported") or [] if isinstance(s, str)))
             tokens = yield from self._token(asm, client, {"grant_type": "client_credentials", "resource": resource,

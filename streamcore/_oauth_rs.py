@@ -313,7 +313,7 @@ class JwtVerifier:
             if self.audience is None:
                 opts["verify_aud"] = False
             claims = jwt.decode(token, key, algorithms=self.algorithms, issuer=self.issuer, audience=self.audience,
-                                leeway=self.leeway, options=opts)
+                                leeway=self.leeway, options=opts)  # type: ignore[arg-type]
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
         exp = claims.get("exp")

@@ -23,7 +23,7 @@ import logging
 import ssl as _ssl
 import time
 import webbrowser
-from typing import Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import h11
@@ -320,7 +320,7 @@ class ResourceServer:
             self._pending.pop(token, None)
 
 
-async def load_jwks(url: str, *, timeout: float = DEFAULT_AUTH_TIMEOUT) -> dict:
+async def load_jwks(url: str, *, timeout: float = DEFAULT_AUTH_TIMEOUT) -> dict[str, Any]:
     """GET a JWKS document (for :class:`~streamcore.auth.JwtVerifier` and its ``update_jwks``)."""
     status, _h, body = await fetch("GET", url, [(b"accept", b"application/json")], timeout=timeout)
     if status != 200:

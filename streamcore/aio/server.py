@@ -16,6 +16,7 @@ event store the client resumes with ``Last-Event-ID``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import time
@@ -392,7 +393,7 @@ class _FastConnection(_Connection):
                 if self.xid is not None:
                     core.receive_body(self.xid, ev)
             elif isinstance(ev, RequestHead):
-                if not self._auth_hold(ev.method, ev.target, ev.headers, lambda ev=ev: self._head_in(ev)):
+                if not self._auth_hold(ev.method, ev.target, ev.headers, functools.partial(self._head_in, ev)):
                     self._head_in(ev)
             elif ev is END:
                 if self._doc is not None:
@@ -478,7 +479,7 @@ class _H11Connection(_Connection):
             if ev is h11.NEED_DATA or ev is h11.PAUSED:
                 break
             if isinstance(ev, h11.Request):
-                if not self._auth_hold(ev.method, ev.target, ev.headers, lambda ev=ev: self._head_in(ev)):
+                if not self._auth_hold(ev.method, ev.target, ev.headers, functools.partial(self._head_in, ev)):
                     self._head_in(ev)
             elif isinstance(ev, h11.Data):
                 if self.xid is not None:
