@@ -343,3 +343,30 @@ async def _server_with_dead_as(issuer: str) -> AsyncIterator[str]:
     finally:
         srv.close()
         await srv.wait_closed()
+
+
+def test_browser_consent_loopback_redirect() -> None:
+    """BrowserConsent: the 'browser' (a thread following redirects) lands on our loopback listener with the code."""
+    import threading
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opened: list[str] = []
+
+    def browser(url: str) -> None:
+        opened.append(url)
+        threading.Thread(target=lambda: urllib.request.urlopen(url, timeout=10).read(), daemon=True).start()
+
+    from streamcore.aio.client import BrowserConsent
+
+    with auth_server() as issuer:
+        async def main() -> None:
+            async with our_server(issuer) as url:
+                consent = BrowserConsent(port=port, open_browser=browser, timeout=20)
+                auth = OAuth(consent=consent)
+                assert auth.client.config.redirect_uri == f"http://127.0.0.1:{port}/callback"
+                async with connect(url, auth=auth, listen=False, timeout=10) as s:
+                    await s.list_tools()
+        asyncio.run(asyncio.wait_for(main(), 60))
+    assert len(opened) == 1 and "code_challenge=" in opened[0]

@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import ssl as _ssl
+import sys
 import time
 import webbrowser
 from typing import Any, Awaitable, Callable, Sequence
@@ -121,6 +122,11 @@ async def headless_consent(url: str) -> str:
     raise OAuthError(f"the authorization endpoint answered HTTP {status} without a redirect")
 
 
+def _open_browser(url: str) -> None:
+    print(f"Authorize in your browser (opening it now):\n  {url}", file=sys.stderr, flush=True)
+    webbrowser.open(url)
+
+
 class BrowserConsent:
     """Open the browser at the authorization URL and wait on the loopback redirect URI for the answer.
 
@@ -129,11 +135,12 @@ class BrowserConsent:
     you pass this object as ``consent``).
     """
 
-    def __init__(self, port: int = 33418, path: str = "/callback", *, open_browser: Callable[[str], object] = webbrowser.open,
+    def __init__(self, port: int = 33418, path: str = "/callback", *,
+                 open_browser: Callable[[str], object] | None = None,
                  timeout: float = DEFAULT_CONSENT_TIMEOUT) -> None:
         self.port = port
         self.path = path
-        self.open_browser = open_browser
+        self.open_browser = open_browser if open_browser is not None else _open_browser
         self.timeout = timeout
 
     @property

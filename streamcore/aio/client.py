@@ -55,7 +55,7 @@ from .._client import (
 from .._errors import ChunkedDecodeError
 from .._headers import DEFAULT_MAX_HEAD_SIZE
 from ..chunked import ChunkedDecoder
-from ._auth import OAuth
+from ._auth import BrowserConsent, OAuth, headless_consent
 
 __all__ = [
     "connect",
@@ -63,6 +63,8 @@ __all__ = [
     "Subscription",
     "ClientSession",
     "OAuth",
+    "BrowserConsent",
+    "headless_consent",
     "ClientError",
     "McpError",
     "HttpStatusError",
