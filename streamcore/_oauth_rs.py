@@ -26,6 +26,7 @@ session.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 from collections import OrderedDict
@@ -47,11 +48,14 @@ __all__ = [
     "TokenVerifier",
     "bearer_token",
     "DEFAULT_INTROSPECTION_CACHE",
+    "DEFAULT_JWT_CACHE",
     "DEFAULT_MAX_TOKEN_SIZE",
 ]
 
 #: introspection answers kept (LRU); each is a few hundred bytes
 DEFAULT_INTROSPECTION_CACHE = 10_000
+#: verified JWTs remembered (LRU); an entry is a few hundred bytes
+DEFAULT_JWT_CACHE = 10_000
 #: a longer Authorization value is rejected unread (JWTs are 1-2 KiB; Kong/nginx cap headers at 8 KiB)
 DEFAULT_MAX_TOKEN_SIZE = 8 * 1024
 
@@ -162,12 +166,14 @@ def bearer_token(headers: Headers, *, max_size: int = DEFAULT_MAX_TOKEN_SIZE) ->
     if scheme.lower() != b"bearer":
         return None
     tok = rest.strip()
-    if not tok or any(c not in _B64TOKEN for c in tok):
+    # translate() deletes the b64token characters in C: anything left is illegal (a per-byte
+    # Python loop cost 60% of a cached verification)
+    if not tok or tok.translate(None, _B64TOKEN):
         raise ValueError("malformed Bearer token")
     return tok.decode("ascii")
 
 
-_B64TOKEN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
+_B64TOKEN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/="
 
 
 class BearerAuth:
@@ -224,11 +230,17 @@ class BearerAuth:
         return self._reject(403, f"Forbidden: insufficient scope (needs {scope})", "insufficient_scope", scope=scope)
 
 
-def _same_resource(a: str, b: str) -> bool:
+@functools.lru_cache(maxsize=1024)  # audiences repeat on every request of a client: parse each once
+def _canonical_or_none(a: str) -> str | None:
     try:
-        return canonical_resource(a) == canonical_resource(b)
-    except LocalProtocolError:
-        return False
+        return canonical_resource(a)
+    except (LocalProtocolError, ValueError):
+        return None
+
+
+def _same_resource(a: str, b: str) -> bool:
+    ca = _canonical_or_none(a)
+    return ca is not None and ca == _canonical_or_none(b)
 
 
 class StaticTokens:
@@ -272,7 +284,8 @@ class JwtVerifier:
     """
 
     def __init__(self, jwks: Mapping[str, Any], *, issuer: str, audience: str | None = None,
-                 algorithms: Sequence[str] = ("RS256", "ES256", "PS256", "EdDSA"), leeway: float = 30.0) -> None:
+                 algorithms: Sequence[str] = ("RS256", "ES256", "PS256", "EdDSA"), leeway: float = 30.0,
+                 max_cache: int = DEFAULT_JWT_CACHE) -> None:
         try:
             import jwt  # noqa: F401  (PyJWT, the [jwt] extra)
         except ImportError:  # pragma: no cover - depends on the environment
@@ -283,6 +296,12 @@ class JwtVerifier:
         self.audience = audience
         self.algorithms = list(algorithms)
         self.leeway = leeway
+        if max_cache < 0:
+            raise LocalProtocolError("max_cache must be 0 (no cache) or more")
+        self.max_cache = max_cache
+        # verified tokens -> AccessToken: a session sends the same token on every request, and a
+        # signature check costs ~1000x a dict hit; bounded LRU, an entry lives until the token's exp
+        self._cache: OrderedDict[str, AccessToken] = OrderedDict()
         self._keys: dict[str | None, Any] = {}
         self.update_jwks(jwks)
 
@@ -299,8 +318,23 @@ class JwtVerifier:
         if not keys:
             raise LocalProtocolError("the JWKS has no usable signing key")
         self._keys = keys
+        self._cache.clear()  # a key may have been withdrawn: verify again
 
     def verify(self, token: str, *, now: float) -> AccessToken | None:
+        hit = self._cache.get(token)
+        if hit is not None:
+            if hit.expires_at is not None and now < hit.expires_at + self.leeway:
+                self._cache.move_to_end(token)
+                return hit
+            del self._cache[token]
+        at = self._verify(token, now)
+        if at is not None and self.max_cache:
+            self._cache[token] = at
+            if len(self._cache) > self.max_cache:
+                self._cache.popitem(last=False)
+        return at
+
+    def _verify(self, token: str, now: float) -> AccessToken | None:
         import jwt
         try:
             header = jwt.get_unverified_header(token)
@@ -309,14 +343,20 @@ class JwtVerifier:
                 next(iter(self._keys.values())) if len(self._keys) == 1 else None)
             if key is None:
                 return None
-            opts: dict[str, Any] = {"require": ["exp", "iss"]}
+            # time claims are checked below against ``now`` (the caller's clock), not PyJWT's own
+            opts: dict[str, Any] = {"require": ["exp", "iss"], "verify_exp": False, "verify_nbf": False,
+                                    "verify_iat": False}
             if self.audience is None:
                 opts["verify_aud"] = False
             claims = jwt.decode(token, key, algorithms=self.algorithms, issuer=self.issuer, audience=self.audience,
                                 leeway=self.leeway, options=opts)  # type: ignore[arg-type]
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
-        exp = claims.get("exp")
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if not isinstance(exp, (int, float)) or now >= exp + self.leeway:
+            return None
+        if isinstance(nbf, (int, float)) and now < nbf - self.leeway:
+            return None
         return AccessToken(subject=claims.get("sub"), client_id=claims.get("client_id") or claims.get("azp"),
                            issuer=claims.get("iss"), token=token, scopes=_scopes_of(claims),
                            audience=_audience_of(claims),

@@ -29,6 +29,7 @@ from ._oauth import (
 )
 from ._oauth_rs import (
     DEFAULT_INTROSPECTION_CACHE,
+    DEFAULT_JWT_CACHE,
     DEFAULT_MAX_TOKEN_SIZE,
     AccessToken,
     AuthChallenge,
@@ -72,5 +73,6 @@ __all__ = [
     "IntrospectionVerifier",
     "bearer_token",
     "DEFAULT_INTROSPECTION_CACHE",
+    "DEFAULT_JWT_CACHE",
     "DEFAULT_MAX_TOKEN_SIZE",
 ]

@@ -194,3 +194,28 @@ def test_introspection_verifier_cache() -> None:
     assert iv.receive("t3", 503, b"", now=0) is None and iv.needs("t3", now=0)
     iv.receive("t4", 200, active, now=0)  # third entry: the oldest (t1) goes
     assert iv.needs("t1", now=1) and not iv.needs("t4", now=1)
+
+
+def test_jwt_verifier_cache() -> None:
+    """Verified JWTs are cached (LRU, max_cache entries) until exp; a key rotation empties the cache."""
+    import jwt
+
+    key, jwks = _jwt_setup()
+    now = int(time.time())
+
+    def tok(sub: str, exp: int) -> str:
+        return jwt.encode({"iss": "https://as", "sub": sub, "aud": URL, "exp": exp}, key, algorithm="ES256",
+                          headers={"kid": "k1"})
+
+    v = JwtVerifier(jwks, issuer="https://as", max_cache=1, leeway=0)
+    a, b = tok("a", now + 60), tok("b", now + 60)
+    first = v.verify(a, now=now)
+    assert first is not None and v.verify(a, now=now) is first  # served from the cache
+    assert v.verify(b, now=now) is not None
+    assert v.verify(a, now=now) is not first  # evicted by b (max_cache=1), verified again
+    assert v.verify(a, now=now + 61) is None  # past exp: the cached entry is dropped and the JWT re-checked
+    key2, jwks2 = _jwt_setup()
+    v.update_jwks(jwks2)
+    assert v.verify(a, now=now) is None  # signed by the withdrawn key
+    with pytest.raises(Exception):
+        JwtVerifier(jwks, issuer="x", max_cache=-1)
