@@ -81,7 +81,7 @@ def as_log(issuer: str) -> list[dict[str, Any]]:
 
 @asynccontextmanager
 async def our_server(issuer: str, *, verifier: str = "jwt", required: tuple[str, ...] = ("mcp:read",),
-                     scope_hint: str | None = None) -> AsyncIterator[str]:
+                     scope_hint: str | None = None, http1: str = "fast") -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
@@ -92,7 +92,8 @@ async def our_server(issuer: str, *, verifier: str = "jwt", required: tuple[str,
     else:
         v = introspection = IntrospectionVerifier(issuer + "/introspect", client_id="rs", client_secret="rs-secret")
     config = ServerConfig(authenticate=BearerAuth(v, resource, required_scopes=required, scope_hint=scope_hint))
-    hub = StreamableHttpServer(DemoApp(), config, auth=ResourceServer(resource, introspection=introspection))
+    hub = StreamableHttpServer(DemoApp(), config, auth=ResourceServer(resource, introspection=introspection),
+                               http1=http1)
     srv = await hub.start(None, None, sock=sock)  # type: ignore[arg-type]
     try:
         yield url
@@ -162,11 +163,13 @@ def test_refresh_before_expiry() -> None:
         assert [e["path"] for e in as_log(issuer)].count("/authorize") == 1
 
 
-def test_introspection_verifier_end_to_end() -> None:
-    """RFC 7662: the adapter introspects an unknown token before the core sees the request, then caches it."""
+@pytest.mark.parametrize("http1", ["fast", "h11"])
+def test_introspection_verifier_end_to_end(http1: str) -> None:
+    """RFC 7662: the adapter introspects an unknown token before the core sees the request, then caches it
+    (both HTTP/1.1 engines hold the request head meanwhile)."""
     with auth_server() as issuer:
         async def main() -> None:
-            async with our_server(issuer, verifier="introspection") as url:
+            async with our_server(issuer, verifier="introspection", http1=http1) as url:
                 async with connect(url, auth=_oauth(), listen=False, timeout=10) as s:
                     await s.list_tools()
                     await s.list_tools()
@@ -199,6 +202,31 @@ def test_token_not_for_this_resource_is_rejected() -> None:
         asyncio.run(asyncio.wait_for(main(), 60))
 
 
+def _read_response(sock: socket.socket, buf: bytes) -> tuple[bytes, bytes, bytes]:
+    while b"\r\n\r\n" not in buf:
+        buf += sock.recv(65536)
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(
+        b"content-length:")))
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head, rest[:length], rest[length:]
+
+
+def _prm_then_post(port: int) -> tuple[bytes, bytes]:
+    """GET the PRM document, then POST without a token, on one keep-alive connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        host = f"127.0.0.1:{port}".encode()
+        sock.sendall(b"GET /.well-known/oauth-protected-resource/mcp HTTP/1.1\r\nhost: " + host + b"\r\n\r\n")
+        head, body, rest = _read_response(sock, b"")
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        post = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+        sock.sendall(b"POST /mcp HTTP/1.1\r\nhost: " + host + b"\r\ncontent-type: application/json\r\n"
+                     b"accept: application/json, text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(post) + post)
+        head2, _, _ = _read_response(sock, rest)
+        return body, head2
+
+
 def _expect_http_error(req: urllib.request.Request) -> tuple[int, str]:
     try:
         urllib.request.urlopen(req, timeout=10)
@@ -207,17 +235,20 @@ def _expect_http_error(req: urllib.request.Request) -> tuple[int, str]:
     return 200, ""
 
 
-def test_prm_document_served() -> None:
-    """RFC 9728 section 3: GET /.well-known/oauth-protected-resource/mcp returns the document; no token needed."""
+@pytest.mark.parametrize("http1", ["fast", "h11"])
+def test_prm_document_served(http1: str) -> None:
+    """RFC 9728 section 3: GET /.well-known/oauth-protected-resource/mcp returns the document; no token needed;
+    the connection then serves an MCP request (keep-alive cycle intact)."""
     with auth_server() as issuer:
         async def main() -> dict[str, Any]:
-            async with our_server(issuer) as url:
+            async with our_server(issuer, http1=http1) as url:
                 base, _, _ = url.rpartition("/mcp")
                 loop = asyncio.get_running_loop()
-                raw = await loop.run_in_executor(None, lambda: urllib.request.urlopen(
-                    base + "/.well-known/oauth-protected-resource/mcp", timeout=10).read())
+                port = int(base.rsplit(":", 1)[1])
+                raw, second = await loop.run_in_executor(None, _prm_then_post, port)
                 doc: dict[str, Any] = json.loads(raw)
                 assert doc["resource"] == url
+                assert second.startswith(b"HTTP/1.1 401 ") and b"resource_metadata=" in second
                 return doc
         doc = asyncio.run(asyncio.wait_for(main(), 60))
         assert doc["authorization_servers"] == [issuer] and doc["scopes_supported"] == ["mcp:read", "mcp:write"]

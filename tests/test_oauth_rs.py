@@ -219,3 +219,16 @@ def test_jwt_verifier_cache() -> None:
     assert v.verify(a, now=now) is None  # signed by the withdrawn key
     with pytest.raises(Exception):
         JwtVerifier(jwks, issuer="x", max_cache=-1)
+
+
+def test_resource_server_document_routing() -> None:
+    """The asyncio adapter's part answers GET on the well-known path only (query ignored), nothing else."""
+    from streamcore.aio.server import ResourceServer
+
+    rs = ResourceServer(PR)
+    assert rs.document(b"GET", b"/.well-known/oauth-protected-resource/mcp") == PR.document()
+    assert rs.document(b"GET", b"/.well-known/oauth-protected-resource/mcp?x=1") == PR.document()
+    assert rs.document(b"POST", b"/.well-known/oauth-protected-resource/mcp") is None
+    assert rs.document(b"GET", b"/.well-known/oauth-protected-resource") is None
+    assert rs.document(b"GET", b"/mcp") is None
+    assert rs.prepare([(b"authorization", b"Bearer x")]) is None  # no introspection configured
