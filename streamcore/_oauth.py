@@ -751,7 +751,9 @@ class OAuthClient:
              "resource": resource}
         if scope:
             q["scope"] = scope
-        ep = asm["authorization_endpoint"]
+        ep = asm.get("authorization_endpoint")
+        if not isinstance(ep, str) or urlsplit(ep).scheme not in ("http", "https"):
+            raise OAuthError("the authorization server metadata has no usable authorization_endpoint")
         sep = "&" if urlsplit(ep).query else "?"
         answer = yield AuthorizationNeeded(url=ep + sep + urlencode(q, quote_via=quote), redirect_uri=cfg.redirect_uri,
                                            state=state)

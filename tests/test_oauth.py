@@ -331,3 +331,71 @@ def test_canonical_resource_and_pkce() -> None:
     v, ch = pkce_pair()
     assert 43 <= len(v) <= 128
     assert ch == base64.urlsafe_b64encode(hashlib.sha256(v.encode()).digest()).rstrip(b"=").decode()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**12), st.floats(allow_nan=False),
+                       st.text(max_size=20), st.sampled_from([MCP, AS, AS + "/x", "S256", "none", "DPoP", "ES256"]))
+_json = st.recursive(_json_leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+                     max_leaves=8)
+_KEYS = ["resource", "authorization_servers", "scopes_supported", "issuer", "authorization_endpoint",
+         "token_endpoint", "registration_endpoint", "code_challenge_methods_supported", "client_id",
+         "client_secret", "token_endpoint_auth_method", "access_token", "token_type", "expires_in",
+         "refresh_token", "scope", "dpop_signing_alg_values_supported", "client_id_metadata_document_supported",
+         "authorization_response_iss_parameter_supported", "token_endpoint_auth_methods_supported"]
+_doc = st.one_of(_json, st.fixed_dictionaries({}, optional={k: _json for k in _KEYS}))
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_any_answers_end_in_an_event_never_an_exception(data: st.DataObject) -> None:
+    """Whatever the network answers (status, JSON of any shape, garbage, a strange redirect), the flow
+    ends in Authorized or AuthorizationFailed; no exception leaves the sans-IO API."""
+    c = OAuthClient(OAuthConfig(redirect_uri=REDIRECT, client_metadata_url="https://app/c.json"))
+    base = default_table()
+    started = c.begin(MCP, status=data.draw(st.sampled_from([401, 403])), headers=[(b"www-authenticate", data.draw(
+        st.sampled_from([b'Bearer error="insufficient_scope", scope="x"', f'Bearer resource_metadata="{PRM_URL}"'.encode(),
+                         b"Bearer", b"garbage ,,= \"", b'DPoP error="use_dpop_nonce"'])))], now=1000.0)
+    if not started:
+        return
+    for _ in range(60):
+        ev = c.next_event()
+        if isinstance(ev, HttpCall):
+            if data.draw(st.booleans()):
+                status, body = base.get((ev.method, ev.url), (404, {}))
+                raw = json.dumps(body).encode()
+            else:
+                status = data.draw(st.sampled_from([200, 201, 302, 400, 401, 404, 500]))
+                raw = data.draw(st.one_of(_doc.map(lambda d: json.dumps(d).encode()), st.binary(max_size=30)))
+            c.receive_response(status, [(b"dpop-nonce", b"n")] if data.draw(st.booleans()) else [], raw, now=1000.0)
+        elif isinstance(ev, AuthorizationNeeded):
+            cb = data.draw(st.sampled_from([consent_ok(ev), REDIRECT, REDIRECT + "?code=&state=", "not a url",
+                                            consent_ok(ev).split("&iss=")[0], REDIRECT + "?error=x&state=y"]))
+            c.receive_redirect(cb, now=1000.0)
+        else:
+            assert isinstance(ev, (Authorized, AuthorizationFailed))
+            return
+    raise AssertionError("the flow neither ended nor asked for anything")
+
+
+@settings(max_examples=400)
+@given(st.data())
+def test_one_mutated_field_ends_in_an_event(data: st.DataObject) -> None:
+    """A valid exchange with one field of one answer dropped or replaced by any JSON value: still only events."""
+    table = default_table()
+    keys = sorted(table)
+    target = data.draw(st.sampled_from(keys))
+    status, doc = table[target]
+    doc = dict(doc)
+    field = data.draw(st.sampled_from(sorted(doc) + ["code_challenge_methods_supported", "expires_in"]))
+    if data.draw(st.booleans()):
+        doc.pop(field, None)
+    else:
+        doc[field] = data.draw(_json)
+    table[target] = (status, doc)
+    c = OAuthClient(OAuthConfig(redirect_uri=REDIRECT))
+    ok, seen = run(c, Script(table))
+    assert ok and isinstance(seen[-1], (Authorized, AuthorizationFailed))

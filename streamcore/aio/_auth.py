@@ -240,7 +240,8 @@ class OAuth:
                 try:
                     status, headers, body = await fetch(ev.method, ev.url, ev.headers, ev.body, timeout=self.timeout,
                                                         max_size=c.config.max_document_size)
-                except (OSError, asyncio.TimeoutError, OAuthError) as exc:
+                except (OSError, asyncio.TimeoutError, OAuthError, ValueError, UnicodeError) as exc:
+                    # a bad URL in a document, a refused connection, a slow server: the flow fails
                     c.receive_error(exc if not isinstance(exc, asyncio.TimeoutError) else OSError("timed out"),
                                     now=self.clock())
                 else:
@@ -248,7 +249,7 @@ class OAuth:
             elif isinstance(ev, AuthorizationNeeded):
                 try:
                     callback = await self.consent(ev.url)
-                except (OSError, asyncio.TimeoutError, OAuthError) as exc:
+                except (OSError, asyncio.TimeoutError, OAuthError, ValueError, UnicodeError) as exc:
                     c.cancel(f"authorization step failed: {exc}")
                     continue
                 c.receive_redirect(callback, now=self.clock())
