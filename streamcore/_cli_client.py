@@ -213,7 +213,7 @@ def _run(fn: Any, url: str, timeout: float) -> int:
     except asyncio.TimeoutError:
         print(f"error: timed out talking to {url}", file=sys.stderr)
         return EXIT_TIMEOUT
-    except (ClientError, HttpStatusError) as exc:
+    except (ClientError, HttpStatusError, McpError) as exc:
         return _fail(exc, url)
     except OSError as exc:
         print(f"error: cannot reach {url}: {exc}", file=sys.stderr)
