@@ -628,7 +628,12 @@ class OAuthClient:
             if 400 <= status < 500 and accept_404:
                 return None
             raise OAuthError(f"GET {url}: HTTP {status}")
-        return self._json(body, url)
+        if len(body) > self.config.max_document_size:
+            raise OAuthError(f"{url}: document larger than {self.config.max_document_size} bytes")
+        try:
+            return self._json(body, url)
+        except OAuthError:  # a 200 that is not a JSON object (an HTML catch-all page): no document here
+            return None
 
     def _json(self, body: bytes, what: str) -> dict[str, Any]:
         if len(body) > self.config.max_document_size:
