@@ -1,13 +1,23 @@
-"""``python -m streamcore``: the codec report, the demo server and the client commands."""
+"""python -m streamcore: the codec report, the demo MCP server, and a command-line MCP client.
+
+Exit codes of serve: 0 after Ctrl-C or SIGTERM (a graceful, bounded shutdown),
+1 when it cannot listen (port in use, address not available, no permission),
+2 for a usage error (including --uvloop without uvloop installed).
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import logging
 import sys
 
 from . import __version__
 from ._ext import CODECS, NO_EXTENSIONS, implementation_of
+
+EXIT_OK, EXIT_LISTEN, EXIT_USAGE = 0, 1, 2
+_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _info() -> int:
@@ -18,20 +28,25 @@ def _info() -> int:
         mod = importlib.import_module(f"streamcore.{name}")
         impl = mod._impl
         print(f"  {name:<8} {implementation_of(impl):<8} {impl.__name__}")
-    return 0
+    return EXIT_OK
 
 
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ._server import ServerConfig
-    from ._store import MemoryEventStore
     from .aio.server import serve
-    from .demo import DemoApp
+    from .demo import TOOLS, DemoApp
+    from .era import param_headers_from_tools
+    from .server import ServerConfig
+    from .store import MemoryEventStore
 
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.uvloop:
-        import uvloop  # optional extra: pip install 'streamcore[uvloop]'
-
+        try:
+            import uvloop
+        except ImportError:
+            print("error: --uvloop needs the uvloop package: pip install 'streamcore[uvloop]'", file=sys.stderr)
+            return EXIT_USAGE
         uvloop.install()
     hosts = None if "*" in args.allow_host else frozenset(
         {"localhost", "127.0.0.1", "[::1]", "::1"} | {h.lower() for h in args.allow_host}
@@ -44,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
         event_store=None if args.no_store else MemoryEventStore(),
         retry_ms=args.retry_ms,
         allowed_hosts=hosts,
+        param_headers=param_headers_from_tools(TOOLS),  # Mcp-Param-* checked against x-mcp-header
     )
 
     ctx = None
@@ -57,36 +73,40 @@ def _serve(args: argparse.Namespace) -> int:
     def ready(port: int) -> None:
         print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
 
+    settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
+    if args.max_connections is not None:
+        settings["max_connections"] = args.max_connections
     try:
         asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready, http1=args.http1,
-                          ssl=ctx, http2=False if args.no_http2 else None))
+                          ssl=ctx, http2=False if args.no_http2 else None, **settings))
     except KeyboardInterrupt:
         pass
-    return 0
+    except OSError as exc:
+        why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        print(f"error: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
+        return EXIT_LISTEN
+    return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("tools", "call"):
-        # The client commands parse their own arguments (streamcore._cli_client).
-        from ._cli_client import call_main, tools_main
-
-        return (tools_main if argv[0] == "tools" else call_main)(argv[1:])
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m streamcore",
-        description=__doc__,
-        epilog="Client commands: 'python -m streamcore tools URL' lists a server's tools; "
-        "'python -m streamcore call URL TOOL key=value ...' calls one (see --help of each).",
+        description="streamcore: MCP's Streamable HTTP transport. Without a command, prints the codec report (info).",
+        epilog="Run 'python -m streamcore COMMAND --help' for the options of each command.",
     )
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("info", help="print the version and each codec's implementation (default)")
-    sp = sub.add_parser("serve", help="run the demo MCP server (Streamable HTTP) on loopback")
+    parser.add_argument("--version", action="version", version=f"streamcore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("info", help="print the version and each codec's implementation (the default)")
+    sp = sub.add_parser("serve", help="run the demo MCP server (Streamable HTTP) on loopback",
+                        description="Run the demo MCP server. Ctrl-C or SIGTERM stops it gracefully: "
+                        "it stops accepting, ends SSE streams with retry advice, lets tool calls finish "
+                        "for --grace seconds, then closes. Exit 1 if it cannot listen, 2 on a usage error.")
     sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sp.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     sp.add_argument("--json", action="store_true", help="answer requests with application/json, not SSE")
     sp.add_argument("--no-store", action="store_true", help="no event store: streams are not resumable")
     sp.add_argument("--retry-ms", type=int, default=None, help="SSE retry advice sent with priming events")
-    sp.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    sp.add_argument("--uvloop", action="store_true", help="run on uvloop (pip install 'streamcore[uvloop]')")
     sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                     help="also accept this Host name (repeatable; '*' switches the Host check off), "
                     "e.g. the public name behind a reverse proxy")
@@ -95,13 +115,35 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--certfile", help="serve TLS with this certificate chain (PEM); h2 by ALPN")
     sp.add_argument("--keyfile", help="the certificate's private key (PEM), if not in --certfile")
     sp.add_argument("--no-http2", action="store_true", help="HTTP/1.1 only (no h2c, no h2 by ALPN)")
+    sp.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
+                    help="on shutdown, how long tool calls in flight may finish before they are cancelled (default 5)")
+    sp.add_argument("--max-connections", type=int, default=None, metavar="N",
+                    help="open connections at most; more get 503 (default: 10000, or 64 under the descriptor limit)")
+    sp.add_argument("--log-level", choices=_LEVELS, default="info", help="log level (default info)")
+    sp.add_argument("--access-log", action="store_true",
+                    help="log one line per request (logger streamcore.access, level info)")
+    # The client commands parse their own arguments (streamcore._cli_client);
+    # they are listed here so that --help names every command.
+    sub.add_parser("tools", help="list the tools of an MCP server: tools URL (see tools --help)", add_help=False)
+    sub.add_parser("call", help="call a tool of an MCP server: call URL TOOL key=value ... (see call --help)",
+                   add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("tools", "call"):
+        from ._cli_client import call_main, tools_main
+
+        return (tools_main if argv[0] == "tools" else call_main)(argv[1:])
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command in (None, "info"):
         return _info()
     if args.command == "serve":
         return _serve(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
-    return 2  # pragma: no cover
+    return EXIT_USAGE  # pragma: no cover
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 the tool reported an error (``isError``) or the server
 answered with a JSON-RPC error; 2 usage; 3 connection refused or lost;
 4 HTTP 401/403 (authorization); 5 HTTP 404 (no MCP endpoint there);
-6 other HTTP or protocol error; 7 timeout.
+6 other HTTP or protocol error; 7 timeout; 141 standard output closed by its
+reader (``... | head``), quietly, as a process ended by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -24,9 +26,23 @@ from ._client import (
 )
 
 __all__ = ["tools_main", "call_main", "parse_value", "EXIT_OK", "EXIT_TOOL_ERROR", "EXIT_USAGE",
-           "EXIT_CONNECT", "EXIT_AUTH", "EXIT_NOT_FOUND", "EXIT_PROTOCOL", "EXIT_TIMEOUT"]
+           "EXIT_CONNECT", "EXIT_AUTH", "EXIT_NOT_FOUND", "EXIT_PROTOCOL", "EXIT_TIMEOUT", "EXIT_STDOUT_CLOSED"]
 
 EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_PROTOCOL, EXIT_TIMEOUT = range(8)
+#: stdout was closed by its reader: 128 + SIGPIPE, what a shell shows for `yes | head`
+EXIT_STDOUT_CLOSED = 141
+
+
+class _StdoutClosed(Exception):
+    """Writing our output failed because the reader went away (EPIPE)."""
+
+
+def _print(text: str) -> None:
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError as exc:
+        raise _StdoutClosed() from exc
 
 
 def parse_value(text: str) -> Any:
@@ -139,16 +155,16 @@ def tools_main(argv: Sequence[str] | None = None) -> int:
                            auth=_auth(args)) as s:
             tools = await s.list_tools()
         if args.json:
-            print(json.dumps(tools, indent=2))
+            _print(json.dumps(tools, indent=2))
         else:
             for t in tools:
                 desc = (t.get("description") or "").strip().splitlines()
-                print(f"{t.get('name')}" + (f"  {desc[0]}" if desc else ""))
+                _print(f"{t.get('name')}" + (f"  {desc[0]}" if desc else ""))
                 props = (t.get("inputSchema") or {}).get("properties") or {}
                 req = set((t.get("inputSchema") or {}).get("required") or [])
                 for k, v in props.items():
                     typ = v.get("type", "any") if isinstance(v, dict) else "any"
-                    print(f"    {k}: {typ}" + (" (required)" if k in req else ""))
+                    _print(f"    {k}: {typ}" + (" (required)" if k in req else ""))
         return EXIT_OK
 
     return _run(run, args.url, args.timeout)
@@ -183,15 +199,15 @@ def call_main(argv: Sequence[str] | None = None) -> int:
             finally:
                 bar.done()
         if args.json:
-            print(json.dumps(result, indent=2))
+            _print(json.dumps(result, indent=2))
         else:
             for item in result.get("content") or []:
                 if item.get("type") == "text":
-                    print(item.get("text", ""))
+                    _print(item.get("text", ""))
                 else:
-                    print(json.dumps(item))
+                    _print(json.dumps(item))
             if "structuredContent" in result and not result.get("content"):
-                print(json.dumps(result["structuredContent"], indent=2))
+                _print(json.dumps(result["structuredContent"], indent=2))
         if result.get("isError"):
             print("error: the tool reported an error", file=sys.stderr)
             return EXIT_TOOL_ERROR
@@ -207,6 +223,15 @@ def _run(fn: Any, url: str, timeout: float) -> int:
 
     try:
         return asyncio.run(guarded())
+    except _StdoutClosed:
+        # nobody reads our output any more: say nothing (a message would go to a closed pipe's
+        # neighbour, stderr, as noise) and keep the interpreter from failing on its final flush
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_STDOUT_CLOSED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -149,9 +149,10 @@ class Verdict:
         """The JSON-RPC error response to send (only for a rejected verdict)."""
         if self.status is None or self.code is None:
             raise ValueError("an accepted verdict has no error body")
-        return _jr.encode_error(
+        body: bytes = _jr.encode_error(
             self.request_id, self.code, self.message or "", self.data, omit_null_id=omit_null_id
         )
+        return body
 
 
 def error_response(verdict: Verdict, *, omit_null_id: bool = False) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -266,7 +267,7 @@ def _header_matches(header: str, body_value: Any) -> bool:
     """Does a decoded header value stand for ``body_value``? (SRV-HDR-01, SRV-HDR-03)."""
     t = type(body_value)
     if t is str:
-        return header == body_value
+        return bool(header == body_value)
     if t is bool:
         return header == ("true" if body_value else "false")
     if t is int or t is float:
@@ -287,7 +288,7 @@ _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _PRIMITIVES = frozenset({"string", "integer", "boolean"})
 
 
-def _walk(node: Any, path: tuple[str, ...], reachable: bool, out: list, problems: list[str]) -> None:
+def _walk(node: Any, path: tuple[str, ...], reachable: bool, out: list[Any], problems: list[str]) -> None:
     if isinstance(node, dict):
         if "x-mcp-header" in node:
             name = node["x-mcp-header"]
@@ -311,7 +312,7 @@ def _walk(node: Any, path: tuple[str, ...], reachable: bool, out: list, problems
             _walk(child, path + (str(i),), False, out, problems)
 
 
-def _type_ok(schema: dict) -> bool:
+def _type_ok(schema: dict[str, Any]) -> bool:
     t = schema.get("type")
     if isinstance(t, str):
         return t in _PRIMITIVES
@@ -331,7 +332,7 @@ def x_mcp_header_problems(input_schema: Any) -> list[str]:
     +-(2**53 - 1) when given; and it is reached from the root through
     ``properties`` keys alone.
     """
-    found: list = []
+    found: list[Any] = []
     problems: list[str] = []
     _walk(input_schema, (), True, found, problems)
     seen: dict[str, str] = {}
@@ -367,7 +368,7 @@ def x_mcp_headers(input_schema: Any) -> dict[str, tuple[str, ...]]:
     problems = x_mcp_header_problems(input_schema)
     if problems:
         raise ValueError("; ".join(problems))
-    found: list = []
+    found: list[Any] = []
     _walk(input_schema, (), True, found, [])
     return {name: path for name, path, _ in found}
 
@@ -470,6 +471,10 @@ def classify(
 ) -> Verdict:
     """Decide the era of one HTTP request and check its modern headers (module docstring).
 
+    (Long on purpose: the steps are a first-match-wins list in the order of
+    SRV-COMPAT-08, each an early return; split up, the order would no longer
+    be visible in one place.)
+
     ``method`` is the HTTP method; ``headers`` the header fields (names in any
     case); ``body`` the whole POST body, or None to decide from the head alone.
     ``param_headers`` maps a tool name to ``{header suffix: argument path}``
@@ -562,7 +567,7 @@ def classify(
     )
 
 
-def _meta(msg: Any) -> dict | None:
+def _meta(msg: Any) -> dict[str, Any] | None:
     params = getattr(msg, "params", None)
     if type(params) is dict:
         meta = params.get("_meta")
@@ -617,13 +622,15 @@ def _check_modern(
     f: dict[bytes, bytes],
     hv: str | None,
     msg: Any,
-    meta: dict | None,
+    meta: dict[str, Any] | None,
     modern: Sequence[str],
     legacy: Sequence[str],
     param_headers: Mapping[str, Mapping[str, Sequence[str] | str]] | None,
     required_caps: Mapping[str, Mapping[str, Any]] | None,
     tool_caps: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Verdict:
+    # Long on purpose: one check per line of the spec's validation order
+    # (module docstring), each an early return; the order is the behaviour.
     t = type(msg)
     rid = msg.id if t is _jr.Request or t is _jr.Invalid else None
 
@@ -707,7 +714,7 @@ def _mismatch(header: str, header_value: Any, body_value: Any) -> str:
 
 
 def _check_params(
-    f: dict[bytes, bytes], params: dict, param_headers: Mapping[str, Mapping[str, Sequence[str] | str]]
+    f: dict[bytes, bytes], params: dict[str, Any], param_headers: Mapping[str, Mapping[str, Sequence[str] | str]]
 ) -> str | None:
     """SRV-HDR-01/02/03 for the annotated parameters of one tools/call."""
     tool = params.get("name")

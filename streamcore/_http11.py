@@ -10,8 +10,17 @@ bring their own HTTP layer.
 
 Policy (strict where a lax parser would be a smuggling risk, RFC 9112 11.2):
 
-* Lines end with CRLF; a bare LF or CR in the head is refused (h11 accepts a
-  bare LF; RFC 9112 2.2 makes that a MAY, and we decline it).
+* Lines end with CRLF; a bare LF or CR in the head is refused with 400 as
+  soon as it arrives, even before the head is complete (h11 accepts a bare LF;
+  RFC 9112 2.2 makes that a MAY, and we decline it: a proxy in front that
+  splits lines differently is a smuggling risk).
+* The request-target must have the form its method allows (RFC 9112 3.2):
+  origin-form or absolute-form (``http``/``https``, no userinfo), asterisk-form
+  for OPTIONS only, authority-form for CONNECT only. Its form is reported in
+  :attr:`RequestHead.target_form`; which paths and hosts to serve is the
+  server core's decision.
+* Content-Length is ASCII digits only, at most 19 of them (no ``int()`` on
+  unbounded peer digits).
 * obs-fold, whitespace before the colon, and field values with CTL characters
   other than HTAB are refused (RFC 9112 5.1, 5.2; RFC 9110 5.5).
 * Exactly one Host on HTTP/1.1 (RFC 9112 3.2).
@@ -44,6 +53,8 @@ __all__ = [
     "END",
     "DEFAULT_MAX_HEAD_SIZE",
     "DEFAULT_MAX_FIELDS",
+    "MAX_CONTENT_LENGTH_DIGITS",
+    "target_form",
 ]
 
 #: Header field lines per request (Apache's LimitRequestFields default is 100).
@@ -60,6 +71,8 @@ class RequestHead(NamedTuple):
     headers: list[tuple[bytes, bytes]]  # lower-case names
     http_version: bytes  # b"1.1" or b"1.0"
     expect_continue: bool
+    #: RFC 9112 3.2: "origin", "absolute", "authority" or "asterisk".
+    target_form: str = "origin"
 
 
 class _Sentinel:
@@ -78,16 +91,42 @@ END = _Sentinel("END")  #: the current request's body is complete
 CLOSED = _Sentinel("CLOSED")  #: the client closed its side cleanly between requests
 
 # RFC 9110 5.6.2 token; RFC 9112 3 request-line. The target is any visible
-# ASCII (origin-form, absolute-form, asterisk-form); we route on nothing but
-# the method, so it is not parsed further here.
+# ASCII here; target_form() then checks its syntax.
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP/1\.([01])")
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*")
+# RFC 9112 3.2 request-target forms, RFC 3986 3.3/3.4 (pchar, query).
+_PCHAR = rb"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+_QUERY = rb"(?:\?(?:" + _PCHAR + rb"|[/?])*)?"
+_ORIGIN_FORM = re.compile(rb"(?:/" + _PCHAR + rb"*)+" + _QUERY)
+# absolute-form for http(s): no userinfo (RFC 9110 4.2.4), an authority with a
+# host (RFC 9110 4.2.1); IP-literal hosts in brackets.
+_HOST = rb"(?:\[[0-9A-Fa-fvV:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::[0-9]*)?"
+_ABSOLUTE_FORM = re.compile(rb"[hH][tT][tT][pP][sS]?://" + _HOST + rb"(?:/" + _PCHAR + rb"*)*" + _QUERY)
+_AUTHORITY_FORM = re.compile(_HOST)
+# A bare LF, or a CR not followed by LF (the last byte is searched only once
+# the byte after it has arrived).
+_BARE = re.compile(rb"(?<!\r)\n|\r(?!\n)")
+#: Digits of a Content-Length we parse (2**63 - 1 has 19).
+MAX_CONTENT_LENGTH_DIGITS = 19
 _SPECIAL = frozenset({b"transfer-encoding", b"connection", b"expect"})
 # The same ceiling framing_for_request applies (2**63 - 1).
 _MAX_CONTENT_LENGTH = 2**63 - 1
 
 # States of the request side.
 _IDLE, _BODY_LENGTH, _BODY_CHUNKED, _DONE, _ERROR = range(5)
+
+
+def target_form(method: bytes, target: bytes) -> str | None:
+    """The form of a request-target (RFC 9112 3.2), or None when it is malformed
+    or a form ``method`` may not use: asterisk-form for OPTIONS only (3.2.4),
+    authority-form for CONNECT only (3.2.3)."""
+    if target[:1] == b"/":
+        return "origin" if _ORIGIN_FORM.fullmatch(target) is not None else None
+    if target == b"*":
+        return "asterisk" if method == b"OPTIONS" else None
+    if method == b"CONNECT":
+        return "authority" if _AUTHORITY_FORM.fullmatch(target) is not None else None
+    return "absolute" if _ABSOLUTE_FORM.fullmatch(target) is not None else None
 
 
 class Http11Connection:
@@ -97,6 +136,7 @@ class Http11Connection:
     __slots__ = (
         "max_head_size", "max_fields", "_buf", "_scanned", "_state", "_remaining", "_chunked",
         "_eof", "_keep_alive", "_version", "_streaming", "_responding", "_must_close", "_pending_end",
+        "_head_method",
     )
 
     def __init__(self, *, max_head_size: int = DEFAULT_MAX_HEAD_SIZE, max_fields: int = DEFAULT_MAX_FIELDS) -> None:
@@ -114,6 +154,7 @@ class Http11Connection:
         self._responding = False
         self._must_close = False
         self._pending_end = False  # the body is read; END not yet returned
+        self._head_method = False  # the request is HEAD: the response has no body
 
     @property
     def keep_alive(self) -> bool:
@@ -192,38 +233,50 @@ class Http11Connection:
 
     def _head(self) -> object:
         buf = self._buf
+        # RFC 9112 2.2: a recipient SHOULD ignore at least one empty line
+        # before the request-line. We ignore any number of CRLFs between
+        # requests, however they arrive (whole or split, found by the fuzzer).
+        if buf[:2] == b"\r\n":
+            n = 0
+            while buf[n:n + 2] == b"\r\n":
+                n += 2
+            del buf[:n]
+            self._scanned = 0
         # Resume the search just before where the last one stopped, in case
         # the terminator straddles two reads: no byte is scanned twice.
         end = buf.find(b"\r\n\r\n", max(0, self._scanned - 3))
         if end == -1:
             if len(buf) > self.max_head_size:
                 return self._fail("request head too large", 431)
+            # A head ended by LFLF or bare CRs would never be found: refuse it
+            # now (only the bytes not searched before are looked at).
+            n = len(buf)
+            if _BARE.search(buf, max(0, self._scanned - 1), n - 1 if buf.endswith(b"\r") else n) is not None:
+                return self._fail("bare LF or CR in the request head (lines must end with CRLF)")
             self._scanned = len(buf)
             if self._eof:
                 if not buf:
                     return CLOSED
                 return self._fail("connection closed in the middle of a request head")
-            if not buf:
-                return NEED_DATA
-            # RFC 9112 2.2: a recipient SHOULD ignore at least one empty line
-            # before the request-line. We allow CRLFs between requests.
-            if buf[:2] == b"\r\n":
-                del buf[:2]
-                self._scanned = 0
-                return self._head()
             return NEED_DATA
         if end + 4 > self.max_head_size:
             return self._fail("request head too large", 431)
         head = bytes(buf[:end])
-        del buf[: end + 4]
+        if len(buf) == end + 4:
+            # The usual case (nothing pipelined): a fresh empty buffer, so an
+            # idle stream does not keep the head's allocation (RSS per stream).
+            self._buf = bytearray()
+        else:
+            del buf[: end + 4]
         self._scanned = 0
-        while head.startswith(b"\r\n"):  # leading empty lines (RFC 9112 2.2)
-            head = head[2:]
         lines = head.split(b"\r\n")
         m = _REQUEST_LINE.fullmatch(lines[0])
         if m is None:
             return self._fail("malformed request line")
         method, target, minor = m.group(1), m.group(2), m.group(3)
+        form = target_form(method, target)
+        if form is None:
+            return self._fail("malformed request target, or a form its method does not allow")
         if len(lines) - 1 > self.max_fields:
             return self._fail("too many header fields", 431)
         headers: list[tuple[bytes, bytes]] = []
@@ -253,7 +306,10 @@ class Http11Connection:
         if version == b"1.1" and hosts != 1:
             return self._fail("HTTP/1.1 requires exactly one Host")
         expect_continue = False
-        if not special and version == b"1.1" and len(lengths) <= 1 and (not lengths or lengths[0].isdigit()):
+        if not special and version == b"1.1" and len(lengths) <= 1 and (
+            not lengths or (lengths[0].isdigit() and len(lengths[0]) <= MAX_CONTENT_LENGTH_DIGITS)
+        ):
+            # bytes.isdigit() is ASCII-only; the length bound keeps int() cheap.
             # Fast path: keep-alive by default, no transfer coding.
             self._keep_alive = True
             self._must_close = False
@@ -286,7 +342,8 @@ class Http11Connection:
             self._state = _DONE
             self._pending_end = True
         has_body = self._state != _DONE
-        return RequestHead(method, target, headers, version, has_body and expect_continue)
+        self._head_method = method == b"HEAD"
+        return RequestHead(method, target, headers, version, has_body and expect_continue, form)
 
     # -- output --------------------------------------------------------------
 
@@ -303,7 +360,8 @@ class Http11Connection:
             out.append(name + b": " + value + b"\r\n")
         if streaming:
             if self._version == b"1.1":
-                out.append(b"transfer-encoding: chunked\r\n")
+                if not self._head_method:
+                    out.append(b"transfer-encoding: chunked\r\n")
             else:
                 self._keep_alive = False  # RFC 9112 6.3 item 8: close-delimited
         if self._state != _DONE:
@@ -320,11 +378,27 @@ class Http11Connection:
     @property
     def chunked_output(self) -> bool:
         """The response in progress is framed chunked (a stream, on HTTP/1.1)."""
-        return self._streaming and self._version == b"1.1"
+        return self._streaming and self._version == b"1.1" and not self._head_method
+
+    @property
+    def body_suppressed(self) -> bool:
+        """The request was HEAD: the response carries no body (RFC 9110 9.3.2)."""
+        return self._head_method
+
+    @property
+    def expecting_body(self) -> bool:
+        """The request in progress has body bytes still to come."""
+        return self._state == _BODY_LENGTH or self._state == _BODY_CHUNKED
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet parsed (a pipelined request behind the
+        response in progress): the adapter pauses reading past its bound."""
+        return len(self._buf)
 
     def response_data(self, data: bytes) -> bytes:
         """One piece of the body, framed."""
-        if not data:
+        if not data or self._head_method:
             return b""
         if self._streaming and self._version == b"1.1":
             return encode_chunk(data)
@@ -334,7 +408,7 @@ class Http11Connection:
         """The end of the response. Then check :attr:`keep_alive`: if True and the
         request was fully read, call :meth:`start_next_cycle`."""
         self._responding = False
-        if self._streaming and self._version == b"1.1":
+        if self._streaming and self._version == b"1.1" and not self._head_method:
             self._streaming = False
             return b"0\r\n\r\n"
         self._streaming = False
@@ -356,3 +430,4 @@ class Http11Connection:
         self._state = _IDLE
         self._version = b"1.1"
         self._keep_alive = True
+        self._head_method = False

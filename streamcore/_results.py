@@ -73,7 +73,7 @@ def _splice(raw: bytes, members: Mapping[str, Any]) -> bytes | None:
 
 def _member(key: str, value: Any) -> bytes:
     # '"key":value' via the codec (one small encode per added member).
-    enc = _jr.encode_result(0, {key: value})  # {"jsonrpc":"2.0","id":0,"result":{"key":value}}
+    enc: bytes = _jr.encode_result(0, {key: value})  # {"jsonrpc":"2.0","id":0,"result":{"key":value}}
     return enc[len(b'{"jsonrpc":"2.0","id":0,"result":{'):-2]
 
 

@@ -26,6 +26,7 @@ FastAPI beside other routes. See ``docs/asgi.md``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 from collections import deque
@@ -36,7 +37,7 @@ from typing import Any
 from .aio.server import App, StreamableHttpServer
 from .cors import CorsPolicy
 from .events import ResponseData, ResponseEnd, ResponseHead
-from .server import ServerConfig
+from .server import DEFAULT_ENDPOINT_PATHS, ServerConfig
 
 __all__ = [
     "StreamableHttpApp",
@@ -120,8 +121,7 @@ class TrustedProxies:
 class _Exchange:
     """One ASGI request as the hub sees a connection: the core's output queued for its coroutine."""
 
-    __slots__ = ("items", "wake", "pending", "lost", "started", "ended", "streaming", "session", "hub", "xid",
-                 "limit")
+    __slots__ = ("items", "wake", "pending", "lost", "started", "ended", "streaming", "hub", "xid", "limit")
 
     def __init__(self, hub: StreamableHttpServer, limit: int) -> None:
         self.items: deque[ResponseHead | ResponseData | ResponseEnd | bytes | None] = deque()
@@ -131,7 +131,6 @@ class _Exchange:
         self.started = False
         self.ended = False
         self.streaming = False
-        self.session: bytes | None = None
         self.hub = hub
         self.xid = 0
         self.limit = limit
@@ -172,6 +171,9 @@ class StreamableHttpApp:
         shutdown_retry_ms: int = DEFAULT_SHUTDOWN_RETRY_MS,
     ) -> None:
         config = config or ServerConfig()
+        if config.endpoint_paths == DEFAULT_ENDPOINT_PATHS:
+            # Mounted in a host framework, which has routed already: serve whatever path we get.
+            config = dataclasses.replace(config, endpoint_paths=None)
         if cors is not None and config.allowed_origins is not None:
             hosts = cors.origin_hosts
             missing = [h for h in (hosts or ("*",)) if h not in config.allowed_origins]
@@ -310,13 +312,10 @@ class StreamableHttpApp:
         hub = self.hub
         core = hub.core
         ex = _Exchange(hub, self.max_pending_bytes)
-        if method == b"GET":
-            for k, v in headers:
-                if k == b"mcp-session-id":
-                    ex.session = v
         xid = core.receive_request(method, target, headers, now=hub._now())
         ex.xid = xid
-        hub._route[xid] = ex
+        # The hub routes the core's output by exchange to anything with head/data/end.
+        hub._route[xid] = ex  # type: ignore[assignment]
         self._live.add(ex)
         body_done = False
         watcher: asyncio.Task[None] | None = None

@@ -1,8 +1,22 @@
-"""The sans-IO MCP client core, both protocol eras; see ``docs/client.md``."""
+"""The sans-IO MCP client core, both protocol eras; see ``docs/client.md``.
+
+``Client(ClientConfig(url=...))`` drives abstract HTTP exchanges (``xid``):
+drain :meth:`Client.data_to_send` (:class:`HttpRequest`, :class:`HttpAbort`),
+report with ``receive_response`` / ``receive_data`` / ``receive_error``, read
+:meth:`Client.events`, and call :meth:`Client.handle_timer` at
+:meth:`Client.get_timer`. Every time-dependent call takes ``now=``.
+"""
 
 from __future__ import annotations
 
 from ._client import (
+    DEFAULT_ERA_CACHE,
+    LATEST_VERSION,
+    MODERN_ERROR_CODES,
+    MODERN_VERSION,
+    SUBSCRIPTION_ID,
+    SUPPORTED_VERSIONS,
+    USE_CONFIG_TIMEOUT,
     Client,
     ClientClosed,
     ClientConfig,
@@ -10,21 +24,17 @@ from ._client import (
     ClientState,
     Closed,
     ConnectionLost,
-    DEFAULT_ERA_CACHE,
     EraCache,
+    Event,
     HttpAbort,
     HttpRequest,
     HttpStatusError,
     Initialized,
-    LATEST_VERSION,
-    MODERN_ERROR_CODES,
-    MODERN_VERSION,
+    InputRequired,
     McpError,
     RequestFailed,
     RequestResult,
     RequestTimeout,
-    SUBSCRIPTION_ID,
-    SUPPORTED_VERSIONS,
     ServerNotification,
     ServerRequest,
     SessionExpired,
@@ -38,12 +48,14 @@ __all__ = [
     "ClientState",
     "HttpRequest",
     "HttpAbort",
+    "Event",
     "Initialized",
     "SessionExpired",
     "RequestResult",
     "RequestFailed",
     "ServerRequest",
     "ServerNotification",
+    "InputRequired",
     "Closed",
     "ClientError",
     "McpError",
@@ -59,5 +71,6 @@ __all__ = [
     "DEFAULT_ERA_CACHE",
     "MODERN_ERROR_CODES",
     "SUBSCRIPTION_ID",
+    "USE_CONFIG_TIMEOUT",
     "modern_error",
 ]

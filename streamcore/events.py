@@ -1,34 +1,6 @@
-"""Every event the sans-IO cores emit or take, server and client side."""
+"""Every event the sans-IO server core emits or takes (see ``streamcore._events``' docstring)."""
 
 from __future__ import annotations
 
-from ._events import (
-    AppEvent,
-    Event,
-    HttpOutput,
-    NotificationReceived,
-    RequestCancelled,
-    RequestReceived,
-    ResponseData,
-    ResponseEnd,
-    ResponseHead,
-    ResponseReceived,
-    SessionClosed,
-)
-from ._modern import SubscriptionClosed, SubscriptionOpened
-
-__all__ = [
-    "Event",
-    "HttpOutput",
-    "ResponseHead",
-    "ResponseData",
-    "ResponseEnd",
-    "AppEvent",
-    "RequestReceived",
-    "NotificationReceived",
-    "ResponseReceived",
-    "RequestCancelled",
-    "SessionClosed",
-    "SubscriptionOpened",
-    "SubscriptionClosed",
-]
+from ._events import *  # noqa: F403 - the public face re-exports exactly the private module's __all__
+from ._events import __all__ as __all__  # noqa: PLC0414

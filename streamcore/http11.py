@@ -14,7 +14,9 @@ from ._http11 import (
     Http11Error,
     NEED_DATA,
     PAUSED,
+    MAX_CONTENT_LENGTH_DIGITS,
     RequestHead,
+    target_form,
 )
 
 __all__ = [
@@ -26,4 +28,6 @@ __all__ = [
     "END",
     "DEFAULT_MAX_HEAD_SIZE",
     "DEFAULT_MAX_FIELDS",
+    "MAX_CONTENT_LENGTH_DIGITS",
+    "target_form",
 ]

@@ -59,10 +59,13 @@ _TRANSPORT_KIND = "streamable-http"
 def _lowlevel(server: Any) -> LowLevelServer[Any]:
     if isinstance(server, LowLevelServer):
         return server
-    inner = getattr(server, "_lowlevel_server", None)  # mcp.server.MCPServer
-    if isinstance(inner, LowLevelServer):
-        return inner
-    raise TypeError(f"expected an mcp Server or MCPServer, got {type(server).__name__}")
+    # mcp.server.MCPServer keeps its low-level server in _lowlevel_server, the
+    # standalone fastmcp.FastMCP (4.x) in _mcp_server: both are the SDK's Server.
+    for attr in ("_lowlevel_server", "_mcp_server"):
+        inner = getattr(server, attr, None)
+        if isinstance(inner, LowLevelServer):
+            return inner
+    raise TypeError(f"expected an mcp Server, MCPServer or fastmcp.FastMCP, got {type(server).__name__}")
 
 
 class _Dispatch:
@@ -112,7 +115,7 @@ class _Dispatch:
 
 def _close_get(hub: StreamableHttpServer, session_id: str) -> Callable[[], Any]:
     async def close() -> None:
-        hub.core.disconnect(session_id, now=hub._now())
+        hub.core.disconnect_session(session_id, now=hub._now())
         hub._drain()
     return close
 
@@ -159,6 +162,12 @@ class SdkApp:
         self._lifespan_state: Any = None
         self._stop: asyncio.Event | None = None
         self._lifespan_task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[Any] | None = None
+
+    @property
+    def lifespan_state(self) -> Any:
+        """What the SDK server's lifespan yielded (None before :meth:`startup`)."""
+        return self._lifespan_state
 
     def bind(self, hub: StreamableHttpServer) -> None:
         """The hub serving this app (for the session's standalone channel)."""
@@ -168,9 +177,10 @@ class SdkApp:
 
     async def startup(self) -> None:
         """Enter the SDK server's lifespan (in a task of its own, which holds it open until :meth:`shutdown`)."""
-        if self._lifespan_task is not None:
+        if self._ready is not None:  # started, or being started by a concurrent first request
+            self._lifespan_state = await asyncio.shield(self._ready)
             return
-        ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._ready = ready = asyncio.get_running_loop().create_future()
         self._stop = stop = asyncio.Event()
 
         async def hold() -> None:
@@ -198,6 +208,7 @@ class SdkApp:
             except Exception:
                 log.exception("the SDK server's lifespan failed on exit")
             self._lifespan_task = None
+            self._ready = None
 
     # -- the App seam ------------------------------------------------------------------
 
@@ -210,7 +221,7 @@ class SdkApp:
         return r
 
     async def handle_request(self, ctx: RequestContext) -> Any:
-        if self._lifespan_task is None:
+        if self._ready is None or not self._ready.done():
             await self.startup()
         params = ctx.params if isinstance(ctx.params, dict) else None
         modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
@@ -245,7 +256,7 @@ class SdkApp:
     async def handle_notification(self, session_id: str | None, method: str, params: Any) -> None:
         if session_id is None or self.stateless:
             return  # the SDK's per-request and stateless entries acknowledge and drop notifications
-        if self._lifespan_task is None:
+        if self._ready is None or not self._ready.done():
             await self.startup()
         dctx = _Dispatch(None, None, can_send_request=False, hub=self.hub, session_id=session_id)
         await self._runner(session_id).on_notify(dctx, method, params if isinstance(params, dict) else None)

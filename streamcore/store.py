@@ -1,19 +1,9 @@
-"""The event store interface (resumable streams) and the bounded memory store."""
+"""The event store interface (resumable streams) and the bounded memory store.
+
+The names are those of ``streamcore._store.__all__``.
+"""
 
 from __future__ import annotations
 
-from ._store import (
-    DEFAULT_STORE_MAX_BYTES,
-    DEFAULT_STORE_MAX_EVENTS,
-    DEFAULT_STORE_TTL,
-    EventStore,
-    MemoryEventStore,
-)
-
-__all__ = [
-    "EventStore",
-    "MemoryEventStore",
-    "DEFAULT_STORE_MAX_BYTES",
-    "DEFAULT_STORE_MAX_EVENTS",
-    "DEFAULT_STORE_TTL",
-]
+from ._store import *  # noqa: F403 - the public face re-exports exactly the private module's __all__
+from ._store import __all__ as __all__  # noqa: PLC0414

@@ -10,14 +10,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamcore._events import (
+from streamcore.events import (
     AppEvent,
     RequestReceived,
     ResponseData,
     ResponseEnd,
     ResponseHead,
 )
-from streamcore._server import Server, ServerConfig
+from streamcore.server import Server, ServerConfig
 from streamcore.sse import SseDecoder
 
 ACCEPT_BOTH = b"application/json, text/event-stream"
@@ -103,12 +103,12 @@ class Harness:
         if version is not None:
             h.append((b"mcp-protocol-version", version.encode()))
         h.extend(headers or [])
-        xid = self.server.receive_request(method, b"/mcp", h, self.now)
+        xid = self.server.receive_request(method, b"/mcp", h, now=self.now)
         self.replies[xid] = Reply(xid)
         if body:
             self.server.receive_body(xid, bytes(body))
         if end:
-            self.server.receive_end(xid, self.now)
+            self.server.receive_end(xid, now=self.now)
         self.pump()
         return self.replies[xid]
 

@@ -56,6 +56,7 @@ async def run(url: str, scenario: str, ctx: dict, version: str) -> int:
         kwargs["era"] = "modern"
     elif version in ("2025-03-26", "2025-06-18", "2025-11-25"):
         kwargs["protocol_version"] = version
+        kwargs["era"] = "legacy"  # the client's default era is auto
     try:
         async with connect(url, **kwargs) as s:
             tools = await s.list_tools()

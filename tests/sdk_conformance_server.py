@@ -259,25 +259,27 @@ async def _uvicorn(app: Any, port: int) -> None:
     await server.serve(sockets=[sock])
 
 
-async def run(transport: str, port: int, json_response: bool = False) -> None:
+async def run(transport: str, port: int, json_response: bool = False, store: bool = True) -> None:
     server = build_server()
+    retry = 500 if store else None
     if transport == "sdk":
         from sdk_event_store import MemoryStore  # noqa: PLC0415
 
-        app = server.streamable_http_app(event_store=MemoryStore(), retry_interval=500, json_response=json_response)
+        app = server.streamable_http_app(event_store=MemoryStore() if store else None, retry_interval=retry,
+                                         json_response=json_response)
         await _uvicorn(app, port)
     elif transport == "asgi":
         from streamcore import mcp_sdk
         from streamcore.store import MemoryEventStore
 
-        await _uvicorn(mcp_sdk.streamable_http_app(server, event_store=MemoryEventStore(), retry_interval=500,
-                                                   json_response=json_response), port)
+        await _uvicorn(mcp_sdk.streamable_http_app(server, event_store=MemoryEventStore() if store else None,
+                                                   retry_interval=retry, json_response=json_response), port)
     elif transport == "aio":
         from streamcore import mcp_sdk
         from streamcore.store import MemoryEventStore
 
-        task = asyncio.ensure_future(mcp_sdk.serve(server, HOST, port, event_store=MemoryEventStore(),
-                                                   retry_interval=500, json_response=json_response,
+        task = asyncio.ensure_future(mcp_sdk.serve(server, HOST, port, event_store=MemoryEventStore() if store else None,
+                                                   retry_interval=retry, json_response=json_response,
                                                    ready=lambda p: print(p, flush=True)))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -295,8 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", choices=("sdk", "asgi", "aio"), required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="JSON responses instead of SSE")
+    parser.add_argument("--no-store", action="store_true", help="no event store (benchmarks)")
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop (uvicorn picks it by itself)")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.transport, args.port, args.json))
+    if args.uvloop:
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(run(args.transport, args.port, args.json, not args.no_store))
     return 0
 
 

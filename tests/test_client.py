@@ -12,7 +12,7 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from streamcore._client import (
+from streamcore.client import (
     Client,
     ClientClosed,
     ClientConfig,
@@ -32,17 +32,17 @@ from streamcore._client import (
     SessionExpired,
     StreamProtocolError,
 )
-from streamcore._errors import LocalProtocolError
+from streamcore import LocalProtocolError
 
 URL = "http://127.0.0.1:9/mcp"
-SSE = [("Content-Type", "text/event-stream")]
-JSON = [("Content-Type", "application/json")]
+SSE = [(b"content-type", b"text/event-stream")]
+JSON = [(b"content-type", b"application/json")]
 
 
 def hdr(req: HttpRequest, name: str) -> str | None:
     for k, v in req.headers:
-        if k.lower() == name.lower():
-            return v
+        if k == name.lower().encode():
+            return v.decode()
     return None
 
 
@@ -56,20 +56,20 @@ def result(rid: int, res: object) -> bytes:
 
 
 def reply_json(c: Client, req: HttpRequest, payload: bytes, status: int = 200, headers=JSON) -> None:
-    c.receive_response(req.handle, status, list(headers))
+    c.receive_response(req.xid, status, list(headers), now=0.0)
     if payload:
-        c.receive_data(req.handle, payload)
-    c.receive_data(req.handle, b"")
+        c.receive_data(req.xid, payload, now=0.0)
+    c.receive_data(req.xid, b"", now=0.0)
 
 
 def init(c: Client, now: float = 0.0, sid: str | None = "S1", version: str = "2025-11-25") -> None:
     """Run the handshake; leave only the initialized notification answered."""
     if c.state is ClientState.IDLE:
-        c.initialize(now)
+        c.initialize(now=now)
     reqs = [r for r in c.data_to_send() if isinstance(r, HttpRequest)]
     req = reqs[-1]
     assert body(req)["method"] == "initialize"
-    h = JSON + ([("Mcp-Session-Id", sid)] if sid else [])
+    h = JSON + ([(b"mcp-session-id", sid.encode())] if sid else [])
     reply_json(c, req, result(body(req)["id"], {"protocolVersion": version, "capabilities": {}}), headers=h)
     ev = c.events()
     assert any(isinstance(e, Initialized) for e in ev), ev
@@ -87,13 +87,15 @@ def take(c: Client) -> list[HttpRequest]:
 
 
 def new(**kw: object) -> Client:
+    """A session-era client (these tests are about the session era; the default is ``auto``)."""
+    kw.setdefault("era", "legacy")
     return Client(ClientConfig(url=URL, **kw))
 
 
 def test_post_headers_before_and_after_initialize() -> None:
     """CLI-POST-02/09 on every POST; session id and version only after init (CLI-SESS-01, CLI-VER-01)."""
     c = new(headers={"Authorization": "Bearer t"})
-    c.initialize(0)
+    c.initialize(now=0)
     (req,) = c.data_to_send()
     assert req.method == "POST" and req.url == URL
     assert hdr(req, "Accept") == "application/json, text/event-stream"
@@ -103,7 +105,7 @@ def test_post_headers_before_and_after_initialize() -> None:
     p = body(req)["params"]
     assert p["protocolVersion"] == "2025-11-25" and "clientInfo" in p
     reply_json(c, req, result(body(req)["id"], {"protocolVersion": "2025-06-18", "capabilities": {}}),
-               headers=JSON + [("mcp-session-id", "abc")])
+               headers=JSON + [(b"mcp-session-id", b"abc")])
     (note,) = c.data_to_send()
     assert body(note) == {"jsonrpc": "2.0", "method": "notifications/initialized"}
     assert hdr(note, "Mcp-Session-Id") == "abc"
@@ -119,7 +121,7 @@ def test_auth_header_on_get_and_delete() -> None:
     get = [r for r in reqs if r.method == "GET"][0]
     assert hdr(get, "Accept") == "text/event-stream"  # CLI-GET-02
     assert hdr(get, "Authorization") == "Bearer t" and hdr(get, "Mcp-Session-Id") == "S1"
-    c.close(1.0)
+    c.close(now=1.0)
     delete = [r for r in c.data_to_send() if isinstance(r, HttpRequest)][0]
     assert delete.method == "DELETE"
     assert hdr(delete, "Authorization") == "Bearer t" and hdr(delete, "Mcp-Session-Id") == "S1"
@@ -129,7 +131,7 @@ def test_auth_header_on_get_and_delete() -> None:
 def test_requests_wait_for_initialization() -> None:
     """A request sent before the handshake starts it and goes out after notifications/initialized."""
     c = new()
-    rid = c.send_request("tools/list", {}, 0.0)
+    rid = c.send_request("tools/list", {}, now=0.0)
     (req,) = c.data_to_send()
     assert body(req)["method"] == "initialize"
     reply_json(c, req, result(body(req)["id"], {"protocolVersion": "2025-11-25"}))
@@ -142,29 +144,29 @@ def test_json_reply() -> None:
     """CLI-POST-06: an application/json reply completes the request."""
     c = new()
     init(c)
-    rid = c.send_request("ping", None, 0)
+    rid = c.send_request("ping", None, now=0)
     (req,) = take(c)
     reply_json(c, req, result(rid, {}))
-    assert c.events() == [RequestResult(request_id=rid, result={})]
+    assert c.events() == [RequestResult(rid=rid, result={})]
 
 
 def test_sse_reply_routes_by_id_skipping_priming_comments_and_other_types() -> None:
     """CLI-SSE-03/04/06, AMB-13: priming, comments and non-message events never reach JSON parsing."""
     c = new()
     init(c)
-    rid = c.send_request("tools/call", {"name": "x"}, 0)
+    rid = c.send_request("tools/call", {"name": "x"}, now=0)
     (req,) = take(c)
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b": a comment\n\nid: 1\nretry: 10\ndata: \n\n")
-    c.receive_data(req.handle, b"event: ping\ndata: not json\n\n")
-    c.receive_data(req.handle, b'data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n')
-    c.receive_data(req.handle, b'data: {"jsonrpc":"2.0","id":"s1","method":"elicitation/create","params":{}}\n\n')
-    c.receive_data(req.handle, b"id: 2\ndata: " + result(rid, {"ok": True}) + b"\n\n")
-    c.receive_data(req.handle, b"")
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b": a comment\n\nid: 1\nretry: 10\ndata: \n\n", now=0.0)
+    c.receive_data(req.xid, b"event: ping\ndata: not json\n\n", now=0.0)
+    c.receive_data(req.xid, b'data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n', now=0.0)
+    c.receive_data(req.xid, b'data: {"jsonrpc":"2.0","id":"s1","method":"elicitation/create","params":{}}\n\n', now=0.0)
+    c.receive_data(req.xid, b"id: 2\ndata: " + result(rid, {"ok": True}) + b"\n\n", now=0.0)
+    c.receive_data(req.xid, b"", now=0.0)
     assert c.events() == [
         ServerNotification(method="notifications/progress", params={"progress": 1}),
         ServerRequest(id="s1", method="elicitation/create", params={}),
-        RequestResult(request_id=rid, result={"ok": True}),
+        RequestResult(rid=rid, result={"ok": True}),
     ]
     assert c.data_to_send() == []  # nothing to resume: the response arrived
 
@@ -173,7 +175,7 @@ def test_error_response_raises_mcp_error() -> None:
     """A JSON-RPC error response fails the request with McpError carrying code and message."""
     c = new()
     init(c)
-    rid = c.send_request("nope", None, 0)
+    rid = c.send_request("nope", None, now=0)
     (req,) = take(c)
     reply_json(c, req, json.dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "no"}}).encode())
     (ev,) = c.events()
@@ -184,11 +186,11 @@ def test_202_to_a_request_fails_it() -> None:
     """202 is for notifications and responses; to a request it can never bring a reply."""
     c = new()
     init(c)
-    rid = c.send_request("ping", None, 0)
+    rid = c.send_request("ping", None, now=0)
     (req,) = take(c)
     reply_json(c, req, b"", status=202, headers=[])
     (ev,) = c.events()
-    assert isinstance(ev, RequestFailed) and ev.request_id == rid and isinstance(ev.error, StreamProtocolError)
+    assert isinstance(ev, RequestFailed) and ev.rid == rid and isinstance(ev.error, StreamProtocolError)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 500, 503])
@@ -196,9 +198,9 @@ def test_http_errors_reach_the_request(status: int) -> None:
     """Every HTTP error status fails the waiting request with HttpStatusError (nothing hangs)."""
     c = new()
     init(c)
-    rid = c.send_request("ping", None, 0)
+    rid = c.send_request("ping", None, now=0)
     (req,) = take(c)
-    reply_json(c, req, b"boom", status=status, headers=[("Content-Type", "text/plain")])
+    reply_json(c, req, b"boom", status=status, headers=[(b"content-type", b"text/plain")])
     (ev,) = c.events()
     assert isinstance(ev.error, HttpStatusError) and ev.error.status == status and "boom" in str(ev.error)
 
@@ -207,22 +209,22 @@ def test_connection_error_reaches_the_request() -> None:
     """A connection failure on a POST fails its request with ConnectionLost."""
     c = new()
     init(c)
-    rid = c.send_request("ping", None, 0)
+    rid = c.send_request("ping", None, now=0)
     (req,) = take(c)
-    c.receive_error(req.handle, ConnectionRefusedError("refused"))
+    c.receive_error(req.xid, ConnectionRefusedError("refused"), now=0.0)
     (ev,) = c.events()
-    assert ev.request_id == rid and isinstance(ev.error, ConnectionLost)
+    assert ev.rid == rid and isinstance(ev.error, ConnectionLost)
 
 
 def test_post_stream_ends_without_event_id_fails() -> None:
     """CLI-SSE-05: a POST stream that ends before the response and showed no id fails the request."""
     c = new()
     init(c)
-    rid = c.send_request("tools/call", {}, 0)
+    rid = c.send_request("tools/call", {}, now=0)
     (req,) = take(c)
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b'data: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n')
-    c.receive_data(req.handle, b"")
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b'data: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n', now=0.0)
+    c.receive_data(req.xid, b"", now=0.0)
     ev = c.events()
     assert isinstance(ev[-1], RequestFailed) and "CLI-SSE-05" in str(ev[-1].error)
     assert c.data_to_send() == [] and c.get_timer() is None or c.get_timer() == 60.0
@@ -232,57 +234,57 @@ def test_resume_after_server_retry() -> None:
     """CLI-SSE-01/02, CLI-RESUME-01/02: GET with Last-Event-ID, no earlier than `retry` ms."""
     c = new()
     init(c)
-    rid = c.send_request("tools/call", {}, 0)
+    rid = c.send_request("tools/call", {}, now=0)
     (req,) = take(c)
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b"id: s-1\nretry: 500\ndata: \n\n")
-    c.receive_data(req.handle, b"", 10.0)
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b"id: s-1\nretry: 500\ndata: \n\n", now=0.0)
+    c.receive_data(req.xid, b"", now=10.0)
     assert c.data_to_send() == []
     assert c.get_timer() == pytest.approx(10.5)
-    c.handle_timer(10.4)
+    c.handle_timer(now=10.4)
     assert c.data_to_send() == []
-    c.handle_timer(10.5)
+    c.handle_timer(now=10.5)
     (get,) = c.data_to_send()
     assert get.method == "GET" and hdr(get, "Last-Event-ID") == "s-1" and hdr(get, "Mcp-Session-Id") == "S1"
-    c.receive_response(get.handle, 200, SSE)
-    c.receive_data(get.handle, b"id: s-2\ndata: " + result(rid, {"n": 7}) + b"\n\n")
-    assert c.events() == [RequestResult(request_id=rid, result={"n": 7})]
-    assert c.data_to_send() == [HttpAbort(get.handle)]  # the resumed stream has no further use
+    c.receive_response(get.xid, 200, SSE, now=0.0)
+    c.receive_data(get.xid, b"id: s-2\ndata: " + result(rid, {"n": 7}) + b"\n\n", now=0.0)
+    assert c.events() == [RequestResult(rid=rid, result={"n": 7})]
+    assert c.data_to_send() == [HttpAbort(xid=get.xid)]  # the resumed stream has no further use
 
 
 def test_resume_backoff_with_jitter_and_bounded_attempts() -> None:
     """Without `retry`, exponential backoff scaled by the injected jitter; then a clear failure."""
     c = new(jitter=lambda: 1.0, backoff_initial=1.0, backoff_factor=2.0, max_reconnect_attempts=3)
     init(c)
-    rid = c.send_request("tools/call", {}, 0)
+    rid = c.send_request("tools/call", {}, now=0)
     (req,) = take(c)
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b"id: a\ndata: \n\n")
-    c.receive_error(req.handle, ConnectionResetError("reset"), 0.0)
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b"id: a\ndata: \n\n", now=0.0)
+    c.receive_error(req.xid, ConnectionResetError("reset"), now=0.0)
     now = 0.0
     delays = []
     for _ in range(3):
         t = c.get_timer()
         delays.append(t - now)
         now = t
-        c.handle_timer(now)
+        c.handle_timer(now=now)
         (get,) = c.data_to_send()
         assert hdr(get, "Last-Event-ID") == "a"
-        c.receive_error(get.handle, ConnectionRefusedError("refused"), now)
+        c.receive_error(get.xid, ConnectionRefusedError("refused"), now=now)
     assert delays == [1.0, 2.0, 4.0]
     (ev,) = c.events()
-    assert ev.request_id == rid and isinstance(ev.error, ConnectionLost) and "gave up" in str(ev.error)
+    assert ev.rid == rid and isinstance(ev.error, ConnectionLost) and "gave up" in str(ev.error)
 
 
 def test_jitter_scales_delay() -> None:
     """jitter() == 0 halves the backoff (full range 0.5x-1x)."""
     c = new(jitter=lambda: 0.0, backoff_initial=1.0)
     init(c)
-    c.send_request("x", None, 0)
+    c.send_request("x", None, now=0)
     (req,) = take(c)
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b"id: a\ndata: \n\n")
-    c.receive_data(req.handle, b"", 0.0)
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b"id: a\ndata: \n\n", now=0.0)
+    c.receive_data(req.xid, b"", now=0.0)
     assert c.get_timer() == pytest.approx(0.5)
 
 
@@ -290,55 +292,56 @@ def test_polling_resumes_repeatedly_while_progress_is_made() -> None:
     """R3 polling (T-18): each connection that brings a new id resets the attempt count."""
     c = new(max_reconnect_attempts=1)
     init(c)
-    rid = c.send_request("tools/call", {}, 0)
+    rid = c.send_request("tools/call", {}, now=0)
     (req,) = take(c)
-    h = req.handle
+    h = req.xid
     now = 0.0
     for i in range(5):
-        c.receive_response(h, 200, SSE)
-        c.receive_data(h, f"id: e{i}\nretry: 100\ndata: \n\n".encode())
-        c.receive_data(h, b"", now)
+        c.receive_response(h, 200, SSE, now=0.0)
+        c.receive_data(h, f"id: e{i}\nretry: 100\ndata: \n\n".encode(), now=0.0)
+        c.receive_data(h, b"", now=now)
         now = c.get_timer()
-        c.handle_timer(now)
+        c.handle_timer(now=now)
         (get,) = c.data_to_send()
         assert hdr(get, "Last-Event-ID") == f"e{i}"
-        h = get.handle
-    c.receive_response(h, 200, SSE)
-    c.receive_data(h, b"id: z\ndata: " + result(rid, {"done": 1}) + b"\n\n")
-    assert c.events() == [RequestResult(request_id=rid, result={"done": 1})]
+        h = get.xid
+    c.receive_response(h, 200, SSE, now=0.0)
+    c.receive_data(h, b"id: z\ndata: " + result(rid, {"done": 1}) + b"\n\n", now=0.0)
+    assert c.events() == [RequestResult(rid=rid, result={"done": 1})]
 
 
 def test_session_404_reinitializes_and_retries_once() -> None:
     """CLI-SESS-02 / T-06: 404 with a session id -> new initialize without it -> the request again."""
     c = new()
     init(c, sid="old")
-    rid = c.send_request("tools/list", {}, 0)
+    rid = c.send_request("tools/list", {}, now=0)
     (req,) = take(c)
     reply_json(c, req, b"", status=404, headers=[])
     ev = c.events()
     assert ev == [SessionExpired(session_id="old")]
-    (ini,) = c.data_to_send()
+    (abort, ini) = c.data_to_send()
+    assert abort == HttpAbort(xid=req.xid)  # the core gave the exchange up: report nothing more
     assert body(ini)["method"] == "initialize" and hdr(ini, "Mcp-Session-Id") is None
-    reply_json(c, ini, result(body(ini)["id"], {"protocolVersion": "2025-11-25"}), headers=JSON + [("Mcp-Session-Id", "new")])
+    reply_json(c, ini, result(body(ini)["id"], {"protocolVersion": "2025-11-25"}), headers=JSON + [(b"mcp-session-id", "new".encode())])
     assert isinstance(c.events()[0], Initialized)
     reqs = take(c)
     assert [body(r)["id"] for r in reqs] == [rid] and hdr(reqs[0], "Mcp-Session-Id") == "new"
     reply_json(c, reqs[0], b"", status=404, headers=[])  # expired again: no endless loop
     ev = c.events()
-    assert any(isinstance(e, RequestFailed) and e.request_id == rid and isinstance(e.error, HttpStatusError) for e in ev)
+    assert any(isinstance(e, RequestFailed) and e.rid == rid and isinstance(e.error, HttpStatusError) for e in ev)
 
 
 def test_404_without_session_is_an_error() -> None:
     """A 404 to a request without session id is a plain HTTP error."""
     c = new(legacy_fallback=False)
-    c.initialize(0)
+    c.initialize(now=0)
     (req,) = c.data_to_send()
     reply_json(c, req, b"", status=404, headers=[])
     (ev,) = c.events()
     assert isinstance(ev.error, HttpStatusError) and ev.error.status == 404
     assert c.state is ClientState.FAILED
-    rid = c.send_request("ping", None, 0)
-    assert c.events()[0].request_id == rid  # later requests fail fast
+    rid = c.send_request("ping", None, now=0)
+    assert c.events()[0].rid == rid  # later requests fail fast
 
 
 def test_listen_405_means_no_listening_stream() -> None:
@@ -365,12 +368,12 @@ def test_listen_stream_reconnects_with_last_event_id() -> None:
     c = new(listen=True)
     init(c)
     get = [r for r in c.data_to_send() if r.method == "GET"][0]
-    c.receive_response(get.handle, 200, SSE)
-    c.receive_data(get.handle, b'id: g1\nretry: 200\ndata: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n\n')
-    c.receive_data(get.handle, b"", 5.0)
+    c.receive_response(get.xid, 200, SSE, now=0.0)
+    c.receive_data(get.xid, b'id: g1\nretry: 200\ndata: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n\n', now=0.0)
+    c.receive_data(get.xid, b"", now=5.0)
     assert c.events() == [ServerNotification(method="notifications/tools/list_changed", params=None)]
     assert c.get_timer() == pytest.approx(5.2)
-    c.handle_timer(5.2)
+    c.handle_timer(now=5.2)
     (again,) = c.data_to_send()
     assert again.method == "GET" and hdr(again, "Last-Event-ID") == "g1"
 
@@ -379,16 +382,16 @@ def test_timeout_fails_request_and_cancels() -> None:
     """Requests have deadlines: RequestTimeout, then notifications/cancelled to the server."""
     c = new(request_timeout=5.0)
     init(c)
-    rid = c.send_request("slow", None, 100.0)
+    rid = c.send_request("slow", None, now=100.0)
     (req,) = take(c)
     assert c.get_timer() == pytest.approx(105.0)
-    c.handle_timer(104.0)
+    c.handle_timer(now=104.0)
     assert c.events() == []
-    c.handle_timer(105.0)
+    c.handle_timer(now=105.0)
     (ev,) = c.events()
     assert isinstance(ev.error, RequestTimeout)
     out = c.data_to_send()
-    assert HttpAbort(req.handle) in out
+    assert HttpAbort(xid=req.xid) in out
     note = [r for r in out if isinstance(r, HttpRequest)][0]
     assert body(note) == {"jsonrpc": "2.0", "method": "notifications/cancelled",
                           "params": {"requestId": rid, "reason": "timeout"}}
@@ -398,7 +401,7 @@ def test_per_request_timeout_none() -> None:
     """timeout=None disables the deadline for one request."""
     c = new(request_timeout=1.0)
     init(c)
-    c.send_request("slow", None, 0.0, timeout=None)
+    c.send_request("slow", None, timeout=None, now=0.0)
     take(c)
     assert c.get_timer() is None
 
@@ -407,11 +410,11 @@ def test_cancel_sends_notification_and_aborts() -> None:
     """cancel(): the stream is abandoned and the server told (notifications/cancelled)."""
     c = new()
     init(c)
-    rid = c.send_request("slow", None, 0)
+    rid = c.send_request("slow", None, now=0)
     (req,) = take(c)
-    c.cancel(rid, "user", 1.0)
+    c.cancel(rid, "user", now=1.0)
     out = c.data_to_send()
-    assert HttpAbort(req.handle) in out
+    assert HttpAbort(xid=req.xid) in out
     note = [r for r in out if isinstance(r, HttpRequest)][0]
     assert body(note)["params"] == {"requestId": rid, "reason": "user"}
     assert c.events() == []
@@ -422,8 +425,14 @@ def test_server_request_answered() -> None:
     c = new()
     init(c)
     take(c)
-    c.respond("s1", {"action": "accept", "content": {}})
-    c.respond_error(7, -32601, "no")
+    c.send_request("tools/call", {}, now=0.0)
+    (req,) = take(c)
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b'data: {"jsonrpc":"2.0","id":"s1","method":"elicitation/create","params":{}}\n\n'
+                   b'data: {"jsonrpc":"2.0","id":7,"method":"roots/list"}\n\n', now=0.0)
+    assert [e.id for e in c.events() if isinstance(e, ServerRequest)] == ["s1", 7]
+    c.respond("s1", {"action": "accept", "content": {}}, now=0.0)
+    c.respond_error(7, -32601, "no", now=0.0)
     a, b = c.data_to_send()
     assert body(a) == {"jsonrpc": "2.0", "id": "s1", "result": {"action": "accept", "content": {}}}
     assert body(b)["error"]["code"] == -32601 and hdr(b, "Mcp-Session-Id") == "S1"
@@ -437,9 +446,9 @@ def test_close_sends_delete_and_accepts_any_answer(status: int) -> None:
     """CLI-SESS-03: DELETE on close; 405 (and anything else) still ends in Closed."""
     c = new()
     init(c)
-    rid = c.send_request("slow", None, 0)
+    rid = c.send_request("slow", None, now=0)
     take(c)
-    c.close(1.0)
+    c.close(now=1.0)
     ev = c.events()
     assert isinstance(ev[0], RequestFailed) and isinstance(ev[0].error, ClientClosed)
     delete = [r for r in c.data_to_send() if isinstance(r, HttpRequest)][0]
@@ -452,7 +461,7 @@ def test_close_without_session_needs_no_delete() -> None:
     c = new()
     init(c, sid=None)
     take(c)
-    c.close()
+    c.close(now=0.0)
     assert c.data_to_send() == [] and c.events() == [Closed()]
 
 
@@ -460,36 +469,36 @@ def test_garbage_json_fails_request() -> None:
     """Unreadable JSON in a reply is a StreamProtocolError for the request (never a hang)."""
     c = new()
     init(c)
-    rid = c.send_request("x", None, 0)
+    rid = c.send_request("x", None, now=0)
     (req,) = take(c)
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b"id: 1\ndata: {not json\n\n")
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b"id: 1\ndata: {not json\n\n", now=0.0)
     (ev,) = c.events()
-    assert ev.request_id == rid and isinstance(ev.error, StreamProtocolError)
+    assert ev.rid == rid and isinstance(ev.error, StreamProtocolError)
 
 
 def test_oversized_event_fails_request() -> None:
     """An event beyond max_event_size fails the request; memory stays bounded."""
     c = new(max_event_size=1024)
     init(c)
-    rid = c.send_request("x", None, 0)
+    rid = c.send_request("x", None, now=0)
     (req,) = take(c)
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b"id: 1\n")
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b"id: 1\n", now=0.0)
     for _ in range(10):
-        c.receive_data(req.handle, b"data: " + b"x" * 500 + b"\n")
+        c.receive_data(req.xid, b"data: " + b"x" * 500 + b"\n", now=0.0)
     ev = c.events()
-    assert ev and ev[0].request_id == rid and isinstance(ev[0].error, StreamProtocolError)
+    assert ev and ev[0].rid == rid and isinstance(ev[0].error, StreamProtocolError)
 
 
 def test_oversized_json_body_fails_request() -> None:
     """A JSON body beyond max_body_size fails the request."""
     c = new(max_body_size=100)
     init(c)
-    rid = c.send_request("x", None, 0)
+    rid = c.send_request("x", None, now=0)
     (req,) = take(c)
-    c.receive_response(req.handle, 200, JSON)
-    c.receive_data(req.handle, b"[" * 101)
+    c.receive_response(req.xid, 200, JSON, now=0.0)
+    c.receive_data(req.xid, b"[" * 101, now=0.0)
     (ev,) = c.events()
     assert isinstance(ev.error, StreamProtocolError)
 
@@ -497,7 +506,7 @@ def test_oversized_json_body_fails_request() -> None:
 def test_unsupported_version_fails_initialize() -> None:
     """CLI-VER-02: a version we do not speak fails the handshake."""
     c = new()
-    c.initialize(0)
+    c.initialize(now=0)
     (req,) = c.data_to_send()
     reply_json(c, req, result(body(req)["id"], {"protocolVersion": "1999-01-01"}))
     (ev,) = c.events()
@@ -511,15 +520,15 @@ def test_config_validation() -> None:
     with pytest.raises(LocalProtocolError):
         new(max_reconnect_attempts=-1)
     c = new()
-    c.initialize(0)
+    c.initialize(now=0)
     with pytest.raises(LocalProtocolError):
-        c.initialize(0)
+        c.initialize(now=0)
     with pytest.raises(LocalProtocolError):
-        c.send_request("initialize")
+        c.send_request("initialize", now=0.0)
 
 
 def _legacy(c: Client, status: int = 405) -> HttpRequest:
-    c.initialize(0)
+    c.initialize(now=0)
     (req,) = c.data_to_send()
     reply_json(c, req, b"", status=status, headers=[])
     (get,) = c.data_to_send()
@@ -531,26 +540,26 @@ def test_legacy_fallback_flow() -> None:
     c = new()
     get = _legacy(c, 405)
     assert get.method == "GET" and hdr(get, "Accept") == "text/event-stream" and c.state is ClientState.PROBING_LEGACY
-    c.receive_response(get.handle, 200, SSE)
-    c.receive_data(get.handle, b"event: endpoint\ndata: /messages?session_id=abc\n\n")
+    c.receive_response(get.xid, 200, SSE, now=0.0)
+    c.receive_data(get.xid, b"event: endpoint\ndata: /messages?session_id=abc\n\n", now=0.0)
     (post,) = c.data_to_send()
     assert post.url == "http://127.0.0.1:9/messages?session_id=abc" and body(post)["method"] == "initialize"
     reply_json(c, post, b"Accepted", status=202, headers=[])
     assert c.events() == []
-    c.receive_data(get.handle, b"data: " + result(body(post)["id"], {"protocolVersion": "2024-11-05"}) + b"\n\n")
+    c.receive_data(get.xid, b"data: " + result(body(post)["id"], {"protocolVersion": "2024-11-05"}) + b"\n\n", now=0.0)
     (ev,) = c.events()
     assert isinstance(ev, Initialized) and ev.legacy and c.state is ClientState.LEGACY
     (note,) = c.data_to_send()
     assert note.url == post.url and hdr(note, "Mcp-Session-Id") is None
     reply_json(c, note, b"", status=202, headers=[])
-    rid = c.send_request("tools/list", {}, 0)
+    rid = c.send_request("tools/list", {}, now=0)
     (req,) = c.data_to_send()
     reply_json(c, req, b"", status=202, headers=[])
-    c.receive_data(get.handle, b"data: " + result(rid, {"tools": []}) + b"\n\n")
-    assert c.events() == [RequestResult(request_id=rid, result={"tools": []})]
-    c.receive_data(get.handle, b"")  # the legacy stream ends: everything fails, nothing hangs
-    rid2 = c.send_request("ping", None, 0)
-    assert c.events()[0].request_id == rid2
+    c.receive_data(get.xid, b"data: " + result(rid, {"tools": []}) + b"\n\n", now=0.0)
+    assert c.events() == [RequestResult(rid=rid, result={"tools": []})]
+    c.receive_data(get.xid, b"", now=0.0)  # the legacy stream ends: everything fails, nothing hangs
+    rid2 = c.send_request("ping", None, now=0)
+    assert c.events()[0].rid == rid2
 
 
 @pytest.mark.parametrize("version,status,falls_back", [
@@ -561,7 +570,7 @@ def test_legacy_fallback_flow() -> None:
 def test_legacy_fallback_statuses(version: str, status: int, falls_back: bool) -> None:
     """CLI-COMPAT-02: any 4xx up to 2025-06-18, only 400/404/405 for 2025-11-25."""
     c = new(protocol_version=version)
-    c.initialize(0)
+    c.initialize(now=0)
     (req,) = c.data_to_send()
     reply_json(c, req, b"", status=status, headers=[])
     out = c.data_to_send()
@@ -581,8 +590,8 @@ def test_legacy_first_event_must_be_endpoint() -> None:
     """L0-02: a stream whose first event is not `endpoint` is not an HTTP+SSE server."""
     c = new()
     get = _legacy(c, 405)
-    c.receive_response(get.handle, 200, SSE)
-    c.receive_data(get.handle, b"data: {}\n\n")
+    c.receive_response(get.xid, 200, SSE, now=0.0)
+    c.receive_data(get.xid, b"data: {}\n\n", now=0.0)
     assert any(isinstance(e, RequestFailed) for e in c.events()) and c.state is ClientState.FAILED
 
 
@@ -597,16 +606,16 @@ SCRIPT = (
 def _run_script(cuts: list[int]) -> list:
     c = new()
     init(c)
-    rid = c.send_request("tools/call", {}, 0)
+    rid = c.send_request("tools/call", {}, now=0)
     assert rid == 2  # 1 was initialize
     (req,) = take(c)
-    c.receive_response(req.handle, 200, SSE)
+    c.receive_response(req.xid, 200, SSE, now=0.0)
     prev = 0
     for cut in sorted(set(cuts)) + [len(SCRIPT)]:
         if cut > prev:
-            c.receive_data(req.handle, SCRIPT[prev:cut])
+            c.receive_data(req.xid, SCRIPT[prev:cut], now=0.0)
             prev = cut
-    c.receive_data(req.handle, b"")
+    c.receive_data(req.xid, b"", now=0.0)
     return c.events()
 
 
@@ -615,7 +624,7 @@ def test_script_whole_and_byte_by_byte() -> None:
     whole = _run_script([])
     assert whole == [
         ServerNotification(method="notifications/progress", params={"progressToken": "t", "progress": 1}),
-        RequestResult(request_id=2, result={"text": "é€"}),
+        RequestResult(rid=2, result={"text": "é€"}),
     ]
     assert _run_script(list(range(len(SCRIPT)))) == whole
 
@@ -640,41 +649,47 @@ def test_random_inputs_never_hang_or_crash(ops: list[str]) -> None:
             if isinstance(r, HttpRequest):
                 live.append(r)
             else:
-                live = [x for x in live if x.handle != r.handle]
-        h = live[0].handle if live else 999
+                live = [x for x in live if x.xid != r.xid]
+        if not live and op in ("resp", "data", "end", "error"):
+            with pytest.raises(LocalProtocolError):  # no such exchange: misuse, not ignored
+                c.receive_data(999, b"x", now=now)
+            continue
+        h = live[0].xid if live else 0
         if op == "send":
-            asked.add(c.send_request("x", None, now))
+            asked.add(c.send_request("x", None, now=now))
         elif op == "resp":
-            c.receive_response(h, 200, SSE, now)
+            c.receive_response(h, 200, SSE, now=now)
         elif op == "data":
-            c.receive_data(h, b"id: q\ndata: \n\n", now)
+            c.receive_data(h, b"id: q\ndata: \n\n", now=now)
         elif op == "end":
-            c.receive_data(h, b"", now)
+            c.receive_data(h, b"", now=now)
             live = live[1:]
         elif op == "error":
-            c.receive_error(h, "x", now)
+            c.receive_error(h, "x", now=now)
             live = live[1:]
         elif op == "timer":
             now += 3.0
-            c.handle_timer(now)
+            c.handle_timer(now=now)
         elif op == "close":
-            c.close(now)
+            c.close(now=now)
         for e in c.events():
             if isinstance(e, (RequestFailed, RequestResult)):
-                assert e.request_id not in answered
-                answered.add(e.request_id)
+                assert e.rid not in answered
+                answered.add(e.rid)
     for _ in range(100):
         t = c.get_timer()
         if t is None:
             break
         now = max(now, t)
-        c.handle_timer(now)
-        for r in c.data_to_send():
-            if isinstance(r, HttpRequest):
-                c.receive_error(r.handle, "down", now)
+        c.handle_timer(now=now)
+        batch = c.data_to_send()
+        aborted = {r.xid for r in batch if isinstance(r, HttpAbort)}
+        for r in batch:
+            if isinstance(r, HttpRequest) and r.xid not in aborted:
+                c.receive_error(r.xid, "down", now=now)
         for e in c.events():
             if isinstance(e, (RequestFailed, RequestResult)):
-                answered.add(e.request_id)
+                answered.add(e.rid)
     assert asked <= answered
 
 
@@ -683,8 +698,8 @@ def test_concurrent_404s_share_one_reinitialization() -> None:
     c = new(listen=True)
     init(c, sid="old")
     take(c)
-    a = c.send_request("a", None, 0)
-    b = c.send_request("b", None, 0)
+    a = c.send_request("a", None, now=0)
+    b = c.send_request("b", None, now=0)
     ra, rb = take(c)
     reply_json(c, ra, b"", status=404, headers=[])
     reply_json(c, rb, b"", status=404, headers=[])
@@ -692,7 +707,7 @@ def test_concurrent_404s_share_one_reinitialization() -> None:
     inits = [r for r in c.data_to_send() if isinstance(r, HttpRequest)]
     assert [body(r)["method"] for r in inits] == ["initialize"]
     reply_json(c, inits[0], result(body(inits[0])["id"], {"protocolVersion": "2025-11-25"}),
-               headers=JSON + [("Mcp-Session-Id", "new")])
+               headers=JSON + [(b"mcp-session-id", "new".encode())])
     c.events()
     out = take(c)
     assert sorted(body(r).get("id", 0) for r in out if r.method == "POST") == [a, b]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -144,11 +146,11 @@ def test_demo_session(json_mode: bool) -> None:
         srv, url = await demo(json_response=json_mode, event_store=MemoryEventStore())
         async with srv:
             seen: list = []
-            async with connect(url, handlers={"elicitation/create": elicit}) as s:
+            async with connect(url, era="legacy", handlers={"elicitation/create": elicit}) as s:
                 assert s.session_id and s.protocol_version == "2025-11-25"
                 assert s.server_info["name"] == "streamcore-demo"
                 names = [t["name"] for t in await s.list_tools()]
-                assert names == ["echo", "add", "countdown", "ask_name", "blob"]
+                assert names == ["echo", "add", "countdown", "ask_name", "route", "blob"]
                 r = await s.call_tool("countdown", {"n": 4, "delay": 0}, progress=lambda *a: seen.append(a))
                 assert r["content"][0]["text"] == "liftoff"
                 if not json_mode:
@@ -168,7 +170,7 @@ def test_demo_subprocess_and_delete() -> None:
     """Against `python -m streamcore serve`: DELETE ends the session (a reuse of its id gets 404)."""
 
     async def main(url: str) -> None:
-        async with connect(url) as s:
+        async with connect(url, era="legacy") as s:
             await s.ping()
             sid = s.session_id
         import urllib.request
@@ -188,7 +190,7 @@ def test_notifications_iterator_and_concurrency() -> None:
     async def main() -> None:
         srv, url = await demo(event_store=MemoryEventStore())
         async with srv:
-            async with connect(url) as s:
+            async with connect(url, era="legacy") as s:
                 results = await asyncio.gather(*(s.call_tool("add", {"a": i, "b": 1}) for i in range(20)))
                 assert [r["content"][0]["text"] for r in results] == [str(i + 1) for i in range(20)]
                 await s.call_tool("countdown", {"n": 2, "delay": 0}, progress=lambda *a: None)  # not queued
@@ -211,7 +213,7 @@ def test_polling_nothing_lost_or_duplicated() -> None:
         srv, url = await demo(event_store=MemoryEventStore(), retry_ms=20, close_after_priming=True)
         async with srv:
             seen: list = []
-            async with connect(url, listen=False) as s:
+            async with connect(url, era="legacy", listen=False) as s:
                 r = await s.call_tool("countdown", {"n": 6, "delay": 0.03}, progress=lambda p, t, m: seen.append(p))
                 assert r["content"][0]["text"] == "liftoff"
                 assert seen == [1, 2, 3, 4, 5, 6]
@@ -226,17 +228,48 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class _killable_server:
+    """``python -m streamcore serve --port PORT`` that the test can SIGKILL by its pid."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> str:
+        self.proc = subprocess.Popen([sys.executable, "-m", "streamcore", "serve", "--port", str(self.port)],
+                                     cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        m = re.search(r"(http://\S+/mcp)", line)
+        if m is None:
+            self.kill()
+            raise RuntimeError(f"server did not start: {line!r}")
+        return m.group(1)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.kill()
+
+
 def test_server_killed_mid_stream_and_restarted() -> None:
     """Kill the server during a streamed call, restart it: resume fails with 404, the client
     re-initializes (CLI-SESS-02) and re-issues the request, which then succeeds."""
     port = _free_port()
 
     async def main() -> None:
-        ctx = streamcore_server("--port", str(port))
+        # killed for real (SIGKILL, off the event loop): a SIGINT'd server may finish the
+        # stream before it exits (Python 3.12+ waits for open connections), and a blocking
+        # stop on the loop let the whole countdown arrive before the "kill"
+        ctx = _killable_server(port)
         url = ctx.__enter__()
         restarted = None
         try:
-            async with connect(url, backoff_initial=0.2, max_reconnect_attempts=8, jitter=lambda: 0.5) as s:
+            async with connect(url, era="legacy", backoff_initial=0.2, max_reconnect_attempts=8, jitter=lambda: 0.5) as s:
                 first = s.session_id
                 seen: list = []
                 task = asyncio.ensure_future(
@@ -246,7 +279,7 @@ def test_server_killed_mid_stream_and_restarted() -> None:
                         break
                     await asyncio.sleep(0.02)
                 assert seen
-                ctx.__exit__(None, None, None)
+                await asyncio.to_thread(ctx.kill)
                 ctx = None
                 restarted = streamcore_server("--port", str(port))
                 await asyncio.to_thread(restarted.__enter__)
@@ -291,7 +324,7 @@ def test_reads_a_few_bytes_at_a_time_chunked() -> None:
 
     async def main() -> None:
         async with Raw(handler) as raw:
-            async with connect(raw.url) as s:
+            async with connect(raw.url, era="legacy") as s:
                 seen = []
                 r = await s.request("x", {}, progress=lambda *a: seen.append(a))
                 assert r == {"v": "é" * 50} and seen == [(1, 1, None)]
@@ -314,7 +347,7 @@ def test_connection_reuse_json() -> None:
 
     async def main() -> None:
         async with Raw(handler) as raw:
-            async with connect(raw.url, listen=False) as s:
+            async with connect(raw.url, era="legacy", listen=False) as s:
                 for _ in range(20):
                     await s.ping()
             assert raw.connections <= 2  # the initialized notification and the first ping overlap
@@ -343,7 +376,7 @@ def test_garbage_gives_clean_errors(garbage: bytes) -> None:
 
     async def main() -> None:
         async with Raw(handler) as raw:
-            async with connect(raw.url, timeout=5) as s:
+            async with connect(raw.url, era="legacy", timeout=5) as s:
                 with pytest.raises((ConnectionLost, StreamProtocolError)):
                     await s.ping()
 
@@ -368,7 +401,7 @@ def test_oversized_event_bounded() -> None:
 
     async def main() -> None:
         async with Raw(handler) as raw:
-            async with connect(raw.url, max_event_size=1 << 20) as s:
+            async with connect(raw.url, era="legacy", max_event_size=1 << 20) as s:
                 with pytest.raises(StreamProtocolError):
                     await s.ping()
 
@@ -387,7 +420,7 @@ def test_server_never_answers() -> None:
 
     async def main() -> None:
         async with Raw(handler) as raw:
-            async with connect(raw.url, timeout=0.3) as s:
+            async with connect(raw.url, era="legacy", timeout=0.3) as s:
                 with pytest.raises(RequestTimeout):
                     await s.ping()
                 for _ in range(50):
@@ -409,11 +442,11 @@ def test_http_errors_and_connection_refused() -> None:
     async def main() -> None:
         async with Raw(handler) as raw:
             with pytest.raises(HttpStatusError) as ei:
-                async with connect(raw.url):
+                async with connect(raw.url, era="legacy"):
                     pass
             assert ei.value.status == 401
         with pytest.raises(ConnectionLost):
-            async with connect(f"http://127.0.0.1:{_free_port()}/mcp"):
+            async with connect(f"http://127.0.0.1:{_free_port()}/mcp", era="legacy"):
                 pass
 
     run(main())
@@ -433,7 +466,7 @@ def test_cancellation_sends_cancelled() -> None:
             return False
 
         async with Raw(handler) as raw:
-            async with connect(raw.url) as s:
+            async with connect(raw.url, era="legacy") as s:
                 task = asyncio.ensure_future(s.request("slow", {}))
                 await asyncio.wait_for(seen.wait(), 5)
                 rid = [msg(b) for _, _, _, b in raw.requests if msg(b).get("method") == "slow"][0]["id"]
@@ -483,7 +516,7 @@ def test_scripted_polling_server() -> None:
             return True
 
         async with Raw(handler) as raw:
-            async with connect(raw.url, listen=False) as s:
+            async with connect(raw.url, era="legacy", listen=False) as s:
                 seen = []
                 r = await s.request("work", {}, progress=lambda p, t, m: seen.append(p))
                 assert r == {"n": 4} and seen == [1, 2, 3, 4]
@@ -532,7 +565,7 @@ def test_legacy_http_sse_server() -> None:
             return True
 
         async with Raw(handler) as raw:
-            async with connect(raw.url) as s:
+            async with connect(raw.url, era="legacy") as s:
                 assert s.legacy and s.protocol_version == "2024-11-05"
                 assert [t["name"] for t in await s.list_tools()] == ["echo"]
                 seen = []
@@ -553,14 +586,14 @@ def test_handler_errors_are_reported_to_server() -> None:
     async def main() -> None:
         srv, url = await demo(event_store=MemoryEventStore())
         async with srv:
-            async with connect(url) as s:  # no elicitation handler: the server's tool fails
+            async with connect(url, era="legacy") as s:  # no elicitation handler: the server's tool fails
                 with pytest.raises(McpError):
                     await s.call_tool("ask_name", {})
 
             async def broken(params: dict) -> dict:
                 raise RuntimeError("no UI")
 
-            async with connect(url, handlers={"elicitation/create": broken}) as s:
+            async with connect(url, era="legacy", handlers={"elicitation/create": broken}) as s:
                 with pytest.raises(McpError):
                     await s.call_tool("ask_name", {})
 

@@ -169,3 +169,23 @@ def test_header_option_is_sent() -> None:
         srv.server_close()
         t.join(5)
     assert seen == ["Bearer t"]
+
+
+@pytest.mark.parametrize("argv", [["tools", "--json"], ["tools"], ["call", "echo", "text=hi", "--json"]])
+def test_stdout_closed_by_reader_is_quiet(demo_url: str, argv: list[str]) -> None:
+    """`tools URL --json | head` with the reader gone: no "cannot reach ...: Broken pipe",
+    no traceback, exit code 141 (as a process ended by SIGPIPE)."""
+    import os
+    import subprocess
+
+    cmd, *rest = argv
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run([sys.executable, "-m", "streamcore", cmd, demo_url, *rest], stdout=w,
+                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              cwd=Path(__file__).resolve().parent.parent, env={**os.environ})
+    finally:
+        os.close(w)
+    assert proc.stderr == "", proc.stderr
+    assert proc.returncode == 141

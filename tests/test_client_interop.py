@@ -89,7 +89,7 @@ def test_python_sdk_full_session(mode: tuple[str, ...]) -> None:
     """Python SDK server: initialize, list, call with progress, elicitation, DELETE."""
 
     async def main(url: str) -> None:
-        async with connect(url, handlers={"elicitation/create": elicit}) as s:
+        async with connect(url, era="legacy", handlers={"elicitation/create": elicit}) as s:
             assert s.session_id and s.protocol_version == "2025-11-25"
             names = {t["name"] for t in await s.list_tools()}
             assert {"echo", "add", "countdown", "ask_name", "drop_stream"} <= names
@@ -107,7 +107,7 @@ def test_python_sdk_full_session(mode: tuple[str, ...]) -> None:
                 await s.request("no/such/method", {})
             sid = s.session_id
         # after DELETE the SDK no longer knows the session: a reuse of the id gets 404
-        async with connect(url) as s2:
+        async with connect(url, era="legacy") as s2:
             assert s2.session_id != sid
 
     with py_sdk_server(*mode) as url:
@@ -120,7 +120,7 @@ def test_python_sdk_resumption() -> None:
     the client resumes with GET + Last-Event-ID and gets every progress event exactly once."""
 
     async def main(url: str) -> None:
-        async with connect(url) as s:
+        async with connect(url, era="legacy") as s:
             seen: list = []
             r = await s.call_tool("drop_stream", {"n": 4}, progress=lambda p, t, m: seen.append(p))
             assert r["content"][0]["text"] == "resumed"
@@ -143,7 +143,7 @@ def test_python_sdk_restart_reinitializes() -> None:
         url = first.__enter__()
         second = None
         try:
-            async with connect(url, backoff_initial=0.1) as s:
+            async with connect(url, era="legacy", backoff_initial=0.1) as s:
                 await s.ping()
                 old = s.session_id
                 first.__exit__(None, None, None)
@@ -172,7 +172,7 @@ def test_typescript_sdk_session(mode: tuple[str, ...]) -> None:
     port = _free_port()
 
     async def main(url: str) -> None:
-        async with connect(url) as s:
+        async with connect(url, era="legacy") as s:
             assert s.session_id and s.protocol_version == "2025-11-25"
             assert [t["name"] for t in await s.list_tools()] == ["echo"]
             r = await s.call_tool("echo", {"text": "héllo"}, progress=lambda *a: None)

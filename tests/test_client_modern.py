@@ -13,7 +13,7 @@ import logging
 
 import pytest
 
-from streamcore._client import (
+from streamcore.client import (
     Client,
     ClientConfig,
     ClientState,
@@ -21,6 +21,7 @@ from streamcore._client import (
     EraCache,
     HttpAbort,
     HttpRequest,
+    InputRequired,
     HttpStatusError,
     Initialized,
     McpError,
@@ -32,11 +33,11 @@ from streamcore._client import (
     modern_error,
 )
 from streamcore._era import classify, decode_header_value, param_headers_from_tools
-from streamcore._errors import LocalProtocolError
+from streamcore import LocalProtocolError
 
 URL = "http://127.0.0.1:9/mcp"
-SSE = [("Content-Type", "text/event-stream")]
-JSON = [("Content-Type", "application/json")]
+SSE = [(b"content-type", b"text/event-stream")]
+JSON = [(b"content-type", b"application/json")]
 PV = "io.modelcontextprotocol/protocolVersion"
 DISCOVER = {"resultType": "complete", "supportedVersions": ["2026-07-28", "2025-11-25"], "capabilities": {},
             "ttlMs": 0, "cacheScope": "public"}
@@ -58,8 +59,8 @@ TOOLS = [
 
 def hdr(req: HttpRequest, name: str) -> str | None:
     for k, v in req.headers:
-        if k.lower() == name.lower():
-            return v
+        if k == name.lower().encode():
+            return v.decode()
     return None
 
 
@@ -80,10 +81,10 @@ def error(rid: object, code: int, message: str, data: object = None) -> bytes:
 
 
 def reply(c: Client, req: HttpRequest, payload: bytes, status: int = 200, headers=JSON) -> None:
-    c.receive_response(req.handle, status, list(headers))
+    c.receive_response(req.xid, status, list(headers), now=0.0)
     if payload:
-        c.receive_data(req.handle, payload)
-    c.receive_data(req.handle, b"")
+        c.receive_data(req.xid, payload, now=0.0)
+    c.receive_data(req.xid, b"", now=0.0)
 
 
 def sse(*messages: bytes) -> bytes:
@@ -97,7 +98,7 @@ def posts(c: Client) -> list[HttpRequest]:
 def modern(era: str = "modern", cache: EraCache | None = None, **kw) -> tuple[Client, list]:
     """A client past server/discover; returns it and the events of that step."""
     c = Client(ClientConfig(url=URL, era=era, era_cache=cache if cache is not None else EraCache(), **kw))
-    c.initialize(0.0)
+    c.initialize(now=0.0)
     (req,) = posts(c)
     assert body(req)["method"] == "server/discover"
     reply(c, req, result(body(req)["id"], DISCOVER))
@@ -105,14 +106,14 @@ def modern(era: str = "modern", cache: EraCache | None = None, **kw) -> tuple[Cl
 
 
 def call(c: Client, method: str, params: dict | None = None) -> tuple[int, HttpRequest]:
-    rid = c.send_request(method, params, 0.0)
+    rid = c.send_request(method, params, now=0.0)
     (req,) = posts(c)
     return rid, req
 
 
 def server_verdict(req: HttpRequest, tools=TOOLS):
     """What our own era classifier says about a POST the client built (the server's view)."""
-    return classify("POST", [(k.encode(), v.encode("latin-1")) for k, v in req.headers], req.body,
+    return classify("POST", list(req.headers), req.body,
                     param_headers=param_headers_from_tools(tools))
 
 
@@ -124,7 +125,7 @@ def test_discover_is_the_first_request_and_carries_modern_meta() -> None:
     clientInfo; MCP-Protocol-Version equals the _meta value; no session id, no initialize."""
     c = Client(ClientConfig(url=URL, era="modern", capabilities={"elicitation": {}},
                             client_info={"name": "t", "version": "1"}))
-    c.initialize(0.0)
+    c.initialize(now=0.0)
     (req,) = posts(c)
     b = body(req)
     assert req.method == "POST" and b["method"] == "server/discover"
@@ -191,7 +192,7 @@ def test_no_get_no_delete_on_close() -> None:
     """SRV-COMPAT-06's mirror: a modern client never opens a GET stream or sends DELETE."""
     c, _ = modern(listen=True)
     assert posts(c) == []
-    c.close(0.0)
+    c.close(now=0.0)
     assert [r for r in c.data_to_send() if isinstance(r, HttpRequest)] == []
     assert c.state is ClientState.CLOSED
 
@@ -200,13 +201,13 @@ def test_respond_is_refused_in_the_modern_era() -> None:
     """CLI-POST-05: a modern client MUST NOT send responses."""
     c, _ = modern()
     with pytest.raises(LocalProtocolError):
-        c.respond(1, {})
+        c.respond(1, {}, now=0.0)
 
 
 def test_modern_notification_carries_headers() -> None:
     """CLI-POST-07: a notification POST carries MCP-Protocol-Version and Mcp-Method too."""
     c, _ = modern()
-    c.send_notification("notifications/roots/list_changed", {}, 0.0)
+    c.send_notification("notifications/roots/list_changed", {}, now=0.0)
     (req,) = posts(c)
     assert hdr(req, "Mcp-Method") == "notifications/roots/list_changed"
     assert body(req)["params"]["_meta"][PV] == hdr(req, "MCP-Protocol-Version")
@@ -217,12 +218,12 @@ def test_server_request_on_a_modern_stream_is_ignored() -> None:
     c, _ = modern()
     rid, req = call(c, "tools/call", {"name": "echo", "arguments": {}})
     wid = body(req)["id"]
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, sse(b'{"jsonrpc":"2.0","id":"s1","method":"elicitation/create","params":{}}',
-                                   result(wid, {"content": []})))
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, sse(b'{"jsonrpc":"2.0","id":"s1","method":"elicitation/create","params":{}}',
+                                   result(wid, {"content": []})), now=0.0)
     ev = c.events()
     assert not any(isinstance(e, ServerRequest) for e in ev)
-    assert any(isinstance(e, RequestResult) and e.request_id == rid for e in ev)
+    assert any(isinstance(e, RequestResult) and e.rid == rid for e in ev)
 
 
 # -- x-mcp-header (CLI-HDR-03/04) -----------------------------------------------------------
@@ -232,7 +233,7 @@ def listed(c: Client, tools=TOOLS) -> dict:
     rid, req = call(c, "tools/list", {})
     reply(c, req, result(body(req)["id"], {"tools": tools, "resultType": "complete", "ttlMs": 0}))
     (ev,) = [e for e in c.events() if isinstance(e, RequestResult)]
-    assert ev.request_id == rid
+    assert ev.rid == rid
     return ev.result
 
 
@@ -296,18 +297,18 @@ def test_broken_stream_reissues_under_a_new_id() -> None:
     c, _ = modern()
     rid, req = call(c, "tools/call", {"name": "echo", "arguments": {}})
     first = body(req)["id"]
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b"id: 7\ndata: " + json.dumps({"jsonrpc": "2.0", "method": "notifications/progress",
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b"id: 7\ndata: " + json.dumps({"jsonrpc": "2.0", "method": "notifications/progress",
                                                                "params": {"progressToken": 1, "progress": 1}}).encode()
-                   + b"\n\n")
-    c.receive_error(req.handle, "reset")
+                   + b"\n\n", now=0.0)
+    c.receive_error(req.xid, "reset", now=0.0)
     (again,) = posts(c)
     assert again.method == "POST" and hdr(again, "Last-Event-ID") is None
     second = body(again)["id"]
     assert second != first and body(again)["method"] == "tools/call"
     reply(c, again, result(second, {"content": []}))
     ev = [e for e in c.events() if isinstance(e, (RequestResult, RequestFailed))]
-    assert ev == [RequestResult(request_id=rid, result={"content": []})]
+    assert ev == [RequestResult(rid=rid, result={"content": []})]
     assert c.stats["reissues"] == 1 and c.stats["resumptions"] == 0
 
 
@@ -315,8 +316,8 @@ def test_stream_ending_without_response_is_reissued() -> None:
     """CLI-RESUME-09: an SSE stream that ends cleanly before the response counts as broken."""
     c, _ = modern()
     rid, req = call(c, "tools/list", {})
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, b"")
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, b"", now=0.0)
     (again,) = posts(c)
     assert body(again)["id"] != body(req)["id"]
 
@@ -328,28 +329,28 @@ def test_reissue_attempts_are_bounded() -> None:
     ids = {body(req)["id"]}
     now = 0.0
     for _ in range(2):
-        c.receive_error(req.handle, "reset", now)
+        c.receive_error(req.xid, "reset", now=now)
         out = posts(c)
         if not out:  # the second re-issue waits for its backoff
             now = c.get_timer()
-            c.handle_timer(now)
+            c.handle_timer(now=now)
             out = posts(c)
         (req,) = out
         ids.add(body(req)["id"])
-    c.receive_error(req.handle, "reset", now)
+    c.receive_error(req.xid, "reset", now=now)
     assert posts(c) == [] and len(ids) == 3
     (ev,) = [e for e in c.events() if isinstance(e, RequestFailed)]
-    assert ev.request_id == rid and isinstance(ev.error, ConnectionLost)
+    assert ev.rid == rid and isinstance(ev.error, ConnectionLost)
 
 
 def test_late_reply_to_the_old_id_is_ignored() -> None:
     """CLI-RESUME-09 / CANCEL-05: only the re-issued id completes the request."""
     c, _ = modern()
     rid, req = call(c, "tools/list", {})
-    c.receive_error(req.handle, "reset")
+    c.receive_error(req.xid, "reset", now=0.0)
     (again,) = posts(c)
     reply(c, again, result(body(again)["id"], {"tools": []}))
-    assert [e.request_id for e in c.events() if isinstance(e, RequestResult)] == [rid]
+    assert [e.rid for e in c.events() if isinstance(e, RequestResult)] == [rid]
     assert c._alias == {}  # the wire-id alias is dropped with the request
 
 
@@ -357,10 +358,10 @@ def test_cancel_closes_the_stream_without_a_notification() -> None:
     """CANCEL-06: in the modern era closing the stream is the cancellation; no notifications/cancelled."""
     c, _ = modern()
     rid, req = call(c, "tools/call", {"name": "echo", "arguments": {}})
-    c.receive_response(req.handle, 200, SSE)
-    c.cancel(rid, "bye", 0.0)
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.cancel(rid, "bye", now=0.0)
     out = c.data_to_send()
-    assert out == [HttpAbort(req.handle)]
+    assert out == [HttpAbort(xid=req.xid)]
 
 
 # -- HeaderMismatch about parameters (CLI-HDR-05) ------------------------------------------
@@ -380,7 +381,7 @@ def test_param_header_mismatch_refreshes_tools_and_retries_once() -> None:
     assert body(again)["id"] not in (body(req)["id"], body(lst)["id"])
     reply(c, again, result(body(again)["id"], {"content": []}))
     ev = [e for e in c.events() if isinstance(e, (RequestResult, RequestFailed))]
-    assert ev == [RequestResult(request_id=rid, result={"content": []})]
+    assert ev == [RequestResult(rid=rid, result={"content": []})]
     assert c.stats["tool_refreshes"] == 1
 
 
@@ -405,7 +406,7 @@ def test_param_header_mismatch_twice_fails() -> None:
     reply(c, again, error(body(again)["id"], -32020, "Mcp-Param-Region mismatch"), 400)
     assert posts(c) == []
     (ev,) = [e for e in c.events() if isinstance(e, RequestFailed)]
-    assert ev.request_id == rid and isinstance(ev.error, McpError) and ev.error.code == -32020
+    assert ev.rid == rid and isinstance(ev.error, McpError) and ev.error.code == -32020
 
 
 def test_other_header_mismatch_is_not_retried() -> None:
@@ -424,9 +425,9 @@ def test_refresh_failure_fails_the_call() -> None:
     rid, req = call(c, "tools/call", {"name": "route", "arguments": {"region": "eu"}})
     reply(c, req, error(body(req)["id"], -32020, "Mcp-Param-Region"), 400)
     (lst,) = posts(c)
-    reply(c, lst, b"oops", 500, [("Content-Type", "text/plain")])
+    reply(c, lst, b"oops", 500, [(b"content-type", b"text/plain")])
     (ev,) = [e for e in c.events() if isinstance(e, RequestFailed)]
-    assert ev.request_id == rid and isinstance(ev.error, HttpStatusError) and ev.error.status == 500
+    assert ev.rid == rid and isinstance(ev.error, HttpStatusError) and ev.error.status == 500
 
 
 # -- resultType (JR-30, spec 5.2) ------------------------------------------------------------
@@ -435,7 +436,6 @@ def test_refresh_failure_fails_the_call() -> None:
 @pytest.mark.parametrize("res, ok", [
     ({"content": []}, True),  # absent -> "complete"
     ({"resultType": "complete"}, True),
-    ({"resultType": "input_required", "inputRequests": {}}, True),
     ({"resultType": "bogus"}, False),
     ({"resultType": 3}, False),
 ])
@@ -446,7 +446,7 @@ def test_result_type_handling(res: dict, ok: bool) -> None:
     reply(c, req, result(body(req)["id"], res))
     (ev,) = c.events()
     if ok:
-        assert ev == RequestResult(request_id=rid, result=res)
+        assert ev == RequestResult(rid=rid, result=res)
     else:
         assert isinstance(ev, RequestFailed) and isinstance(ev.error, StreamProtocolError)
         assert "resultType" in str(ev.error)
@@ -455,11 +455,11 @@ def test_result_type_handling(res: dict, ok: bool) -> None:
 def test_discover_with_unknown_result_type_fails_initialization() -> None:
     """JR-30 applies to server/discover too."""
     c = Client(ClientConfig(url=URL, era="modern"))
-    rid = c.initialize(0.0)
+    rid = c.initialize(now=0.0)
     (req,) = posts(c)
     reply(c, req, result(body(req)["id"], {"resultType": "later", "supportedVersions": ["2026-07-28"]}))
     (ev,) = c.events()
-    assert isinstance(ev, RequestFailed) and ev.request_id == rid and c.state is ClientState.FAILED
+    assert isinstance(ev, RequestFailed) and ev.rid == rid and c.state is ClientState.FAILED
 
 
 # -- negotiation (CLI-COMPAT-03..05, CLI-VER-09) ----------------------------------------------
@@ -467,7 +467,7 @@ def test_discover_with_unknown_result_type_fails_initialization() -> None:
 
 def start_auto(cache: EraCache) -> tuple[Client, int, HttpRequest]:
     c = Client(ClientConfig(url=URL, era="auto", era_cache=cache))
-    rid = c.initialize(0.0)
+    rid = c.initialize(now=0.0)
     (req,) = posts(c)
     return c, rid, req
 
@@ -501,7 +501,7 @@ def test_negotiation_decision_table(status: int, payload: bytes, era: str) -> No
     else:
         assert out == []
         (ev,) = c.events()
-        assert isinstance(ev, RequestFailed) and ev.request_id == rid
+        assert isinstance(ev, RequestFailed) and ev.rid == rid
         assert c.state is ClientState.FAILED and cache.get(URL) is None
         if era == "modern":
             assert isinstance(ev.error, McpError) and ev.error.code in (-32020, -32021)
@@ -522,10 +522,10 @@ def test_fallback_completes_legacy_handshake_under_the_same_id() -> None:
     reply(c, req, b"", 400)
     (init,) = posts(c)
     reply(c, init, result(rid, {"protocolVersion": "2025-11-25", "capabilities": {}}),
-          headers=JSON + [("Mcp-Session-Id", "S9")])
+          headers=JSON + [(b"mcp-session-id", "S9".encode())])
     (ev,) = [e for e in c.events() if isinstance(e, Initialized)]
     assert ev.era == "legacy" and ev.session_id == "S9" and c.state is ClientState.READY
-    rid2 = c.send_request("tools/list", {}, 0.0)
+    rid2 = c.send_request("tools/list", {}, now=0.0)
     req2 = [r for r in posts(c) if body(r).get("id") == rid2][0]
     assert hdr(req2, "Mcp-Session-Id") == "S9" and "_meta" not in (body(req2).get("params") or {})
 
@@ -552,7 +552,7 @@ def test_unsupported_version_without_mutual_version_fails() -> None:
 def test_modern_only_client_never_falls_back() -> None:
     """era="modern": an unrecognised 400 is an error, not a fallback."""
     c = Client(ClientConfig(url=URL, era="modern"))
-    rid = c.initialize(0.0)
+    rid = c.initialize(now=0.0)
     (req,) = posts(c)
     reply(c, req, b"", 400)
     assert posts(c) == []
@@ -590,7 +590,7 @@ def test_modern_assumption_failing_later_is_forgotten() -> None:
     c, _ = modern("auto", cache)
     assert cache.get(URL) == "modern"
     rid, req = call(c, "tools/list", {})
-    reply(c, req, b"Not Found", 404, [("Content-Type", "text/plain")])
+    reply(c, req, b"Not Found", 404, [(b"content-type", b"text/plain")])
     assert cache.get(URL) is None
     (ev,) = c.events()
     assert isinstance(ev.error, HttpStatusError) and ev.error.status == 404
@@ -608,8 +608,8 @@ def test_method_not_found_is_an_mcp_error() -> None:
 def test_requests_before_discover_are_queued() -> None:
     """Requests sent while server/discover runs go out, in the modern form, once it succeeds."""
     c = Client(ClientConfig(url=URL, era="modern", era_cache=EraCache()))
-    rid = c.send_request("tools/list", {}, 0.0)
-    c.send_notification("notifications/roots/list_changed", {}, 0.0)
+    rid = c.send_request("tools/list", {}, now=0.0)
+    c.send_notification("notifications/roots/list_changed", {}, now=0.0)
     (disc,) = posts(c)
     assert c.state is ClientState.DISCOVERING
     reply(c, disc, result(body(disc)["id"], DISCOVER))
@@ -655,19 +655,19 @@ def test_listen_stream_ack_notifications_and_graceful_end() -> None:
     """SRV-SUB-02/03/04 from the client: ack first, notifications tagged with the listen request,
     completion result ends it."""
     c, _ = modern()
-    rid = c.send_request("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, 0.0, timeout=None)
+    rid = c.send_request("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, timeout=None, now=0.0)
     (req,) = posts(c)
     wid = body(req)["id"]
     assert hdr(req, "Mcp-Method") == "subscriptions/listen"
-    c.receive_response(req.handle, 200, SSE)
-    c.receive_data(req.handle, sse(ack(wid), changed(wid)))
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.receive_data(req.xid, sse(ack(wid), changed(wid)), now=0.0)
     ev = c.events()
     assert [e.method for e in ev] == ["notifications/subscriptions/acknowledged", "notifications/tools/list_changed"]
-    assert all(isinstance(e, ServerNotification) and e.request_id == rid for e in ev)
+    assert all(isinstance(e, ServerNotification) and e.rid == rid for e in ev)
     done = {"resultType": "complete", "_meta": {"io.modelcontextprotocol/subscriptionId": wid}}
-    c.receive_data(req.handle, sse(result(wid, done)))
-    c.receive_data(req.handle, b"")
-    assert c.events() == [RequestResult(request_id=rid, result=done)]
+    c.receive_data(req.xid, sse(result(wid, done)), now=0.0)
+    c.receive_data(req.xid, b"", now=0.0)
+    assert c.events() == [RequestResult(rid=rid, result=done)]
     assert posts(c) == []
 
 
@@ -675,21 +675,21 @@ def test_listen_unexpected_close_is_reissued_and_acks_reset_the_count() -> None:
     """CLI-SUB-06: closing without the completion result re-issues listen (new id); each ack restarts
     the bounded count, so a long-lived subscription survives many closes."""
     c, _ = modern(max_reissue_attempts=1)
-    rid = c.send_request("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, 0.0, timeout=None)
+    rid = c.send_request("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, timeout=None, now=0.0)
     (req,) = posts(c)
     seen = {body(req)["id"]}
     for _ in range(3):
-        c.receive_response(req.handle, 200, SSE)
-        c.receive_data(req.handle, sse(ack(body(req)["id"])))
-        c.receive_data(req.handle, b"")  # closed without a result
+        c.receive_response(req.xid, 200, SSE, now=0.0)
+        c.receive_data(req.xid, sse(ack(body(req)["id"])), now=0.0)
+        c.receive_data(req.xid, b"", now=0.0)  # closed without a result
         (req,) = posts(c)
         assert body(req)["method"] == "subscriptions/listen"
         seen.add(body(req)["id"])
     assert len(seen) == 4
-    c.receive_error(req.handle, "reset")  # no ack on this one: a second close in a row exceeds the bound
+    c.receive_error(req.xid, "reset", now=0.0)  # no ack on this one: a second close in a row exceeds the bound
     assert posts(c) == []
     (ev,) = [e for e in c.events() if isinstance(e, RequestFailed)]
-    assert ev.request_id == rid and isinstance(ev.error, ConnectionLost)
+    assert ev.rid == rid and isinstance(ev.error, ConnectionLost)
 
 
 def test_discover_answered_with_a_non_modern_jsonrpc_error_falls_back() -> None:
@@ -704,14 +704,14 @@ def test_discover_answered_with_a_non_modern_jsonrpc_error_falls_back() -> None:
 def test_discover_error_in_modern_only_mode_fails() -> None:
     """era="modern": a JSON-RPC error to server/discover fails initialization (no fallback)."""
     c = Client(ClientConfig(url=URL, era="modern"))
-    rid = c.initialize(0.0)
+    rid = c.initialize(now=0.0)
     (req,) = posts(c)
     reply(c, req, error(body(req)["id"], -32603, "boom"))
     (ev,) = c.events()
     assert isinstance(ev.error, McpError) and c.state is ClientState.FAILED
-    later = c.send_request("tools/list", {}, 0.0)
+    later = c.send_request("tools/list", {}, now=0.0)
     (ev,) = c.events()
-    assert isinstance(ev, RequestFailed) and ev.request_id == later
+    assert isinstance(ev, RequestFailed) and ev.rid == later
 
 
 def test_discover_listing_no_mutual_version_fails() -> None:
@@ -722,21 +722,166 @@ def test_discover_listing_no_mutual_version_fails() -> None:
     assert isinstance(ev, RequestFailed) and isinstance(ev.error, StreamProtocolError)
 
 
-def test_unsupported_version_on_a_request_is_surfaced() -> None:
-    """CLI-VER-09: -32022 to a later request with no other mutual modern version: McpError."""
+def test_unsupported_version_on_a_request_is_retried_once_then_surfaced() -> None:
+    """CLI-VER-09 / sep-2575-client-retry-supported-version: -32022 whose data.supported lists a
+    version we speak (even the one sent) is retried once with it, under a new id; a second
+    -32022 is an McpError."""
     c, _ = modern()
     rid, req = call(c, "tools/list", {})
     reply(c, req, error(body(req)["id"], -32022, "Unsupported", {"supported": ["2026-07-28"]}), 400)
+    (again,) = posts(c)
+    assert body(again)["id"] != body(req)["id"] and hdr(again, "MCP-Protocol-Version") == "2026-07-28"
+    assert body(again)["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28"
+    reply(c, again, error(body(again)["id"], -32022, "Unsupported", {"supported": ["2026-07-28"]}), 400)
     (ev,) = c.events()
     assert isinstance(ev.error, McpError) and ev.error.code == -32022 and posts(c) == []
+
+
+def test_discover_rejected_with_our_version_listed_is_retried_once() -> None:
+    """sep-2575-client-retry-supported-version: the first server/discover gets -32022 listing the
+    very version we sent: retried once with it, then the session is modern."""
+    c = Client(ClientConfig(url=URL, era="modern"))
+    c.initialize(now=0.0)
+    (req,) = posts(c)
+    reply(c, req, error(body(req)["id"], -32022, "Unsupported", {"supported": ["2026-07-28"], "requested": "x"}), 400)
+    (again,) = posts(c)
+    assert body(again)["method"] == "server/discover" and body(again)["id"] != body(req)["id"]
+    reply(c, again, result(body(again)["id"], DISCOVER))
+    (ev,) = c.events()
+    assert isinstance(ev, Initialized) and ev.era == "modern"
 
 
 def test_deadline_of_a_modern_request_closes_its_stream() -> None:
     """CANCEL-06 with a deadline: the stream is aborted, no notifications/cancelled is POSTed."""
     c, _ = modern(request_timeout=5.0)
     rid, req = call(c, "tools/list", {})
-    c.receive_response(req.handle, 200, SSE)
-    c.handle_timer(c.get_timer())
-    assert c.data_to_send() == [HttpAbort(req.handle)]
+    c.receive_response(req.xid, 200, SSE, now=0.0)
+    c.handle_timer(now=c.get_timer())
+    assert c.data_to_send() == [HttpAbort(xid=req.xid)]
     (ev,) = c.events()
-    assert ev.request_id == rid and type(ev.error).__name__ == "RequestTimeout"
+    assert ev.rid == rid and type(ev.error).__name__ == "RequestTimeout"
+
+
+# -- MRTR: InputRequiredResult (SEP-2322) ----------------------------------------------------
+
+ASK = {"confirm": {"method": "elicitation/create", "params": {"message": "ok?", "requestedSchema": {}}}}
+
+
+def _input_required(state: str | None = "opaque-\u00e9-state", requests: dict | None = ASK) -> dict:
+    r: dict = {"resultType": "input_required"}
+    if requests is not None:
+        r["inputRequests"] = requests
+    if state is not None:
+        r["requestState"] = state
+    return r
+
+
+def test_mrtr_round_trip_echoes_state_under_a_new_id() -> None:
+    """SEP-2322: an InputRequiredResult becomes an InputRequired event; answer_input retries with
+    inputResponses and the byte-exact requestState under a new JSON-RPC id, keeping the caller's
+    params; the final result arrives under the caller's request id."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t", "arguments": {"x": 1}})
+    reply(c, req, result(body(req)["id"], _input_required()))
+    (ev,) = c.events()
+    assert isinstance(ev, InputRequired) and ev.rid == rid and ev.requests == ASK
+    assert posts(c) == []
+    c.answer_input(rid, {"confirm": {"action": "accept", "content": {}}}, now=0.0)
+    (again,) = posts(c)
+    b = body(again)
+    assert b["id"] != body(req)["id"] and b["params"]["arguments"] == {"x": 1}
+    assert b["params"]["inputResponses"] == {"confirm": {"action": "accept", "content": {}}}
+    assert b["params"]["requestState"] == "opaque-\u00e9-state"
+    reply(c, again, result(b["id"], {"resultType": "complete", "content": []}))
+    (done,) = c.events()
+    assert done == RequestResult(rid=rid, result={"resultType": "complete", "content": []})
+
+
+def test_mrtr_without_state_omits_it_and_multi_round() -> None:
+    """No requestState in the result: none in the retry; a second round works the same way."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t", "arguments": {}})
+    reply(c, req, result(body(req)["id"], _input_required(state=None)))
+    c.events()
+    c.answer_input(rid, {"confirm": {"action": "decline"}}, now=0.0)
+    (r2,) = posts(c)
+    assert "requestState" not in body(r2)["params"]
+    reply(c, r2, result(body(r2)["id"], _input_required(state="s2")))
+    (ev,) = c.events()
+    assert isinstance(ev, InputRequired)
+    c.answer_input(rid, {"confirm": {"action": "accept", "content": {}}}, now=0.0)
+    (r3,) = posts(c)
+    assert body(r3)["params"]["requestState"] == "s2" and len({body(x)["id"] for x in (req, r2, r3)}) == 3
+
+
+def test_mrtr_state_only_retries_after_a_delay() -> None:
+    """requestState without inputRequests: retried (without inputResponses) once the timer fires."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t"})
+    reply(c, req, result(body(req)["id"], _input_required(requests=None)))
+    assert c.events() == [] and posts(c) == []
+    when = c.get_timer()
+    assert when is not None and 0 < when <= 0.25
+    c.handle_timer(now=when)
+    (again,) = posts(c)
+    assert body(again)["params"]["requestState"] == "opaque-\u00e9-state"
+    assert "inputResponses" not in body(again)["params"]
+
+
+def test_mrtr_rounds_are_bounded() -> None:
+    """A server that never stops asking fails the request after max_input_rounds."""
+    c, _ = modern(max_input_rounds=2)
+    rid, req = call(c, "tools/call", {"name": "t"})
+    for _ in range(2):
+        reply(c, req, result(body(req)["id"], _input_required()))
+        assert isinstance(c.events()[0], InputRequired)
+        c.answer_input(rid, {"confirm": {}}, now=0.0)
+        (req,) = posts(c)
+    reply(c, req, result(body(req)["id"], _input_required()))
+    (ev,) = c.events()
+    assert isinstance(ev, RequestFailed) and "max_input_rounds" in str(ev.error)
+
+
+@pytest.mark.parametrize("res", [
+    {"resultType": "input_required"},
+    {"resultType": "input_required", "inputRequests": {"a": 1}},
+    {"resultType": "input_required", "inputRequests": ASK, "requestState": 7},
+])
+def test_mrtr_malformed_input_required_fails(res: dict) -> None:
+    """An input_required result that cannot be answered fails the request with StreamProtocolError."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t"})
+    reply(c, req, result(body(req)["id"], res))
+    (ev,) = c.events()
+    assert isinstance(ev, RequestFailed) and isinstance(ev.error, StreamProtocolError)
+
+
+def test_mrtr_answer_misuse_raises() -> None:
+    """answer_input for a request not waiting for input, or with other keys: LocalProtocolError."""
+    c, _ = modern()
+    rid, req = call(c, "tools/call", {"name": "t"})
+    with pytest.raises(LocalProtocolError):
+        c.answer_input(rid, {}, now=0.0)
+    reply(c, req, result(body(req)["id"], _input_required()))
+    c.events()
+    with pytest.raises(LocalProtocolError):
+        c.answer_input(rid, {"other": {}}, now=0.0)
+    with pytest.raises(LocalProtocolError):
+        c.answer_input(999, {"confirm": {}}, now=0.0)
+    c.answer_input(rid, {"confirm": {}}, now=0.0)
+    with pytest.raises(LocalProtocolError):
+        c.answer_input(rid, {"confirm": {}}, now=0.0)  # a second answer
+
+
+def test_auto_falls_back_on_a_2xx_discover_result_without_versions() -> None:
+    """era="auto" (the default): a 2xx result to server/discover that lists no supportedVersions
+    is not a DiscoverResult (a session-era server answering anything): initialize under the
+    same request id."""
+    c = Client(ClientConfig(url=URL, era_cache=EraCache()))
+    assert c.config.era == "auto"
+    rid = c.initialize(now=0.0)
+    (req,) = posts(c)
+    assert body(req)["method"] == "server/discover"
+    reply(c, req, result(body(req)["id"], {}))
+    (init,) = posts(c)
+    assert body(init)["method"] == "initialize" and body(init)["id"] == rid

@@ -235,23 +235,31 @@ def _missing_reason() -> str | None:
     return None
 
 
-def _start_server(log: Path) -> tuple[subprocess.Popen[str], int]:
+#: The servers under test: the conformance app, and the demo as ``python -m streamcore serve`` runs it.
+SERVERS: dict[str, list[str]] = {
+    "app": [sys.executable, str(HERE / "run_server.py"), "--port", "0"],
+    "demo": [sys.executable, "-m", "streamcore", "serve", "--port", "0"],
+}
+
+
+def _start_server(log: Path, server: str = "app") -> tuple[subprocess.Popen[str], int]:
     env = dict(os.environ)
     # Serve this checkout, even if another streamcore is installed.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     # stderr goes to a file: a pipe nobody reads could fill up and stall the server.
     with open(log, "w", encoding="utf-8") as err:
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "run_server.py"), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True, env=env,
+            SERVERS[server], stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True, env=env,
         )
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 30.0)
     line = proc.stdout.readline() if ready else ""
-    if not line.strip().isdigit():
+    # run_server.py prints the port alone; the demo "... on http://127.0.0.1:PORT/mcp".
+    m = re.fullmatch(r"(\d+)|.*:(\d+)/mcp", line.strip())
+    if m is None:
         _stop(proc)
-        raise RuntimeError(f"run_server.py did not print its port (got {line!r}); stderr:\n{_tail(log)}")
-    return proc, int(line)
+        raise RuntimeError(f"{server} did not print its port (got {line!r}); stderr:\n{_tail(log)}")
+    return proc, int(m.group(1) or m.group(2))
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -283,11 +291,11 @@ def _read_results(out: Path) -> dict[str, list[dict[str, Any]]]:
     return results
 
 
-def _run_suite(name: str, base: Path) -> SuiteRun:
+def _run_suite(name: str, base: Path, server: str = "app") -> SuiteRun:
     spec = SUITES[name]
     out, log = base / "results", base / "server.log"
     out.mkdir()
-    proc, port = _start_server(log)
+    proc, port = _start_server(log, server)
     try:
         run = subprocess.run(
             [str(NODE), str(spec.cli), "server", "--url", f"http://127.0.0.1:{port}/mcp", *spec.args, "-o", str(out)],
@@ -300,16 +308,20 @@ def _run_suite(name: str, base: Path) -> SuiteRun:
 
 @pytest.fixture(scope="module")
 def suites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun]:
-    """Each suite run once, on first use, against its own fresh server (always stopped)."""
+    """Each suite run once, on first use, against its own fresh server (always stopped).
+
+    Keys are suite names (the conformance app) or ``"demo:" + suite name``."""
     cache: dict[str, SuiteRun] = {}
 
     class _Lazy(dict):  # type: ignore[type-arg]
-        def __missing__(self, name: str) -> SuiteRun:
+        def __missing__(self, key: str) -> SuiteRun:
             reason = _missing_reason()
             if reason is not None:
                 pytest.skip(reason)
-            run = _run_suite(name, tmp_path_factory.mktemp(f"conformance-{name.replace('@', '-')}"))
-            self[name] = run
+            server, _, name = key.rpartition(":")
+            run = _run_suite(name, tmp_path_factory.mktemp(f"conformance-{key.replace('@', '-').replace(':', '-')}"),
+                             server or "app")
+            self[key] = run
             return run
 
     return _Lazy(cache)
@@ -367,6 +379,10 @@ def _params() -> list[Any]:
 
 @pytest.mark.parametrize(("suite_name", "scenario"), _params())
 def test_scenario(suites: dict[str, SuiteRun], suite_name: str, scenario: str) -> None:
+    _check_scenario(suites[suite_name], suite_name, scenario)
+
+
+def _check_scenario(suite: SuiteRun, suite_name: str, scenario: str) -> None:
     """One conformance scenario passes: at least one SUCCESS check, no FAILURE or WARNING, and
     every check in REQUIRED_SUCCESS for it reported as SUCCESS.
 
@@ -376,7 +392,6 @@ def test_scenario(suites: dict[str, SuiteRun], suite_name: str, scenario: str) -
     scenario covers are in ``SCENARIOS`` (for example dns-rebinding-protection
     -> SEC-01/02/06, server-sse-polling -> SRV-SSE-08/09/10 and SRV-RESUME-05).
     """
-    suite = suites[suite_name]
     checks = suite.results.get(scenario)
     assert checks is not None, (
         f"{scenario}: no checks.json (the scenario crashed or was not run); runner stderr:\n"
@@ -395,3 +410,59 @@ def test_scenario(suites: dict[str, SuiteRun], suite_name: str, scenario: str) -
         f"{suite_name}: {scenario} (covers {', '.join(SCENARIOS[suite_name][scenario])}):\n  " + "\n  ".join(bad)
         + f"\nserver log:\n{suite.server_log[-3000:]}"
     )
+
+
+# -- the demo (``python -m streamcore serve``) ------------------------------------------
+
+#: The scenarios the demo passes: every one that needs none of the suite's
+#: fixtures (named tools such as ``test_simple_text``, the ``test://``
+#: resources, the ``test_*`` prompts, completions over them). A tool with an
+#: ``x-mcp-header`` annotation is not a fixture (any such tool will do), so the
+#: demo has one (``route``).
+DEMO_PASSES: dict[str, frozenset[str]] = {
+    "0.1.16": frozenset({
+        "server-initialize", "ping", "logging-set-level", "tools-list", "server-sse-multiple-streams",
+        "dns-rebinding-protection",
+    }),
+    "next@2025-11-25": frozenset({
+        "server-initialize", "ping", "logging-set-level", "tools-list", "server-sse-multiple-streams",
+        "dns-rebinding-protection", "server-session-lifecycle",
+    }),
+    "next@2026-07-28": frozenset({
+        "tools-list", "server-sse-multiple-streams", "dns-rebinding-protection", "http-header-validation",
+        "http-custom-header-server-validation", "input-required-result-unsupported-methods",
+        "input-required-result-validate-input",
+    }),
+}
+#: Why the demo cannot pass the others (each needs a fixture of the suite).
+DEMO_NEEDS_FIXTURES: dict[str, str] = {
+    "server-sse-polling": "the test_reconnection tool",
+    "server-stateless": "the test_missing_capability, test_streaming_elicitation and test_logging_tool tools",
+    "caching": "prompts and resources to list and read",
+    "completion-complete": "the test_prompt_with_arguments prompt to complete",
+    "sep-2164-resource-not-found": "resources (the demo has no resources/read)",
+    "json-schema-2020-12": "the json_schema_2020_12_tool tool",
+}
+
+
+def _demo_fixture_reason(scenario: str) -> str | None:
+    if scenario in DEMO_NEEDS_FIXTURES:
+        return DEMO_NEEDS_FIXTURES[scenario]
+    prefixes = ("tools-call-", "resources-", "prompts-", "elicitation-", "input-required-result-")
+    return "named test_* tools, test:// resources or test_* prompts" if scenario.startswith(prefixes) else None
+
+
+@pytest.mark.parametrize("suite_name", list(SUITES))
+def test_demo_fails_only_for_missing_fixtures(suite_name: str) -> None:
+    """Every scenario of each run is either one the demo passes or one that needs a fixture."""
+    for scenario in SCENARIOS[suite_name]:
+        if scenario not in DEMO_PASSES[suite_name]:
+            assert _demo_fixture_reason(scenario) is not None, f"{suite_name}: {scenario} needs no fixture"
+
+
+@pytest.mark.parametrize(("suite_name", "scenario"), [
+    pytest.param(s, n, id=f"demo:{s}:{n}") for s, names in DEMO_PASSES.items() for n in sorted(names)
+])
+def test_demo_scenario(suites: dict[str, SuiteRun], suite_name: str, scenario: str) -> None:
+    """The demo passes every scenario that needs none of the suite's fixtures."""
+    _check_scenario(suites[f"demo:{suite_name}"], suite_name, scenario)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 
 import pytest
 
@@ -47,18 +45,15 @@ def test_one_definition_of_shared_constants() -> None:
 
     assert client.SUBSCRIPTION_ID == "io.modelcontextprotocol/subscriptionId"
     assert http11.DEFAULT_MAX_HEAD_SIZE == 64 * 1024
-    for mod in ("streamcore._http11", "streamcore.aio.server", "streamcore.aio.client"):
+    for mod in ("streamcore.aio.server", "streamcore.aio.client"):
         m = importlib.import_module(mod)
         assert m.DEFAULT_MAX_HEAD_SIZE is http11.DEFAULT_MAX_HEAD_SIZE  # type: ignore[attr-defined]
 
 
-def test_jsonrpc_has_no_import_cycle() -> None:
-    """The JSON-RPC twins import nothing above them: importing a twin alone does not load the selector."""
-    code = (
-        "import sys; import streamcore._codecs._jsonrpc_py as t; "
-        "assert 'streamcore.jsonrpc' not in sys.modules, 'selector loaded'; "
-        "p = t.parse(b'{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"a\":1}}', allow_batch=False, lazy=True); "
-        "print(p.messages[0].params.decode())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "{'a': 1}"
+def test_package_reexports_the_main_names() -> None:
+    """streamcore re-exports the main names, the same objects as the public modules."""
+    assert streamcore.Server is server.Server and streamcore.ServerConfig is server.ServerConfig
+    assert streamcore.ModernConfig is server.ModernConfig
+    assert streamcore.MODERN_VERSIONS == era.MODERN_VERSIONS and streamcore.LEGACY_VERSIONS == era.LEGACY_VERSIONS
+    with pytest.raises(AttributeError):
+        streamcore.NoSuchName  # noqa: B018

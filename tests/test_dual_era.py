@@ -8,7 +8,7 @@ import json
 
 from _procs import streamcore_server
 from _server_harness import Harness
-from streamcore._events import RequestCancelled, RequestReceived
+from streamcore.events import RequestCancelled, RequestReceived
 
 MODERN = "2026-07-28"
 
@@ -63,7 +63,7 @@ def test_modern_disconnect_cancels() -> None:
     body, hdrs = modern_call(3)
     r = h.post(body, version=MODERN, headers=hdrs)
     (req,) = h.take(RequestReceived)
-    h.server.connection_lost(r.xid, h.now)
+    h.server.connection_lost(r.xid, now=h.now)
     h.pump()
     (c,) = h.take(RequestCancelled)
     assert c.handle == req.handle
@@ -119,7 +119,7 @@ def test_listen_stream_over_sockets() -> None:
     """SRV-SUB-01..03 through the asyncio adapter: a subscriptions/listen POST is acknowledged
     first; StreamableHttpServer.publish reaches it with the subscription id in _meta; types it
     did not ask for never arrive."""
-    from streamcore._server import ServerConfig
+    from streamcore.server import ServerConfig
     from streamcore.aio.server import StreamableHttpServer
     from streamcore.demo import DemoApp
     from streamcore.chunked import ChunkedDecoder
@@ -182,7 +182,7 @@ def test_modern_disconnect_cancels_the_handler_promptly() -> None:
     connection, the handler task is cancelled at once (the session era keeps working: test_aio_faults)."""
     from typing import Any
 
-    from streamcore._server import ServerConfig
+    from streamcore.server import ServerConfig
     from streamcore.aio.server import RequestContext, StreamableHttpServer
 
     class App:

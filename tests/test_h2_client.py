@@ -42,7 +42,7 @@ def test_session_era_multiplexed_on_one_connection() -> None:
     """initialize, the GET listening stream, a call with progress and 200 concurrent calls:
     all streams of one HTTP/2 connection."""
     async def body(hub: StreamableHttpServer, url: str) -> None:
-        async with connect(url, http2=True) as s:
+        async with connect(url, http2=True, era="legacy") as s:
             assert s.era == "legacy"
             prog: list[Any] = []
             r = await s.call_tool("countdown", {"n": 3, "delay": 0}, progress=lambda *a: prog.append(a[0]))
@@ -50,8 +50,9 @@ def test_session_era_multiplexed_on_one_connection() -> None:
             rs = await asyncio.gather(*[s.call_tool("echo", {"text": str(i)}) for i in range(200)])
             assert [x["content"][0]["text"] for x in rs] == [str(i) for i in range(200)]
             # the listening GET stream is open on the same connection: a notification arrives
-            for _ in range(100):
-                if hub.core._sessions[s.session_id].get_stream is not None:  # type: ignore[attr-defined]
+            conn = next(iter(hub.h2_listener.connections))
+            for _ in range(100):  # after initialize, the one open stream is the GET
+                if len(conn.streams) == 1:
                     break
                 await asyncio.sleep(0.02)
             hub.notify(s.session_id or "", "notifications/message", {"level": "info", "data": "hi"})
@@ -149,10 +150,55 @@ def test_stream_reset_midway_resumes() -> None:
     """The server ends a call's stream midway (its RST on HTTP/2 in place of a closed
     connection): the client resumes with Last-Event-ID, recovery rules unchanged."""
     async def body(hub: StreamableHttpServer, url: str) -> None:
-        async with connect(url, http2=True) as s:
+        async with connect(url, http2=True, era="legacy") as s:
             prog: list[Any] = []
             r = await s.call_tool("drop", {}, progress=lambda *a: prog.append(a[0]))
             assert r["content"][0]["text"] == "after the drop"
             assert prog == [1, 2]
             assert s.stats["resumptions"] >= 1
     run(body, app=_Dropper(), config=ServerConfig(event_store=MemoryEventStore(), retry_ms=10))
+
+
+class _Slow(DemoApp):
+    """A tool that runs until cancelled, and says when it started and when it was cancelled."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def handle_request(self, ctx: RequestContext) -> Any:
+        if ctx.method == "tools/call" and isinstance(ctx.params, dict) and ctx.params.get("name") == "slow":
+            self.started.set()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+        return await super().handle_request(ctx)
+
+
+def test_cancelled_call_resets_its_stream() -> None:
+    """Cancelling a call: its HTTP/2 stream is reset and the server's handler is cancelled
+    (notifications/cancelled); the connection carries on."""
+    app = _Slow()
+
+    async def body(hub: StreamableHttpServer, url: str) -> None:
+        app.started, app.cancelled = asyncio.Event(), asyncio.Event()  # on this loop
+        async with connect(url, http2=True, listen=False) as s:
+            task = asyncio.ensure_future(s.call_tool("slow", {}))
+            await asyncio.wait_for(app.started.wait(), 10)
+            conn = next(iter(hub.h2_listener.connections))
+            assert len(conn.streams) == 1
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.wait_for(app.cancelled.wait(), 10)
+            for _ in range(100):
+                if not conn.streams:
+                    break
+                await asyncio.sleep(0.02)
+            assert not conn.streams
+            r = await s.call_tool("echo", {"text": "still here"})
+            assert r["content"][0]["text"] == "still here"
+            assert _h2_conns(hub) == 1
+    run(body, app=app)

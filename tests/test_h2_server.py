@@ -20,6 +20,7 @@ import h2.config
 import h2.connection
 import h2.errors
 import h2.events
+import h2.exceptions
 import h2.settings
 import httpx
 import pytest
@@ -28,7 +29,7 @@ from streamcore.aio.server import StreamableHttpServer
 from streamcore.demo import DemoApp
 from streamcore.server import ServerConfig
 from streamcore.store import MemoryEventStore
-from streamcore.aio._h2server import H2Config, DEFAULT_MAX_CONCURRENT_STREAMS
+from streamcore.aio.http2 import H2Config, DEFAULT_MAX_CONCURRENT_STREAMS
 
 ACCEPT = b"application/json, text/event-stream"
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -126,7 +127,8 @@ class Raw:
         sid = self.request("POST", json.dumps(INIT).encode())
         await self.pump(lambda: self.ended(sid))
         assert self.status(sid) == 200
-        return dict(self.of(h2.events.ResponseReceived, sid)[0].headers)[b"mcp-session-id"]
+        value: bytes = dict(self.of(h2.events.ResponseReceived, sid)[0].headers)[b"mcp-session-id"]
+        return value
 
 
 def sse_messages(body: bytes) -> list[Any]:
@@ -338,7 +340,7 @@ def test_rapid_reset_boundary() -> None:
                             headers=[(b"mcp-session-id", sid), (b"mcp-protocol-version", b"2025-11-25")])
             raw.h2.reset_stream(s, h2.errors.ErrorCodes.CANCEL)
             raw.flush()
-        ping = raw.h2.ping(b"rr-ping!")
+        raw.h2.ping(b"rr-ping!")
         raw.flush()
         await raw.pump(lambda: bool(raw.of(h2.events.PingAckReceived)))
         assert raw.goaway() is None
@@ -347,7 +349,6 @@ def test_rapid_reset_boundary() -> None:
         raw.flush()
         await raw.pump(lambda: raw.goaway() is not None or raw.closed)
         assert raw.goaway().error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
-        del ping
     run(body, h2_config=H2Config(max_resets=limit))
 
 
@@ -476,7 +477,9 @@ def test_large_request_body_is_acknowledged_as_consumed() -> None:
         raw = await Raw.open(port)
         await raw.pump(lambda: bool(raw.of(h2.events.RemoteSettingsChanged)))
         text = "y" * (4 * 65535)
-        data = json.dumps(dict(INIT, params=dict(INIT["params"], clientInfo={"name": text, "version": "1"}))).encode()
+        params: dict[str, Any] = dict(INIT["params"])  # type: ignore[call-overload]
+        params["clientInfo"] = {"name": text, "version": "1"}
+        data = json.dumps(dict(INIT, params=params)).encode()
         s = raw.request("POST", None, end=False)
         off = 0
         while off < len(data):
@@ -627,3 +630,139 @@ def test_cli_serves_tls_with_certfile(tls: Any, tmp_path: Any) -> None:
     finally:
         proc.kill()
         proc.wait(5)
+
+
+MODERN = "2026-07-28"
+META = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+def _modern(method: str, params: dict[str, Any], id: int, name: str | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+    hs = {**H, "mcp-protocol-version": MODERN, "mcp-method": method}
+    if name is not None:
+        hs["mcp-name"] = name
+    return hs, {"jsonrpc": "2.0", "id": id, "method": method, "params": {"_meta": META, **params}}
+
+
+def test_httpx_per_request_era() -> None:
+    """2026-07-28 over h2 with httpx: concurrent calls with progress, and a
+    subscriptions/listen stream that gets a published notification, on one connection."""
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with httpx.AsyncClient(http1=False, http2=True, timeout=20) as c:
+            async def one(i: int) -> Any:
+                hs, msg = _modern("tools/call", {"name": "countdown", "arguments": {"n": 2, "delay": 0},
+                                                 "_meta": dict(META, progressToken=i)}, i, "countdown")
+                r = await c.post(url, headers=hs, json=msg)
+                assert r.http_version == "HTTP/2" and r.status_code == 200
+                return sse_messages(r.content)
+            results = await asyncio.gather(*[one(i) for i in range(30)])
+            for i, msgs in enumerate(results):
+                assert [m.get("method") for m in msgs] == ["notifications/progress"] * 2 + [None]
+                assert msgs[-1]["id"] == i and msgs[-1]["result"]["content"][0]["text"] == "liftoff"
+            hs, msg = _modern("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, 99)
+            async with c.stream("POST", url, headers=hs, json=msg) as listen:
+                assert listen.status_code == 200
+                got = b""
+                async for chunk in listen.aiter_bytes():
+                    got += chunk
+                    if b"acknowledged" in got and b"list_changed" not in got:
+                        hub.publish("notifications/tools/list_changed")
+                    if b"notifications/tools/list_changed" in got:
+                        break
+            assert len(hub.h2_listener.connections) == 1
+    run(body)
+
+
+@pytest.mark.integration
+def test_h2load_per_request_era(tmp_path: Any) -> None:
+    """h2load, 2026-07-28 tools/call (stateless): 2000 calls, 16 streams on each of 4 connections."""
+    if shutil.which("h2load") is None:
+        pytest.skip("h2load is not installed (Debian package nghttp2-client)")
+    hs, msg = _modern("tools/call", {"name": "echo", "arguments": {"text": "hi"}}, 1, "echo")
+    data = tmp_path / "call.json"
+    data.write_text(json.dumps(msg))
+
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        argv = ["h2load", "-n", "2000", "-c", "4", "-m", "16", "-d", str(data)]
+        for k, v in hs.items():
+            argv += ["-H", f"{k}: {v}"]
+        p = await _in_thread(lambda: subprocess.run(argv + [f"http://127.0.0.1:{port}/mcp"],
+                                                    capture_output=True, text=True, timeout=60))
+        assert "2000 succeeded, 0 failed, 0 errored" in p.stdout, p.stdout
+        assert "status codes: 2000 2xx" in p.stdout, p.stdout
+    run(body)
+
+
+@pytest.mark.integration
+def test_curl_upgrade_h2c_is_answered_over_http11() -> None:
+    """``curl --http2`` on an http URL asks for ``Upgrade: h2c``; we answer over HTTP/1.1
+    (no 101), and the request is served."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed (Debian package curl)")
+
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        url = f"http://127.0.0.1:{port}/mcp"
+        hs = ["-H", "accept: application/json, text/event-stream", "-H", "content-type: application/json"]
+        p = await _in_thread(lambda: _curl("--http2", "-v", "-i", *hs, "-d", json.dumps(INIT), url))
+        assert p.returncode == 0, p.stderr
+        assert "upgrade: h2c" in p.stderr.lower()  # curl did ask
+        assert p.stdout.startswith("HTTP/1.1 200"), p.stdout[:100]
+        assert not hub.h2_listener.connections
+    run(body)
+
+
+def test_garbage_after_the_preface_is_one_goaway_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """Random bytes (seeded, bounded) after the preface and SETTINGS: the server ends the
+    connection (GOAWAY or close), logs no traceback, and keeps serving others."""
+    import random
+
+    rnd = random.Random(1414)
+
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        for i in range(30):
+            raw = await Raw.open(port)
+            junk = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 200)))
+            if i % 2:  # a plausible frame header with a random type, flags and length
+                junk = rnd.randrange(64).to_bytes(3, "big") + bytes([rnd.randrange(16), rnd.randrange(256)]) \
+                    + rnd.randrange(8).to_bytes(4, "big") + junk
+            raw.w.write(junk)
+            try:
+                await raw.pump(lambda: raw.goaway() is not None or raw.closed, timeout=0.5)
+            except (asyncio.TimeoutError, h2.exceptions.ProtocolError):
+                pass  # the server may wait for more bytes, or send what our h2 rejects
+            raw.w.close()
+        raw = await Raw.open(port)
+        s = raw.request("POST", json.dumps(INIT).encode())
+        await raw.pump(lambda: raw.ended(s))
+        assert raw.status(s) == 200
+
+    with caplog.at_level("WARNING"):
+        run(body)
+    assert not [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_huge_window_but_no_reading_aborts_at_max_write_buffer() -> None:
+    """A peer that opens a 2 GiB window and then reads nothing: the socket buffer is capped
+    at max_write_buffer (the HTTP/1.1 bound), then the connection is aborted."""
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        raw = await Raw.open(port, window=2**31 - 1)
+        raw.h2.increment_flow_control_window(2**31 - 1 - 65535)
+        raw.flush()
+        sid = await raw.session()
+        raw.request("POST", json.dumps(call(3, "blob", {"size": 8 * 1024 * 1024})).encode(),
+                    headers=[(b"mcp-session-id", sid), (b"mcp-protocol-version", b"2025-11-25")])
+        await asyncio.sleep(0.5)  # not reading
+        conn = next(iter(hub.h2_listener.connections), None)
+        for _ in range(100):
+            if conn is None or conn.closed:
+                break
+            await asyncio.sleep(0.05)
+        assert conn is None or conn.closed
+        got = 0
+        while True:  # what was in flight, then EOF (aborted, not hung)
+            data = await asyncio.wait_for(raw.r.read(1 << 20), 10)
+            if not data:
+                break
+            got += len(data)
+        assert got < 8 * 1024 * 1024
+    run(body, max_write_buffer=1024 * 1024)

@@ -16,6 +16,7 @@ from streamcore._http11 import (
     Http11Connection,
     Http11Error,
     RequestHead,
+    target_form,
 )
 
 
@@ -276,7 +277,8 @@ def test_agrees_with_h11_on_valid_and_corrupted_requests(raw: bytes, data: st.Da
     """Random requests, optionally with one byte changed: same head, body and verdict as h11,
     except where our policy is deliberately stricter (docs/server.md, "HTTP/1.1 engine"):
     a bare LF as a line end (in the head or the chunked framing), CTL characters (other
-    than HTAB) in the head, and obs-fold, all of which h11 accepts (RFC 9112 2.2 and 5.2
+    than HTAB) in the head, obs-fold, and request-targets outside RFC 9112 3.2's forms
+    (or in a form their method may not use), all of which h11 accepts (RFC 9112 2.2 and 5.2
     and RFC 9110 5.5 allow refusing them)."""
     if data.draw(st.booleans()):
         i = data.draw(st.integers(0, len(raw) - 1))
@@ -288,7 +290,10 @@ def test_agrees_with_h11_on_valid_and_corrupted_requests(raw: bytes, data: st.Da
         bare_lf = b"\n" in raw.replace(b"\r\n", b"")
         ctl = any(c < 0x20 and c not in (9, 10, 13) or c == 0x7F for c in head)
         obs_fold = any(line[:1] in (b" ", b"\t") for line in head.split(b"\r\n")[1:])
-        assert ours == ("error",) and (bare_lf or ctl or obs_fold), (raw, ours, ref)
+        # The request-target syntax of RFC 9112 3.2, which h11 checks only loosely.
+        parts = head.split(b"\r\n", 1)[0].split(b" ")
+        bad_target = len(parts) == 3 and target_form(parts[0], parts[1]) is None
+        assert ours == ("error",) and (bare_lf or ctl or obs_fold or bad_target), (raw, ours, ref)
 
 
 @settings(max_examples=200, deadline=None)
@@ -304,3 +309,102 @@ def test_garbage_raises_only_http11error(raw: bytes) -> None:
                 break
     except Http11Error:
         pass
+
+
+# -- issue 10: heads, targets, numbers, HEAD, buffered input ---------------------
+
+
+@pytest.mark.parametrize("raw", [b"GET /mcp HTTP/1.1\nHost: a\n", b"GET /mcp HTTP/1.1\rHost: a", b"GET /mcp\n"])
+def test_bare_lf_or_cr_refused_before_the_head_ends(raw: bytes) -> None:
+    """A bare LF or CR is refused as soon as it arrives (the head need not be complete)."""
+    conn = Http11Connection()
+    conn.receive_data(raw)
+    with pytest.raises(Http11Error) as e:
+        conn.next_event()
+    assert e.value.status_hint == 400
+
+
+def test_a_final_cr_waits_for_its_lf() -> None:
+    """A CR at the end of what has arrived may be half of a CRLF: not refused yet."""
+    conn = Http11Connection()
+    conn.receive_data(b"GET /mcp HTTP/1.1\r")
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(b"\nHost: a\r\n\r\n")
+    assert isinstance(conn.next_event(), RequestHead)
+
+
+@pytest.mark.parametrize("method,target,form", [
+    (b"POST", b"/mcp", "origin"), (b"GET", b"/mcp?a=1&b=%20/?", "origin"), (b"GET", b"/", "origin"),
+    (b"POST", b"http://127.0.0.1:8000/mcp", "absolute"), (b"POST", b"HTTPS://[::1]/mcp?x", "absolute"),
+    (b"OPTIONS", b"*", "asterisk"), (b"CONNECT", b"example.com:443", "authority"),
+    (b"POST", b"*", None), (b"POST", b"example.com:443", None), (b"POST", b"/a%2", None),
+    (b"POST", b"http://user@host/", None), (b"POST", b"ftp://host/", None), (b"POST", b"http:///mcp", None),
+    (b"POST", b"/a\\b", None), (b"POST", b"mcp", None), (b"POST", b"/a#frag", None),
+])
+def test_target_forms(method: bytes, target: bytes, form: str | None) -> None:
+    """RFC 9112 3.2: each form, and the method that may use it."""
+    assert target_form(method, target) == form
+    conn = Http11Connection()
+    conn.receive_data(method + b" " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    if form is None:
+        with pytest.raises(Http11Error):
+            conn.next_event()
+    else:
+        ev = conn.next_event()
+        assert isinstance(ev, RequestHead) and ev.target_form == form
+
+
+@pytest.mark.parametrize("value,ok", [(b"1" * 19, True), (b"1" * 20, False), (b"9" * 5000, False),
+                                      (b"\xc2\xb2", False), (b"0012", True), (b"-1", False)])
+def test_content_length_digits_bound(value: bytes, ok: bool) -> None:
+    """Content-Length: 1 to 19 ASCII digits (the boundary is 19), else 400; never int() on more."""
+    conn = Http11Connection()
+    conn.receive_data(b"POST /mcp HTTP/1.1\r\nHost: a\r\nContent-Length: " + value + b"\r\n\r\n")
+    if ok:
+        assert isinstance(conn.next_event(), RequestHead)
+    else:
+        with pytest.raises(Http11Error) as e:
+            conn.next_event()
+        assert e.value.status_hint == 400
+
+
+def test_head_response_has_no_body() -> None:
+    """A HEAD request's response carries no body bytes and no chunked framing (RFC 9110 9.3.2)."""
+    conn = Http11Connection()
+    conn.receive_data(b"HEAD /mcp HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert isinstance(conn.next_event(), RequestHead)
+    assert conn.body_suppressed
+    head = conn.response_head(200, [], streaming=True)
+    assert b"transfer-encoding" not in head
+    assert conn.response_data(b"abc") == b"" and conn.response_end() == b""
+
+
+def test_crlf_between_requests_whole_or_split() -> None:
+    """Empty lines between requests are ignored however they arrive (a fuzzer find:
+    whole input used to give 400 where byte-by-byte input gave a clean close)."""
+    raw = b"GET /mcp HTTP/1.1\r\nHost: a\r\n\r\n\r\n\r\n"
+    for pieces in ([raw], [bytes([b]) for b in raw]):
+        conn = Http11Connection()
+        out = []
+        for p in [*pieces, b""]:
+            conn.receive_data(p)
+            while True:
+                ev = conn.next_event()
+                if ev is PAUSED:
+                    conn.response_head(200, [(b"content-length", b"0")])
+                    conn.response_end()
+                    conn.start_next_cycle()
+                    continue
+                out.append(ev if not isinstance(ev, RequestHead) else "head")
+                if ev is NEED_DATA or ev is CLOSED:
+                    break
+        assert [e for e in out if e is not NEED_DATA] == ["head", END, CLOSED]
+
+
+def test_buffered_reports_pipelined_bytes() -> None:
+    """buffered counts received, unparsed bytes (the adapter pauses reading past its bound)."""
+    conn = Http11Connection()
+    conn.receive_data(b"GET /mcp HTTP/1.1\r\nHost: a\r\n\r\n" + b"x" * 1000)
+    assert isinstance(conn.next_event(), RequestHead)
+    assert conn.next_event() is END and conn.next_event() is PAUSED
+    assert conn.buffered == 1000

@@ -1,15 +1,15 @@
-"""The per-request era (2026-07-28) server component, driven sans-IO.
+"""The per-request era (2026-07-28), driven sans-IO through the public endpoint.
 
-A small harness plays the adapter: each POST is classified by
-``streamcore._era.classify`` and, when accepted as modern, handed to
-``ModernEndpoint.post``; rejected verdicts go out through
-``ModernEndpoint.reject``. Replies and application events are collected as
-in ``tests/_server_harness.py``. Tests cite the requirement IDs.
+A small harness plays the adapter for a modern-only :class:`streamcore.server.Server`
+(``legacy=False``): each POST goes through the head checks and the era classifier,
+then the per-request core. Replies and application events are collected as in
+``tests/_server_harness.py``. Tests cite the requirement IDs.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -17,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamcore import jsonrpc as jr
-from streamcore._era import classify, encode_header_value
-from streamcore._errors import LocalProtocolError
-from streamcore._events import (
+from streamcore.era import encode_header_value
+from streamcore import LocalProtocolError
+from streamcore.events import (
     AppEvent,
     NotificationReceived,
     RequestCancelled,
@@ -27,14 +27,15 @@ from streamcore._events import (
     ResponseData,
     ResponseEnd,
     ResponseHead,
-)
-from streamcore._modern import (
-    SUBSCRIPTION_ID,
-    ListenSupport,
-    ModernConfig,
-    ModernEndpoint,
     SubscriptionClosed,
     SubscriptionOpened,
+)
+from streamcore.client import SUBSCRIPTION_ID
+from streamcore.server import (
+    ListenSupport,
+    ModernConfig,
+    Server,
+    ServerConfig,
     discover_result,
     http_status_for_error,
 )
@@ -44,17 +45,22 @@ from _server_harness import Reply  # noqa: E402  (the same reply recorder as the
 
 V = "2026-07-28"
 META = {"io.modelcontextprotocol/protocolVersion": V, "io.modelcontextprotocol/clientCapabilities": {}}
+_COMMON = {f.name for f in fields(ServerConfig)}
+_BASE = [(b"host", b"127.0.0.1:8000"), (b"accept", b"application/json, text/event-stream"),
+         (b"content-type", b"application/json")]
 
 
 class Harness:
-    """Classify, then serve with a ModernEndpoint; collect its output."""
+    """A modern-only endpoint; its output collected per exchange."""
 
     def __init__(self, **config: Any) -> None:
-        self.ep = ModernEndpoint(ModernConfig(**config))
+        common = {k: v for k, v in config.items() if k in _COMMON}
+        modern = {k: v for k, v in config.items() if k not in _COMMON}
+        self.ep = Server(ServerConfig(legacy=False, modern=ModernConfig(**modern), authenticate=lambda h: "alice",
+                                      **common))
         self.now = 1000.0
         self.replies: dict[int, Reply] = {}
         self.app: list[AppEvent] = []
-        self._xid = 0
 
     def pump(self) -> None:
         while (ev := self.ep.next_event()) is not None:
@@ -74,15 +80,11 @@ class Harness:
                 self.app.append(ev)
 
     def raw(self, method: bytes, headers: list[tuple[bytes, bytes]], body: bytes | None) -> Reply:
-        self._xid += 1
-        xid = self._xid
+        xid = self.ep.receive_request(method, b"/mcp", _BASE + headers, now=self.now)
         self.replies[xid] = Reply(xid)
-        v = classify(method, headers, body, supported_legacy=())
-        if not v.accepted:
-            self.ep.reject(xid, v)
-        else:
-            assert v.era == "modern"
-            self.ep.post(xid, v.message_obj, protocol_version=v.protocol_version, identity="alice", now=self.now)
+        if body:
+            self.ep.receive_body(xid, body)
+        self.ep.receive_end(xid, now=self.now)
         self.pump()
         return self.replies[xid]
 
@@ -106,7 +108,7 @@ class Harness:
         self.pump()
 
     def notify(self, handle: int, method: str, params: Any = None) -> bool:
-        ok = self.ep.notify(handle, method, params, now=self.now)
+        ok = self.ep.notify(None, method, params, related=handle, now=self.now)
         self.pump()
         return ok
 
@@ -116,7 +118,7 @@ class Harness:
         return n
 
     def lose(self, xid: int) -> None:
-        self.ep.connection_lost(xid, self.now)
+        self.ep.connection_lost(xid, now=self.now)
         self.pump()
 
     def listen(self, filt: dict, id: Any = "L1") -> tuple[Reply, SubscriptionOpened]:
@@ -258,17 +260,24 @@ def test_srv_sse04_no_requests_and_no_listen_types_on_request_streams():
     h = Harness()
     h.request("tools/list")
     ev = one_request(h)
-    assert not hasattr(h.ep, "send_request")
+    with pytest.raises(LocalProtocolError):
+        h.ep.send_request(None, "sampling/createMessage", {}, related=ev.handle, now=h.now)
     for m in ("notifications/tools/list_changed", "notifications/subscriptions/acknowledged",
               "notifications/resources/updated"):
         with pytest.raises(LocalProtocolError):
-            h.ep.notify(ev.handle, m, now=h.now)
+            h.ep.notify(None, m, related=ev.handle, now=h.now)
 
 
 def test_notify_unknown_handle():
-    """SRV-SSE-03: a notification for no live request is not sent."""
+    """SRV-SSE-03: a notification for a finished request is not sent; for an rid never issued it
+    is misuse (LocalProtocolError)."""
     h = Harness()
-    assert not h.notify(99, "notifications/progress", {})
+    h.request("tools/list")
+    ev = one_request(h)
+    h.respond(ev.handle, {"tools": []})
+    assert not h.notify(ev.handle, "notifications/progress", {})
+    with pytest.raises(LocalProtocolError):
+        h.notify(99, "notifications/progress", {})
 
 
 def test_heartbeat_on_streams_only():
@@ -281,7 +290,7 @@ def test_heartbeat_on_streams_only():
     h.notify(ea.handle, "notifications/progress", {"progressToken": 1, "progress": 0})
     assert h.ep.get_timer() == h.now + 10.0
     h.now += 10.0
-    h.ep.handle_timer(h.now)
+    h.ep.handle_timer(now=h.now)
     h.pump()
     assert a.body.endswith(b":\n") and b.status is None
     assert Harness(heartbeat_interval=None).ep.get_timer() is None
@@ -306,11 +315,9 @@ def test_srv_post07_response_is_400():
     r = h.raw(b"POST", [(b"mcp-protocol-version", V.encode()), (b"mcp-method", b"x")],
               b'{"jsonrpc":"2.0","id":1,"result":{}}')
     assert r.status == 400 and r.json()["error"]["code"] == -32600
-    h.replies[50], h.replies[51] = Reply(50), Reply(51)
-    h.ep.post(50, jr.Response(1, {}), protocol_version=V, now=h.now)
-    h.ep.post(51, jr.Invalid(-32600, "bad", 4), protocol_version=V, now=h.now)
-    h.pump()
-    assert h.replies[50].status == 400 and h.replies[51].json()["id"] == 4 and not h.app
+    bad = h.raw(b"POST", [(b"mcp-protocol-version", V.encode()), (b"mcp-method", b"x")],
+                b'{"jsonrpc":"2.0","id":4,"method":1}')
+    assert bad.status == 400 and bad.json()["id"] == 4 and not h.app
 
 
 def test_t19_modern_only_endpoint():
@@ -319,10 +326,6 @@ def test_t19_modern_only_endpoint():
     for m in (b"GET", b"DELETE"):
         r = h.raw(m, [(b"mcp-session-id", b"abc")], None)
         assert r.status == 405 and r.headers[b"allow"] == b"POST"
-    h.replies[90] = Reply(90)
-    h.ep.method_not_allowed(90)
-    h.pump()
-    assert h.replies[90].status == 405 and h.replies[90].headers[b"allow"] == b"POST"
     r = h.request("tools/list", extra=[(b"mcp-session-id", b"abc"), (b"last-event-id", b"1.9")])
     h.respond(one_request(h).handle, {"tools": []})
     assert r.status == 200 and b"mcp-session-id" not in r.headers
@@ -365,13 +368,14 @@ def test_amb09_json_reply_disconnect_cancels():
 
 
 def test_connection_lost_after_answer_is_noop():
-    """CANCEL-06: a close after the response cancels nothing; unknown xids are ignored."""
+    """CANCEL-06: a close after the response cancels nothing; an xid never issued is misuse."""
     h = Harness()
     r = h.request("tools/list")
     h.respond(one_request(h).handle, {"tools": []})
     h.lose(r.xid)
-    h.lose(12345)
     assert not h.app
+    with pytest.raises(LocalProtocolError):
+        h.lose(12345)
 
 
 # --- server/discover (SRV-VER-10) --------------------------------------------------------------
@@ -536,7 +540,7 @@ def test_listen_backpressure_queue_and_coalesce():
     h.publish("notifications/tools/list_changed")
     h.publish("notifications/resources/updated", {"uri": "u:1"})
     assert len(r.messages()) == 1
-    h.ep.resume_writing(r.xid, h.now)
+    h.ep.resume_writing(r.xid, now=h.now)
     h.pump()
     assert [m["method"] for m in r.messages()[1:]] == ["notifications/tools/list_changed",
                                                       "notifications/resources/updated"]
@@ -574,7 +578,7 @@ def test_listen_heartbeat_and_paused():
     h.ep.pause_writing(r2.xid)
     assert h.ep.get_timer() == h.now + 5.0
     h.now += 5.0
-    h.ep.handle_timer(h.now)
+    h.ep.handle_timer(now=h.now)
     h.pump()
     assert r.body.endswith(b":\n") and not r2.body.endswith(b":\n")
 
@@ -587,19 +591,6 @@ def test_extra_listen_filters():
     assert h.publish("notifications/x.example/changed") == 0
 
 
-def test_shared_handle_allocator_and_emit():
-    """Wiring: with emit= and new_handle=, events go to the caller's queue and handles come from its counter."""
-    out: list = []
-    counter = iter(range(100, 200))
-    ep = ModernEndpoint(emit=out.append, new_handle=lambda: next(counter))
-    msg = jr.Request(1, "tools/list", {"_meta": META})
-    assert ep.post(7, msg, protocol_version=V, now=0.0) == 100
-    assert ep.owns(100) and ep.owns_xid(7) and not ep.owns(1) and ep.next_event() is None
-    ep.respond(100, {"tools": []}, now=0.0)
-    assert [type(e).__name__ for e in out] == ["RequestReceived", "ResponseHead", "ResponseData", "ResponseEnd"]
-    assert not ep.owns(100)
-
-
 @given(st.lists(st.sampled_from(["req", "notify", "respond", "error", "lose", "listen", "publish", "close",
                                  "pause", "resume", "timer"]), max_size=40), st.randoms(use_true_random=False))
 def test_prop_no_output_after_end_or_cancel(ops, rnd):
@@ -607,6 +598,7 @@ def test_prop_no_output_after_end_or_cancel(ops, rnd):
     or after a cancel, every finished exchange ended exactly once."""
     h = Harness(heartbeat_interval=1.0)
     handles: list[int] = []
+    answered: set[int] = set()
     listens: list[int] = []
     xids: list[int] = []
     for op in ops:
@@ -622,7 +614,11 @@ def test_prop_no_output_after_end_or_cancel(ops, rnd):
             hd = rnd.choice(handles)
             if op == "notify":
                 h.notify(hd, "notifications/progress", {"progressToken": 1, "progress": 1})
+            elif hd in answered:  # a second answer is misuse, refused without any output
+                with pytest.raises(LocalProtocolError):
+                    h.respond(hd, {})
             else:
+                answered.add(hd)
                 h.respond(hd, {} if op == "respond" else None, **({"error": (-32601, "no")} if op == "error" else {}))
         elif op == "lose" and xids:
             x = rnd.choice(xids)
@@ -638,11 +634,11 @@ def test_prop_no_output_after_end_or_cancel(ops, rnd):
             h.pump()
         elif op in ("pause", "resume") and xids:
             x = rnd.choice(xids)
-            h.ep.pause_writing(x) if op == "pause" else h.ep.resume_writing(x, h.now)
+            h.ep.pause_writing(x) if op == "pause" else h.ep.resume_writing(x, now=h.now)
             h.pump()
         elif op == "timer":
             h.now += 1.0
-            h.ep.handle_timer(h.now)
+            h.ep.handle_timer(now=h.now)
             h.pump()
     cancelled = {e.handle for e in h.app if isinstance(e, RequestCancelled)}
     assert cancelled <= set(handles)
@@ -668,9 +664,9 @@ def test_resume_with_empty_queue_and_unknown_xid():
     r, _ = h.listen({"toolsListChanged": True})
     n = len(r.body)
     h.ep.pause_writing(r.xid)
-    h.ep.resume_writing(r.xid, h.now)
+    h.ep.resume_writing(r.xid, now=h.now)
     h.ep.pause_writing(999)
-    h.ep.resume_writing(999, h.now)
+    h.ep.resume_writing(999, now=h.now)
     h.pump()
     assert len(r.body) == n
 

@@ -7,16 +7,15 @@ import json
 import pytest
 
 from _server_harness import Harness
-from streamcore._events import (
+from streamcore.events import (
     NotificationReceived,
     RequestCancelled,
     RequestReceived,
     ResponseReceived,
     SessionClosed,
 )
-from streamcore._server import QueueFull, ServerConfig
-from streamcore._store import MemoryEventStore
-from streamcore._errors import LocalProtocolError
+from streamcore.server import LocalProtocolError, QueueFull, ServerConfig
+from streamcore.store import MemoryEventStore
 
 V3 = "2025-11-25"
 V2 = "2025-06-18"
@@ -61,7 +60,7 @@ def test_sse_mode_priming_then_response_then_end() -> None:
     assert r.headers[b"cache-control"] == b"no-cache, no-transform"
     assert r.headers[b"x-accel-buffering"] == b"no"
     (req,) = h.take(RequestReceived)
-    h.server.notify(sid, "notifications/progress", {"progress": 1}, related=req.handle)
+    h.server.notify(sid, "notifications/progress", {"progress": 1}, related=req.handle, now=h.now)
     h.pump()
     h.respond(req.handle, {"ok": True})
     events = r.sse()
@@ -150,7 +149,7 @@ def test_server_request_goes_on_exactly_one_stream() -> None:
     p1 = h.post(call(1), session=sid, version=V3)
     p2 = h.post(call(2), session=sid, version=V3)
     r1, r2 = h.take(RequestReceived)
-    rid = h.server.send_request(sid, "sampling/createMessage", {"x": 1})
+    rid = h.server.send_request(sid, "sampling/createMessage", {"x": 1}, now=h.now)
     h.pump()
     h.respond(r1.handle, {})
     h.respond(r2.handle, {})
@@ -213,9 +212,9 @@ def test_disconnect_then_resume_only_that_stream() -> None:
     b = h.post(call(2), session=sid, version=V3)
     ra, rb = h.take(RequestReceived)
     last_seen = a.sse()[-1].id  # the priming event's id
-    h.server.connection_lost(a.xid, h.now)
-    h.server.notify(sid, "notifications/progress", {"n": 1}, related=ra.handle)
-    h.server.notify(sid, "notifications/progress", {"n": 2}, related=rb.handle)
+    h.server.connection_lost(a.xid, now=h.now)
+    h.server.notify(sid, "notifications/progress", {"n": 1}, related=ra.handle, now=h.now)
+    h.server.notify(sid, "notifications/progress", {"n": 2}, related=rb.handle, now=h.now)
     h.respond(ra.handle, {"a": 1})
     assert not h.take(RequestCancelled)
     g = h.send(b"GET", session=sid, accept=b"text/event-stream", version=V3,
@@ -237,7 +236,7 @@ def test_foreign_last_event_id() -> None:
     s2 = h.initialize()
     a = h.post(call(1), session=s1, version=V3)
     (ra,) = h.take(RequestReceived)
-    h.server.connection_lost(a.xid, h.now)
+    h.server.connection_lost(a.xid, now=h.now)
     h.respond(ra.handle, {"secret": 1})
     eid = a.sse()[0].id
     g = h.send(b"GET", session=s2, accept=b"text/event-stream", version=V3, headers=[(b"last-event-id", eid.encode())])
@@ -254,9 +253,9 @@ def test_purged_events_are_gone_not_silently_skipped() -> None:
     a = h.post(call(1), session=sid, version=V3)
     (ra,) = h.take(RequestReceived)
     first = a.sse()[0].id
-    h.server.connection_lost(a.xid, h.now)
+    h.server.connection_lost(a.xid, now=h.now)
     for i in range(5):
-        h.server.notify(sid, "notifications/progress", {"n": i}, related=ra.handle)
+        h.server.notify(sid, "notifications/progress", {"n": i}, related=ra.handle, now=h.now)
     g = h.send(b"GET", session=sid, accept=b"text/event-stream", version=V3, headers=[(b"last-event-id", first.encode())])
     assert g.status == 410
 
@@ -340,10 +339,10 @@ def test_unrelated_messages_wait_for_get_stream() -> None:
     """AMB-14, SRV-GET-02: with no stream open, server messages queue (bounded) until a GET opens."""
     h = Harness(max_queued_bytes=200)
     sid = h.initialize()
-    h.server.notify(sid, "notifications/tools/list_changed")
+    h.server.notify(sid, "notifications/tools/list_changed", now=h.now)
     with pytest.raises(QueueFull):
         for _ in range(10):
-            h.server.notify(sid, "notifications/tools/list_changed")
+            h.server.notify(sid, "notifications/tools/list_changed", now=h.now)
     g = h.send(b"GET", session=sid, accept=b"text/event-stream", version=V3)
     assert g.status == 200 and len(g.messages()) >= 1
     assert all(m["method"] == "notifications/tools/list_changed" for m in g.messages())
@@ -410,12 +409,12 @@ def test_idle_sessions_expire() -> None:
     # get_timer may be early (the initialize stream's heartbeat), never late.
     assert h.server.get_timer() <= start + 60
     h.now = h.server.get_timer()
-    h.server.handle_timer(h.now)
+    h.server.handle_timer(now=h.now)
     h.pump()
     assert not h.take(SessionClosed)
     assert h.server.get_timer() == pytest.approx(start + 60)  # recomputed exactly
     h.now = start + 61
-    h.server.handle_timer(h.now)
+    h.server.handle_timer(now=h.now)
     h.pump()
     assert h.take(SessionClosed)[0].reason == "expired"
     assert h.post(call(), session=sid, version=V3).status == 404
@@ -431,11 +430,11 @@ def test_heartbeats_on_idle_streams() -> None:
     h.server.notify(sid, "notifications/x", now=h.now)
     h.pump()
     h.now += 10
-    h.server.handle_timer(h.now)
+    h.server.handle_timer(now=h.now)
     h.pump()
     assert not bytes(g.body).endswith(b":\n")  # traffic at +10 reset the clock
     h.now += 5
-    h.server.handle_timer(h.now)
+    h.server.handle_timer(now=h.now)
     h.pump()
     assert bytes(g.body).endswith(b"\n\n:\n")  # a comment line after the last event
     assert h.server.get_timer() == pytest.approx(h.now + 15)
@@ -464,9 +463,10 @@ def test_rejected_body_is_discarded() -> None:
     r = h.post(b"", accept=b"text/html", end=False)
     assert r.status == 406
     h.server.receive_body(r.xid, b"x" * 100)
-    h.server.receive_end(r.xid, h.now)
+    h.server.receive_end(r.xid, now=h.now)
     h.pump()
-    assert h.server._exchanges == {}
+    with pytest.raises(LocalProtocolError):  # released: no more input is expected for it
+        h.server.receive_body(r.xid, b"x")
 
 
 def test_close_after_priming_needs_a_store() -> None:

@@ -12,7 +12,7 @@ Spec: JSON-RPC 2.0 (2013-01-04) sections 4-7; MCP overlay and parser policy in
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple, Union
+from typing import Any, Callable, NamedTuple, Union
 
 from .._errors import LocalProtocolError
 
@@ -199,17 +199,17 @@ class RawJson:
 Id = Union[str, int, RawJson, None]
 
 
-def _typed_eq(self: tuple, other: object) -> bool:
+def _typed_eq(self: tuple[Any, ...], other: object) -> bool:
     # Tuples compare equal across classes; messages must not (a Request is never
     # equal to an Invalid that happens to hold the same three values).
-    return type(self) is type(other) and tuple.__eq__(self, other)  # type: ignore[arg-type]
+    return type(self) is type(other) and tuple.__eq__(self, other)  # type: ignore[arg-type,unused-ignore]
 
 
-def _typed_ne(self: tuple, other: object) -> bool:
+def _typed_ne(self: tuple[Any, ...], other: object) -> bool:
     return not _typed_eq(self, other)
 
 
-def _typed_hash(self: tuple) -> int:
+def _typed_hash(self: tuple[Any, ...]) -> int:
     return hash((type(self).__name__, tuple(self)))
 
 
@@ -218,14 +218,14 @@ class Request(NamedTuple):
 
     id: Id
     method: str
-    params: dict | list | RawJson | None = None
+    params: dict[str, Any] | list[Any] | RawJson | None = None
 
 
 class Notification(NamedTuple):
     """A request without an ``id`` member: never answered (section 4.1)."""
 
     method: str
-    params: dict | list | RawJson | None = None
+    params: dict[str, Any] | list[Any] | RawJson | None = None
 
 
 class Response(NamedTuple):
@@ -262,9 +262,9 @@ class Invalid(NamedTuple):
 
 
 for _cls in (Request, Notification, Response, ErrorResponse, Invalid):
-    _cls.__eq__ = _typed_eq  # type: ignore[method-assign,assignment]
+    _cls.__eq__ = _typed_eq  # type: ignore[method-assign]
     _cls.__ne__ = _typed_ne  # type: ignore[method-assign,assignment]
-    _cls.__hash__ = _typed_hash  # type: ignore[method-assign,assignment]
+    _cls.__hash__ = _typed_hash  # type: ignore[method-assign]
 
 Message = Union[Request, Notification, Response, ErrorResponse, Invalid]
 
@@ -272,7 +272,7 @@ Message = Union[Request, Notification, Response, ErrorResponse, Invalid]
 class Parsed(NamedTuple):
     """What ``parse`` returns: the messages in body order, and whether the body was an array."""
 
-    messages: list
+    messages: list[Any]
     is_batch: bool
 
 
@@ -290,7 +290,7 @@ def batch_allowed(protocol_version: str | None) -> bool:
 KNOWN_RESULT_TYPES = frozenset({"complete", "input_required"})
 
 
-def result_type(result: Any, known: frozenset = KNOWN_RESULT_TYPES) -> str:
+def result_type(result: Any, known: frozenset[str] = KNOWN_RESULT_TYPES) -> str:
     """The R4 ``resultType`` of a decoded ``result`` object (JR-30).
 
     Absent means ``"complete"`` (an older server); a value outside ``known``
@@ -349,7 +349,7 @@ def py_value(obj: Any) -> bytes:
         raise LocalProtocolError(f"cannot encode as JSON: {exc}") from None
 
 
-def make_encoders(_value: Any) -> dict:
+def make_encoders(_value: Callable[[Any], bytes]) -> dict[str, Any]:
     """The encoder functions, built around ``_value`` (one Python value -> JSON bytes).
 
     The pure twin uses ``_value`` below (the stdlib encoder); the compiled twin
@@ -427,7 +427,7 @@ def make_encoders(_value: Any) -> dict:
         raise LocalProtocolError(f"not a JSON-RPC message: {t.__name__}")
 
 
-    def encode_batch(messages: list) -> bytes:
+    def encode_batch(messages: list[Any]) -> bytes:
         """An array of messages (JSON-RPC 2.0 section 6). An empty list is refused:
         an empty array is never a valid reply (section 6: "MUST NOT return an empty Array").
         """
@@ -446,7 +446,7 @@ def make_encoders(_value: Any) -> dict:
         return encode_error(None, code, msg, omit_null_id=omit_null_id)
 
 
-    def reply_body(parsed: Parsed, replies: list) -> bytes | None:
+    def reply_body(parsed: Parsed, replies: list[Any]) -> bytes | None:
         """The HTTP body answering ``parsed``, or None when nothing is to be sent.
 
         ``replies`` holds the responses the application produced (encoded bytes or

@@ -139,9 +139,9 @@ class _Decoder:
     def __init__(self) -> None:
         self.dup = False
         dec = json.JSONDecoder(object_pairs_hook=self._pairs, parse_constant=_no_constant, strict=True)
-        self.scan = dec.scan_once
+        self.scan = dec.scan_once  # type: ignore[attr-defined]  # CPython's JSONDecoder has it
 
-    def _pairs(self, pairs: list) -> dict:
+    def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         d = dict(pairs)
         if len(d) != len(pairs):
             self.dup = True  # RFC 8259 section 4: names SHOULD be unique; we reject
@@ -324,7 +324,7 @@ class _Walker:
                 raise _Syntax("expected , or }")
             m = _TOKEN.match(b, m.end())
 
-    def classify(self, f: dict, has_id: bool, dup: bool, dupid: bool, id_lexeme: bytes) -> Any:
+    def classify(self, f: dict[str, Any], has_id: bool, dup: bool, dupid: bool, id_lexeme: bytes) -> Any:
         """Turn one message object's members into a message (spec 5.1, 5.2)."""
         mcp = self.mcp
         has_method = "method" in f
@@ -333,6 +333,7 @@ class _Walker:
         jsonrpc = f.get("jsonrpc", _MISSING)
         method = f.get("method", _MISSING)
         # id: (value, kind) with kind 0 str/int, 1 null, 2 non-integer lexeme, 3 bad
+        ident: Any
         idv = f.get("id", _MISSING)
         if idv is _MISSING:
             ident, kind = None, 3
@@ -453,7 +454,7 @@ def parse(
                     status_hint=400,
                 )
             is_batch = True
-            msgs: list = []
+            msgs: list[Any] = []
             m = _TOKEN.match(b, i + 1)
             if m is not None and m.lastindex == 4 and b[m.start(4)] == 0x5D:
                 i = m.end()

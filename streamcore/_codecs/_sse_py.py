@@ -89,7 +89,7 @@ class SseEvent:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SseEventBase):
             return NotImplemented
-        return (
+        return bool(
             self.data == other.data  # type: ignore[attr-defined]
             and self.event == other.event  # type: ignore[attr-defined]
             and self.id == other.id  # type: ignore[attr-defined]
@@ -122,10 +122,11 @@ SseEventBase.register(SseEvent)
 # The decoder builds events through the slot descriptors, skipping __init__'s
 # keyword parsing and object.__setattr__: about 2.5x cheaper per event.
 _new_object = object.__new__
-_set_data = SseEvent.data.__set__  # type: ignore[attr-defined]
-_set_event = SseEvent.event.__set__  # type: ignore[attr-defined]
-_set_id = SseEvent.id.__set__  # type: ignore[attr-defined]
-_set_retry = SseEvent.retry.__set__  # type: ignore[attr-defined]
+# (getattr: the slot descriptors, which type checkers see as the annotated fields.)
+_set_data = getattr(SseEvent, "data").__set__
+_set_event = getattr(SseEvent, "event").__set__
+_set_id = getattr(SseEvent, "id").__set__
+_set_retry = getattr(SseEvent, "retry").__set__
 
 
 def _text(b: bytes | bytearray | memoryview) -> str:

@@ -177,6 +177,11 @@ class BrowserConsent:
             server.close()
 
 
+def _as_bytes(headers: Sequence[tuple[str | bytes, str | bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower() if isinstance(k, bytes) else k.lower().encode("latin-1"),
+             v if isinstance(v, bytes) else v.encode("latin-1")) for k, v in headers]
+
+
 class OAuth:
     """OAuth 2.1 for :func:`streamcore.aio.client.connect` (``connect(url, auth=OAuth(...))``).
 
@@ -211,16 +216,16 @@ class OAuth:
                     await self._pump()
         return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in c.request_headers(method, url, now=self.clock())]
 
-    def succeeded(self, url: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+    def succeeded(self, url: str, headers: Sequence[tuple[str | bytes, str | bytes]] = ()) -> None:
         """A request with a token went through (resets the retry limit; keeps a rotated DPoP nonce)."""
         self.client.succeeded(url)
         if headers:
-            self.client.receive_resource_response(url, 200, [(k.encode("latin-1"), v.encode("latin-1"))
-                                                             for k, v in headers if k == "dpop-nonce"])
+            self.client.receive_resource_response(url, 200, [h for h in _as_bytes(headers) if h[0] == b"dpop-nonce"])
 
-    async def challenge(self, url: str, status: int, headers: Sequence[tuple[str, str]], sent: str | None) -> bool:
+    async def challenge(self, url: str, status: int, headers: Sequence[tuple[str | bytes, str | bytes]],
+                        sent: str | None) -> bool:
         """A 401/403 came back for a request that carried ``sent``: True if a retry now has a better token."""
-        hb = [(k.encode("latin-1").lower(), v.encode("latin-1")) for k, v in headers]
+        hb = _as_bytes(headers)
         if self.client.receive_resource_response(url, status, hb):
             return True  # RFC 9449 section 9: retry with the server's new DPoP nonce
         async with self._get_lock():

@@ -133,12 +133,10 @@ class _H2Conn(asyncio.Protocol):
     # -- h2 events --------------------------------------------------------------------
 
     def _event(self, ev: h2.events.Event) -> None:
-        now = self.loop.time()
         if isinstance(ev, h2.events.DataReceived):
             st = self.streams.get(ev.stream_id)
             if st is not None and ev.data:
-                st.session._core.receive_data(st.handle, ev.data, now)
-                st.session._pump()
+                st.session._feed_data(st.handle, ev.data)
             if ev.flow_controlled_length:  # acknowledged once the core has it
                 self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.ResponseReceived):
@@ -146,19 +144,18 @@ class _H2Conn(asyncio.Protocol):
             if st is None:
                 return
             status = 0
-            headers: list[tuple[str, str]] = []
+            headers: list[tuple[bytes, bytes]] = []
             for name, value in ev.headers:
                 n = bytes(name)
                 if n == b":status":
                     status = int(value)
                 elif n[:1] != b":":
-                    headers.append((n.decode("latin-1"), bytes(value).decode("latin-1")))
-            st.session._core.receive_response(st.handle, status, headers, now)
-            st.session._pump()
+                    headers.append((n.lower(), bytes(value)))
+            st.session._feed_response(st.handle, status, headers)
         elif isinstance(ev, h2.events.StreamEnded):
             st = self.streams.pop(ev.stream_id, None)
             if st is not None:
-                st.session._core.receive_data(st.handle, b"", now)
+                st.session._feed_data(st.handle, b"")
                 self._close_stream(st, None)
         elif isinstance(ev, h2.events.StreamReset):
             st = self.streams.pop(ev.stream_id, None)
@@ -221,8 +218,7 @@ class _H2Conn(asyncio.Protocol):
         headers = [(b":method", req.method.encode()), (b":scheme", scheme.encode()),
                    (b":authority", authority.encode("idna" if not authority.isascii() else "ascii")),
                    (b":path", path.encode("latin-1"))]
-        for k, v in req.headers:
-            headers.append((k.lower().encode("latin-1"), v.encode("latin-1")))
+        headers.extend(req.headers)  # already lower-case bytes
         body = req.body
         if body is not None:
             headers.append((b"content-length", b"%d" % len(body)))
@@ -301,6 +297,7 @@ class H2Transport:
         if ctx is not None:
             sslobj = transport.get_extra_info("ssl_object")
             if sslobj is None or sslobj.selected_alpn_protocol() != "h2":
+                conn.ready.cancel()  # nobody will wait for the SETTINGS of this one
                 transport.close()
                 raise _NotH2("the server did not choose h2 by ALPN")
         await conn.ready
@@ -315,8 +312,7 @@ class H2Transport:
         origin = (scheme, u.hostname or "127.0.0.1", port)
         if origin in self.http1_only:
             return False
-        core = session._core
-        h = req.handle
+        h = req.xid
         loop = asyncio.get_running_loop()
         path = (u.path or "/") + (f"?{u.query}" if u.query else "")
         authority = u.netloc.rsplit("@", 1)[-1]
@@ -329,7 +325,7 @@ class H2Transport:
             conn = None
         except (OSError, asyncio.TimeoutError) as exc:
             conn = None
-            core.receive_error(h, exc or "connect timeout", loop.time())
+            session._feed_error(h, exc or "connect timeout")
         try:
             for attempt in range(3):
                 if conn is None:
@@ -338,7 +334,7 @@ class H2Transport:
                     try:
                         conn = await self._conn(origin)
                     except _NotH2:
-                        core.receive_error(h, "the server stopped speaking HTTP/2", loop.time())
+                        session._feed_error(h, "the server stopped speaking HTTP/2")
                         break
                 while not conn.can_open() and conn.usable:
                     conn.slot.clear()
@@ -352,11 +348,11 @@ class H2Transport:
                 except _Retry:
                     continue
             else:
-                core.receive_error(h, "HTTP/2: the server refused the stream three times", loop.time())
+                session._feed_error(h, "HTTP/2: the server refused the stream three times")
         except asyncio.CancelledError:
             return True  # aborted by the core: nothing more to report
         except (OSError, asyncio.TimeoutError, h2.exceptions.ProtocolError) as exc:
-            core.receive_error(h, exc or "connect timeout", loop.time())
+            session._feed_error(h, exc or "connect timeout")
         finally:
             if session._tasks.get(h) is asyncio.current_task():
                 del session._tasks[h]

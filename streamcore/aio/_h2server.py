@@ -152,25 +152,29 @@ class H2Config:
 class _Stream:
     """One request stream: its exchange and what waits for the peer's window."""
 
-    __slots__ = ("sid", "xid", "head", "pending", "pending_len", "off", "end", "paused", "request_done", "closed")
+    __slots__ = ("sid", "xid", "head", "pending", "pending_len", "off", "end", "paused", "request_done", "closed",
+                 "staged")
 
     def __init__(self, sid: int, xid: int) -> None:
         self.sid = sid
         self.xid = xid
         self.head: list[tuple[bytes, bytes]] | None = None  # a non-streaming head not yet sent
-        self.pending: deque[bytes] = deque()
+        # Made on first use and dropped when empty: an idle listening stream
+        # should not carry an empty deque (about 600 bytes) around.
+        self.pending: deque[bytes] | None = None
         self.pending_len = 0
         self.off = 0  # bytes of pending[0] already sent
         self.end = False  # the core ended the response
         self.paused = False  # the core was told to pause this exchange
         self.request_done = False
         self.closed = False
+        self.staged = False  # on the connection's list of streams with output to frame
 
 
 class H2Listener:
     """The protocol factory for one listening socket: HTTP/1.1, h2c and h2 over TLS."""
 
-    def __init__(self, hub: "StreamableHttpServer", http1: Callable[[], "_Connection"],
+    def __init__(self, hub: "StreamableHttpServer", http1: Callable[[], asyncio.Protocol],
                  config: H2Config | None = None) -> None:
         self.hub = hub
         self.http1 = http1
@@ -254,6 +258,10 @@ class H2Connection(_Connection):
         self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=False, header_encoding=None, validate_inbound_headers=True,
             normalize_inbound_headers=True,
+            # Our response headers come from the core, lower-case and checked
+            # (HTTP-04), and hop-by-hop fields are dropped in head(): h2's
+            # outbound checks would re-validate every field of every reply.
+            validate_outbound_headers=False, normalize_outbound_headers=False,
         ))
         self.h2.local_settings = h2.settings.Settings(client=False, initial_values={
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: cfg.max_concurrent_streams,
@@ -269,6 +277,7 @@ class H2Connection(_Connection):
         self.marked = False  # on the hub's dirty list
         self.write_paused = False
         self.blocked: set[_Stream] = set()  # streams with queued data
+        self.staged: list[_Stream] = []  # streams with output not yet framed
         # the frame scanner (CONTINUATION limits), past the 24-byte preface
         self._skip = len(PREFACE)
         self._hdr = b""
@@ -295,7 +304,7 @@ class H2Connection(_Connection):
         self.h2.initiate_connection()
         if self.cfg.initial_window_size > 65535:  # the connection window is not a SETTING (section 6.9.2)
             self.h2.increment_flow_control_window(self.cfg.initial_window_size - 65535)
-        self._out()
+        self._write_now()  # our SETTINGS at once (over TLS the client may be waiting for them)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -332,7 +341,7 @@ class H2Connection(_Connection):
             now = hub._now()
             for xid in list(self.by_xid):
                 hub._route.pop(xid, None)
-                hub.core.connection_lost(xid, now)
+                hub.core.connection_lost(xid, now=now)
             self.by_xid.clear()
             self.streams.clear()
             hub._drain()
@@ -344,7 +353,7 @@ class H2Connection(_Connection):
         self.write_paused = False
         for st in list(self.blocked):
             self._send_pending(st)
-        self._out()
+        self.flush()  # not inside a drain: nothing else would schedule the write
 
     # -- frames in -------------------------------------------------------------------
 
@@ -401,7 +410,7 @@ class H2Connection(_Connection):
                 st = self.streams.get(ev.stream_id)
                 if st is not None:
                     st.request_done = True
-                    core.receive_end(st.xid, now)
+                    core.receive_end(st.xid, now=now)
                     self._maybe_forget(st)
             elif isinstance(ev, h2.events.StreamReset):
                 self._peer_reset(ev.stream_id, now)
@@ -421,7 +430,7 @@ class H2Connection(_Connection):
             elif isinstance(ev, h2.events.PingAckReceived):
                 self._ping_sent = None
             elif isinstance(ev, h2.events.ConnectionTerminated):
-                self._out()
+                self._write_now()
                 if self.transport is not None:
                     self.transport.close()
                 self.closed = True
@@ -455,7 +464,7 @@ class H2Connection(_Connection):
         if self.goaway_sent:
             self._reset(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
             return
-        xid = self.hub.core.receive_request(method, path, headers, now)
+        xid = self.hub.core.receive_request(method, path, headers, now=now)
         st = _Stream(sid, xid)
         self.streams[sid] = st
         self.by_xid[xid] = st
@@ -475,7 +484,7 @@ class H2Connection(_Connection):
             self.by_xid.pop(st.xid, None)
             self.blocked.discard(st)
             self.hub._route.pop(st.xid, None)
-            self.hub.core.connection_lost(st.xid, now)
+            self.hub.core.connection_lost(st.xid, now=now)
         if len(resets) > self.cfg.max_resets:
             self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "too many stream resets")
             return
@@ -483,39 +492,45 @@ class H2Connection(_Connection):
 
     # -- the core's output -------------------------------------------------------------
 
+    # Output is staged per stream while the hub drains the core and turned into
+    # frames once per loop iteration (flush): a typical SSE reply (head, priming
+    # event, response, end) becomes one HEADERS and one DATA frame with
+    # END_STREAM instead of a HEADERS and three DATA frames; h2's per-frame cost
+    # is most of an HTTP/2 exchange.
+
     def head(self, ev: ResponseHead) -> None:
         st = self.by_xid.get(ev.xid)
         if st is None or st.closed:
             return
         hdrs = [(b":status", b"%d" % ev.status)]
         hdrs.extend((n, v) for n, v in ev.headers if n not in _HOP_BY_HOP)
-        if ev.streaming:
-            self._send_headers(st, hdrs, end=False)
-        else:
-            st.head = hdrs  # sent with the body: HEADERS and DATA in one write
+        st.head = hdrs
+        self._stage(st)
 
     def data(self, ev: ResponseData) -> None:
         st = self.by_xid.get(ev.xid)
         if st is None or st.closed or not ev.data:
             return
-        if st.head is not None:
-            self._send_headers(st, st.head, end=False)
-            st.head = None
+        if st.pending is None:
+            st.pending = deque()
         st.pending.append(ev.data)
         st.pending_len += len(ev.data)
-        self._send_pending(st)
-        if st.closed:
-            return
-        if st.pending_len > self.cfg.max_stream_buffer and len(st.pending) > 1:
-            # The peer has not opened its window for this stream's backlog:
-            # give up on the stream, not the connection (other streams are fine).
-            # One message larger than the bound alone is let through: it is in
-            # memory already, and a reader that keeps up must get it.
-            log.warning("resetting an HTTP/2 stream whose peer reads too slowly")
-            self._abandon(st)
-        elif not st.paused and st.pending_len > self.cfg.max_stream_buffer // 4:
-            st.paused = True
-            self.hub.core.pause_writing(st.xid)
+        self._stage(st)
+        cap = self.cfg.max_stream_buffer
+        if st.pending_len > cap // 4:
+            self._emit(st)  # a burst: move what the window allows into frames now
+            if st.closed:
+                return
+            if st.pending_len > cap and len(st.pending) > 1:
+                # The peer has not opened its window for this stream's backlog:
+                # give up on the stream, not the connection (other streams are fine).
+                # One message larger than the bound alone is let through: it is in
+                # memory already, and a reader that keeps up must get it.
+                log.warning("resetting an HTTP/2 stream whose peer reads too slowly")
+                self._abandon(st)
+            elif not st.paused and st.pending_len > cap // 4:
+                st.paused = True
+                self.hub.core.pause_writing(st.xid)
 
     def end(self, ev: ResponseEnd) -> None:
         self.hub._route.pop(ev.xid, None)
@@ -523,26 +538,44 @@ class H2Connection(_Connection):
         if st is None or st.closed:
             return
         st.end = True
-        if st.head is not None:
-            if not st.pending:
-                self._send_headers(st, st.head, end=True)
-                st.head = None
-                self._finished(st)
-                return
-            self._send_headers(st, st.head, end=False)
-            st.head = None
-        self._send_pending(st)
-        if ev.close and not st.request_done and not st.closed:
+        if ev.close and not st.request_done:
             # Answered before the whole request arrived (e.g. 413): RFC 9113
             # section 8.1 lets us ask the client to stop with NO_ERROR.
-            st.pending.clear()
-            st.pending_len = 0
-            self._reset(st.sid, h2.errors.ErrorCodes.NO_ERROR)
-            self._drop(st)
+            self._emit(st)
+            if not st.closed:
+                st.pending = None
+                st.pending_len = 0
+                self._reset(st.sid, h2.errors.ErrorCodes.NO_ERROR)
+                self._drop(st)
+            return
+        self._stage(st)
 
     def flush(self) -> None:
+        self.marked = True  # frames made below need no second flush
+        staged, self.staged = self.staged, []
+        for st in staged:
+            st.staged = False
+            self._emit(st)
         self.marked = False
         self._write_now()
+
+    def _stage(self, st: _Stream) -> None:
+        if not st.staged:
+            st.staged = True
+            self.staged.append(st)
+            self._out()
+
+    def _emit(self, st: _Stream) -> None:
+        if st.closed:
+            return
+        if st.head is not None:
+            end = st.end and not st.pending
+            hdrs, st.head = st.head, None
+            self._send_headers(st, hdrs, end=end)
+            if end:
+                self._finished(st)
+                return
+        self._send_pending(st)
 
     # -- frames out ------------------------------------------------------------------
 
@@ -561,15 +594,27 @@ class H2Connection(_Connection):
             return
         conn = self.h2
         pending = st.pending
+        if pending is None:
+            pending = st.pending = deque()
         sent = last = False
         try:
             while pending and not self.write_paused:
-                window = conn.local_flow_control_window(st.sid)
+                window = min(conn.local_flow_control_window(st.sid), conn.max_outbound_frame_size)
                 if window <= 0:
                     break
                 chunk = pending[0]
+                if st.off == 0 and len(pending) > 1 and len(chunk) < window:
+                    # Whole chunks that fit go out as one DATA frame (joined once).
+                    parts = []
+                    room = window
+                    while pending and len(pending[0]) <= room:
+                        c = pending.popleft()
+                        parts.append(c)
+                        room -= len(c)
+                    chunk = b"".join(parts)
+                    pending.appendleft(chunk)
                 left = len(chunk) - st.off
-                size = min(window, conn.max_outbound_frame_size, left)
+                size = min(window, left)
                 last = size == left and len(pending) == 1 and st.end
                 if st.off == 0 and size == left:
                     conn.send_data(st.sid, chunk, end_stream=last)
@@ -594,10 +639,11 @@ class H2Connection(_Connection):
         if pending:
             self.blocked.add(st)
         else:
+            st.pending = None
             self.blocked.discard(st)
             if st.paused:
                 st.paused = False
-                self.hub.core.resume_writing(st.xid, self.hub._now())
+                self.hub.core.resume_writing(st.xid, now=self.hub._now())
             if st.end:
                 self._finished(st)
 
@@ -613,13 +659,13 @@ class H2Connection(_Connection):
     def _drop(self, st: _Stream, *, lost: bool = False) -> None:
         """Forget a stream; tell the core its exchange is gone unless the core ended it."""
         st.closed = True
-        st.pending.clear()
+        st.pending = None
         st.pending_len = 0
         self.blocked.discard(st)
         self.streams.pop(st.sid, None)
         if self.by_xid.pop(st.xid, None) is not None and (lost or not st.end):
             self.hub._route.pop(st.xid, None)
-            self.hub.core.connection_lost(st.xid, self.hub._now())
+            self.hub.core.connection_lost(st.xid, now=self.hub._now())
         self._check_idle(self.hub._now())
 
     def _abandon(self, st: _Stream) -> None:
@@ -643,6 +689,14 @@ class H2Connection(_Connection):
         t = self.transport
         if data and t is not None and not self.closed:
             t.write(data)
+            if t.get_write_buffer_size() > self.hub.max_write_buffer:
+                # A peer that grants a huge window and then does not read: the
+                # same hard bound as HTTP/1.1 (the streams detach; session-era
+                # clients resume with Last-Event-ID).
+                log.warning("aborting an HTTP/2 connection whose peer reads too slowly")
+                t.abort()
+                self.closed = True
+                return
         if self._shutdown_at is not None and not self.streams:
             self._close()
 
@@ -728,7 +782,7 @@ class H2Connection(_Connection):
         self._arm()
 
 
-def listen_h2(hub: "StreamableHttpServer", http1: Callable[[], "_Connection"], kw: dict[str, Any], *,
+def listen_h2(hub: "StreamableHttpServer", http1: Callable[[], asyncio.Protocol], kw: dict[str, Any], *,
               config: H2Config | None) -> Callable[[], asyncio.Protocol]:
     """The hook ``StreamableHttpServer.start`` calls: wrap its HTTP/1.1 factory in an
     :class:`H2Listener` and offer ``h2`` by ALPN on its SSL context, if any."""

@@ -1,4 +1,4 @@
-"""asyncio MCP client: the sans-IO :class:`streamcore._client.Client` over HTTP/1.1.
+"""asyncio MCP client: the sans-IO :class:`streamcore.client.Client` over HTTP/1.1 (or HTTP/2).
 
 The adapter owns only HTTP framing and sockets. Response bodies go through
 streamcore's own codecs on the read path (``streamcore.chunked`` for
@@ -25,10 +25,9 @@ speaks only 2026-07-28. There, ``session.listen({...})`` opens a
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
-import ssl as _ssl
 from typing import Any, AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit
 
 from .._client import (
     LATEST_VERSION,
@@ -43,6 +42,7 @@ from .._client import (
     HttpRequest,
     HttpStatusError,
     Initialized,
+    InputRequired,
     McpError,
     RequestFailed,
     RequestResult,
@@ -52,10 +52,10 @@ from .._client import (
     SessionExpired,
     StreamProtocolError,
 )
-from .._errors import ChunkedDecodeError
+from .._errors import LocalProtocolError
 from .._headers import DEFAULT_MAX_HEAD_SIZE
-from ..chunked import ChunkedDecoder
 from ._auth import BrowserConsent, OAuth, headless_consent
+from ._h1client import DEFAULT_POOL_SIZE, DEFAULT_READ_SIZE, H1Transport
 
 __all__ = [
     "connect",
@@ -75,18 +75,20 @@ __all__ = [
     "DEFAULT_READ_SIZE",
     "DEFAULT_MAX_HEAD_SIZE",
     "DEFAULT_POOL_SIZE",
+    "DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS",
 ]
 
-#: bytes asked of the socket per read (h11 and httpx use 64 KiB too)
-DEFAULT_READ_SIZE = 64 * 1024
-#: idle keep-alive connections kept per origin
-DEFAULT_POOL_SIZE = 8
+#: server-to-client requests answered at once (handler running or its answer being POSTed);
+#: more wait in a queue, and past ``SERVER_WORK_QUEUE_FACTOR`` times this many the client stops
+#: reading the stream that carries them until the queue drains (backpressure, not memory)
+DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS = 16
+SERVER_WORK_QUEUE_FACTOR = 4
 
 Handler = Callable[[Any], Awaitable[Any]]
 _CAPABILITY_OF = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
 
 
-def elicitation_defaults(schema: dict) -> dict:
+def elicitation_defaults(schema: dict[str, Any]) -> dict[str, Any]:
     """The ``default`` of every property of an elicitation ``requestedSchema`` (SEP-1034).
 
     A handler that accepts with what it has can start from this and overlay
@@ -101,74 +103,17 @@ def elicitation_defaults(schema: dict) -> dict:
     return out
 
 
-class _Conn:
-    __slots__ = ("reader", "writer")
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    def close(self) -> None:
-        try:
-            self.writer.close()
-        except Exception:  # pragma: no cover - already torn down
-            pass
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # a failure nobody awaits any more (an abandoned listen, ...) is not "lost"
 
 
-class _Pool:
-    """Idle keep-alive connections, keyed by origin (scheme, host, port)."""
-
-    def __init__(self, size: int, connect_timeout: float) -> None:
-        self.size = size
-        self.connect_timeout = connect_timeout
-        self.idle: dict[tuple, list[_Conn]] = {}
-
-    async def get(self, origin: tuple) -> tuple[_Conn, bool]:
-        idle = self.idle.get(origin)
-        while idle:
-            conn = idle.pop()
-            if not conn.reader.at_eof() and not conn.writer.is_closing():
-                return conn, True
-            conn.close()
-        scheme, host, port = origin
-        ctx = _ssl.create_default_context() if scheme == "https" else None
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=ctx, limit=DEFAULT_READ_SIZE), self.connect_timeout
-        )
-        return _Conn(reader, writer), False
-
-    def put(self, origin: tuple, conn: _Conn) -> None:
-        idle = self.idle.setdefault(origin, [])
-        if len(idle) >= self.size:
-            conn.close()
-        else:
-            idle.append(conn)
-
-    def close(self) -> None:
-        for conns in self.idle.values():
-            for c in conns:
-                c.close()
-        self.idle.clear()
-
-
-class _HeadError(Exception):
-    pass
-
-
-def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
-        raise _HeadError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-    headers = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        k, sep, v = line.partition(b":")
-        if not sep or not k or k != k.strip():
-            raise _HeadError(f"malformed header line {line[:80]!r}")
-        headers.append((k.decode("latin-1").lower(), v.strip().decode("latin-1")))
-    return int(parts[1]), headers
+def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """A future for a request's outcome. Its exception is raised to whoever awaits it; if
+    nobody does (the caller left), asyncio must not report it as never retrieved."""
+    fut = loop.create_future()
+    fut.add_done_callback(_retrieve)
+    return fut
 
 
 class ClientSession:
@@ -187,14 +132,18 @@ class ClientSession:
         handlers: dict[str, Handler] | None = None,
         protocol_version: str = LATEST_VERSION,
         listen: bool = True,
-        client_info: dict | None = None,
+        client_info: dict[str, Any] | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         connect_timeout: float = 10.0,
         max_queued_notifications: int = 10_000,
+        max_concurrent_server_requests: int = DEFAULT_MAX_CONCURRENT_SERVER_REQUESTS,
         http2: bool = False,
         auth: OAuth | None = None,
         **config: Any,
     ) -> None:
+        if type(max_concurrent_server_requests) is not int or max_concurrent_server_requests < 1:
+            raise LocalProtocolError("max_concurrent_server_requests must be a positive int, "
+                                     f"not {max_concurrent_server_requests!r}")
         self._auth = auth  # OAuth 2.1 (docs/auth.md): Authorization on every request, 401/403 -> flow -> retry
         if auth is not None and http2:
             raise ValueError("auth= works over HTTP/1.1 only so far; leave http2 off with OAuth (docs/auth.md)")
@@ -217,25 +166,32 @@ class ClientSession:
         )
         self.url = url
         self._loop = asyncio.get_running_loop()
-        self._pool = _Pool(pool_size, connect_timeout)
+        self._h1 = H1Transport(pool_size, connect_timeout)
         self._h2: Any = None  # HTTP/2 (streamcore.aio._h2client): one multiplexed connection per origin
         if http2:
             from ._h2client import H2Transport
 
             self._h2 = H2Transport(connect_timeout)
-        self._tasks: dict[int, asyncio.Task] = {}
-        self._futures: dict[int, asyncio.Future] = {}
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._futures: dict[int, asyncio.Future[Any]] = {}
         self._progress: dict[Any, Callable[..., Any]] = {}
         self._progress_ids = 0
-        self._notes: asyncio.Queue = asyncio.Queue(max_queued_notifications)
+        self._notes: asyncio.Queue[ServerNotification] = asyncio.Queue(max_queued_notifications)
         self._closed = self._loop.create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None
-        self._bg: set[asyncio.Task] = set()
-        self.initialize_result: dict | None = None
+        self._bg: set[asyncio.Future[Any]] = set()
+        self.initialize_result: dict[str, Any] | None = None
         self._init_rid: int | None = None
         self.dropped_notifications = 0
         self._subs: dict[int, Subscription] = {}
+        # server-to-client requests: a queue served by at most max_concurrent workers
+        self._work: collections.deque[ServerRequest] = collections.deque()
+        self._max_workers = max_concurrent_server_requests
+        self._workers: set[asyncio.Task[None]] = set()
+        self._work_room = asyncio.Event()  # set while the queue is below its bound
+        self._work_room.set()
+        self._answering: set[asyncio.Task[Any]] = set()  # exchanges that carry answers: never paused
 
     # -- session facts ------------------------------------------------------
 
@@ -258,12 +214,14 @@ class ClientSession:
         return self._core.stats
 
     @property
-    def server_info(self) -> dict:
+    def server_info(self) -> dict[str, Any]:
         res = self.initialize_result or {}
         if self.era == "modern":
             meta = res.get("_meta")
-            return (meta or {}).get("io.modelcontextprotocol/serverInfo", {}) if isinstance(meta, dict) else {}
-        return res.get("serverInfo", {})
+            info = meta.get("io.modelcontextprotocol/serverInfo") if isinstance(meta, dict) else None
+        else:
+            info = res.get("serverInfo")
+        return info if isinstance(info, dict) else {}
 
     @property
     def era(self) -> str | None:
@@ -277,11 +235,11 @@ class ClientSession:
 
     # -- API -----------------------------------------------------------------
 
-    async def initialize(self) -> dict:
+    async def initialize(self) -> dict[str, Any]:
         """Run the handshake (``connect`` does it for you)."""
-        rid = self._core.initialize(self._loop.time())
+        rid = self._core.initialize(now=self._loop.time())
         self._init_rid = rid
-        fut = self._futures[rid] = self._loop.create_future()
+        fut = self._futures[rid] = _future(self._loop)
         self._pump()
         self.initialize_result = await fut
         return self.initialize_result
@@ -306,14 +264,14 @@ class ClientSession:
             params["_meta"] = meta
             self._progress[token] = progress
         now = self._loop.time()
-        rid = self._core.send_request(method, params, now, timeout=timeout)
-        fut = self._futures[rid] = self._loop.create_future()
+        rid = self._core.send_request(method, params, now=now, timeout=timeout)
+        fut = self._futures[rid] = _future(self._loop)
         self._pump()
         try:
             return await fut
         except asyncio.CancelledError:
             if self._futures.pop(rid, None) is not None:
-                self._core.cancel(rid, "cancelled by the client", self._loop.time())
+                self._core.cancel(rid, "cancelled by the client", now=self._loop.time())
                 self._pump()
             raise
         finally:
@@ -322,7 +280,7 @@ class ClientSession:
 
     async def notify(self, method: str, params: Any = None) -> None:
         """Send a notification."""
-        self._core.send_notification(method, params, self._loop.time())
+        self._core.send_notification(method, params, now=self._loop.time())
         self._pump()
 
     async def notifications(self) -> AsyncIterator[ServerNotification]:
@@ -330,14 +288,17 @@ class ClientSession:
         notifications already delivered to a request's ``progress`` callback)."""
         while True:
             get = asyncio.ensure_future(self._notes.get())
-            done, _ = await asyncio.wait({get, self._closed}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait({get, self._closed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not get.done():
+                    get.cancel()  # the consumer left, or the session closed: no task left pending
             if get in done:
                 yield get.result()
             else:
-                get.cancel()
                 return
 
-    def listen(self, notifications: dict, *, ack_timeout: float = 30.0,
+    def listen(self, notifications: dict[str, Any], *, ack_timeout: float = 30.0,
                max_queued: int = 10_000) -> "Subscription":
         """A ``subscriptions/listen`` stream (2026-07-28 only): ``async with s.listen(f) as sub``.
 
@@ -353,9 +314,9 @@ class ClientSession:
     async def ping(self) -> None:
         await self.request("ping")
 
-    async def list_tools(self) -> list[dict]:
+    async def list_tools(self) -> list[dict[str, Any]]:
         """All tools, following ``nextCursor`` pagination (at most 1000 pages)."""
-        tools: list[dict] = []
+        tools: list[dict[str, Any]] = []
         cursor = None
         for _ in range(1000):
             res = await self.request("tools/list", {"cursor": cursor} if cursor else {})
@@ -365,27 +326,31 @@ class ClientSession:
                 break
         return tools
 
-    async def call_tool(self, name: str, arguments: dict | None = None, *,
-                        progress: Callable[..., Any] | None = None, timeout: float | None = -1.0) -> dict:
-        return await self.request("tools/call", {"name": name, "arguments": arguments or {}},
-                                  progress=progress, timeout=timeout)
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, *,
+                        progress: Callable[..., Any] | None = None, timeout: float | None = -1.0) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("tools/call", {"name": name, "arguments": arguments or {}},
+                                                    progress=progress, timeout=timeout)
+        return result
 
     async def close(self, timeout: float = 5.0) -> None:
         """DELETE the session (CLI-SESS-03), fail what waits, close every connection."""
         if not self._closed.done():
-            self._core.close(self._loop.time())
+            self._core.close(now=self._loop.time())
             self._pump()
             try:
                 await asyncio.wait_for(asyncio.shield(self._closed), timeout)
             except asyncio.TimeoutError:
                 pass
-        for t in list(self._tasks.values()) + list(self._bg):
+        self._work.clear()
+        self._work_room.set()
+        tasks = list(self._tasks.values()) + list(self._bg) + list(self._workers)
+        for t in tasks:
             t.cancel()
-        if self._tasks or self._bg:
-            await asyncio.wait(list(self._tasks.values()) + list(self._bg), timeout=1.0)
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
         if self._timer is not None:
             self._timer.cancel()
-        self._pool.close()
+        self._h1.close()
         if self._h2 is not None:
             self._h2.close()
         if not self._closed.done():
@@ -402,9 +367,9 @@ class ClientSession:
                 break
             for item in out:
                 if type(item) is HttpRequest:
-                    self._tasks[item.handle] = self._loop.create_task(self._exchange(item))
+                    self._tasks[item.xid] = self._loop.create_task(self._exchange(item))
                 elif type(item) is HttpAbort:
-                    t = self._tasks.pop(item.handle, None)
+                    t = self._tasks.pop(item.xid, None)
                     if t is not None:
                         t.cancel()
             for ev in events:
@@ -419,20 +384,20 @@ class ClientSession:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_when = None
-        self._core.handle_timer(self._loop.time())
+        self._core.handle_timer(now=self._loop.time())
         self._pump()
 
     def _dispatch(self, ev: Any) -> None:
         t = type(ev)
-        if t is ServerNotification and ev.request_id is not None and ev.request_id in self._subs:
-            self._subs[ev.request_id]._note(ev)
+        if t is ServerNotification and ev.rid is not None and ev.rid in self._subs:
+            self._subs[ev.rid]._note(ev)
             return
         if t is RequestResult:
-            fut = self._futures.pop(ev.request_id, None)
+            fut = self._futures.pop(ev.rid, None)
             if fut is not None and not fut.done():
                 fut.set_result(ev.result)
         elif t is RequestFailed:
-            fut = self._futures.pop(ev.request_id, None)
+            fut = self._futures.pop(ev.rid, None)
             if fut is not None and not fut.done():
                 fut.set_exception(ev.error)
         elif t is ServerNotification:
@@ -449,13 +414,21 @@ class ClientSession:
             except asyncio.QueueFull:
                 self.dropped_notifications += 1
         elif t is ServerRequest:
-            self._spawn(self._answer(ev))
+            self._work.append(ev)
+            if len(self._work) >= self._max_workers * SERVER_WORK_QUEUE_FACTOR:
+                self._work_room.clear()  # the exchanges that carry them pause reading
+            if len(self._workers) < self._max_workers and not self._closed.done():
+                w = self._loop.create_task(_serve_worker(self))
+                self._workers.add(w)
+                w.add_done_callback(self._workers.discard)
         elif t is Initialized:
             fut = self._futures.pop(self._init_rid, None) if self._init_rid is not None else None
             if fut is not None and not fut.done():
                 fut.set_result(ev.result)
             else:  # a transparent re-initialization (CLI-SESS-02)
                 self.initialize_result = ev.result
+        elif t is InputRequired:
+            self._spawn(_answer_input(self, ev))
         elif t is Closed:
             if not self._closed.done():
                 self._closed.set_result(None)
@@ -467,177 +440,119 @@ class ClientSession:
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
-    async def _answer(self, ev: ServerRequest) -> None:
-        handler = self.handlers.get(ev.method)
-        now = self._loop.time
+    async def _exchange(self, req: HttpRequest) -> None:
+        if self._h2 is not None and await self._h2.exchange(self, req):
+            return  # carried over HTTP/2; False means the server speaks HTTP/1.1 only
+        await self._h1.exchange(self, req)
+
+    # reports to the core, for an exchange the core has not aborted (an HttpAbort cancels the
+    # task, but the code between two awaits still runs: it must not report any more)
+
+    def _live(self, xid: int) -> bool:
+        return xid in self._tasks
+
+    def _feed_response(self, xid: int, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        if self._live(xid):
+            self._core.receive_response(xid, status, headers, now=self._loop.time())
+            self._pump()
+
+    def _feed_data(self, xid: int, data: bytes) -> None:
+        if self._live(xid):
+            self._core.receive_data(xid, data, now=self._loop.time())
+            self._pump()
+
+    def _feed_error(self, xid: int, error: BaseException | str) -> None:
+        if self._live(xid):
+            self._core.receive_error(xid, error, now=self._loop.time())
+            self._pump()
+
+    async def _room(self) -> None:
+        """Backpressure: while too many server requests wait for a worker, stop reading the
+        stream that brings them (its socket fills and the server stops sending)."""
+        if not self._work_room.is_set() and asyncio.current_task() not in self._answering:
+            await self._work_room.wait()
+
+
+# -- server-to-client work: session-era requests and 2026-07-28 input requests ---------
+
+
+async def _serve_worker(s: "ClientSession") -> None:
+    """Answer queued server requests one at a time: run the handler, POST the answer and
+    wait for that exchange to end, so answers in flight stay within the bound and their
+    connections go back to the pool for the next one."""
+    work = s._work
+    while work:
+        ev = work.popleft()
+        if len(work) < s._max_workers * SERVER_WORK_QUEUE_FACTOR:
+            s._work_room.set()
+        xid = await _answer(s, ev)
+        task = s._tasks.get(xid) if xid is not None else None
+        if task is not None:
+            s._answering.add(task)
+            try:
+                await asyncio.wait({task})
+            finally:
+                s._answering.discard(task)
+
+async def _answer_input(s: "ClientSession", ev: InputRequired) -> None:
+    """SEP-2322: answer an InputRequiredResult's requests with the handlers that serve
+    server-to-client requests in the session era, then let the core retry the request.
+    A missing handler or a failing one fails the request (as the official SDKs do)."""
+    responses: dict[str, Any] = {}
+    error: Exception | None = None
+    for key, req in ev.requests.items():
+        method = req.get("method")
+        handler = s.handlers.get(method) if isinstance(method, str) else None
+        if handler is None:
+            error = McpError(-32601, f"no handler for input request {method!r}")
+            break
+        try:
+            responses[key] = await handler(req.get("params"))
+        except McpError as exc:
+            error = exc
+            break
+        except Exception as exc:
+            error = McpError(-32603, f"client handler failed: {exc}")
+            break
+    fut = s._futures.get(ev.rid)
+    if fut is None or fut.done():
+        return  # the caller gave up meanwhile
+    if error is not None:
+        s._futures.pop(ev.rid, None)
+        s._core.cancel(ev.rid, "input request failed", now=s._loop.time())
+        fut.set_exception(error)
+    else:
+        try:
+            s._core.answer_input(ev.rid, responses, now=s._loop.time())
+        except LocalProtocolError:
+            return  # the request ended meanwhile (deadline): its failure is already out
+    s._pump()
+
+async def _answer(s: "ClientSession", ev: ServerRequest) -> int | None:
+    handler = s.handlers.get(ev.method)
+    now = s._loop.time
+    core = s._core
+    try:
         if handler is None:
             if ev.method == "ping":
-                self._core.respond(ev.id, {}, now())
+                xid = core.respond(ev.id, {}, now=now())
             else:
-                self._core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now())
+                xid = core.respond_error(ev.id, -32601, f"Method not found: {ev.method}", None, now=now())
         else:
             try:
                 result = await handler(ev.params)
             except McpError as exc:
-                self._core.respond_error(ev.id, exc.code, exc.message, exc.data, now())
+                xid = core.respond_error(ev.id, exc.code, exc.message, exc.data, now=now())
             except Exception as exc:  # the handler failed: tell the server, keep the session
-                self._core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now())
+                xid = core.respond_error(ev.id, -32603, f"client handler failed: {exc}", None, now=now())
             else:
-                self._core.respond(ev.id, result, now())
-        self._pump()
+                xid = core.respond(ev.id, result, now=now())
+    except LocalProtocolError:
+        return None  # the session ended while the handler ran: nobody to answer
+    s._pump()
+    return xid
 
-    # -- HTTP/1.1 -------------------------------------------------------------
-
-    async def _exchange(self, req: HttpRequest, retried: int = 0) -> None:
-        core = self._core
-        h = req.handle
-        loop = self._loop
-        u = urlsplit(req.url)
-        scheme = u.scheme or "http"
-        port = u.port or (443 if scheme == "https" else 80)
-        origin = (scheme, u.hostname or "127.0.0.1", port)
-        path = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        host = u.netloc.rsplit("@", 1)[-1]
-        lines = [f"{req.method} {path} HTTP/1.1", f"Host: {host}"]
-        for k, v in req.headers:
-            lines.append(f"{k}: {v}")
-        auth = self._auth
-        creds = await auth.headers(req.method, req.url) if auth is not None else []
-        for k, v in creds:  # AUTH-01: Authorization (and a DPoP proof) on every request, never in the query
-            lines.append(f"{k}: {v}")
-        sent = creds[0][1] if creds else None
-        body = req.body
-        if body is not None:
-            lines.append(f"Content-Length: {len(body)}")
-        elif req.method == "DELETE":
-            lines.append("Content-Length: 0")
-        wire = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-        if self._h2 is not None and await self._h2.exchange(self, req):
-            return  # carried over HTTP/2; False means the server speaks HTTP/1.1 only
-        conn = None
-        reusable = False
-        try:
-            for attempt in (0, 1):
-                try:
-                    conn, reused = await self._pool.get(origin)
-                except (OSError, asyncio.TimeoutError) as exc:
-                    core.receive_error(h, exc or "connect timeout", loop.time())
-                    return
-                conn.writer.write(wire)
-                try:
-                    head, rest = await self._read_head(conn)
-                    break
-                except (ConnectionError, _EOF) as exc:
-                    conn.close()
-                    conn = None
-                    if reused and attempt == 0:
-                        continue  # a pooled connection the server had closed: retry once on a new one
-                    core.receive_error(h, exc or "connection closed", loop.time())
-                    return
-            assert conn is not None
-            status, headers = _parse_head(head)
-            while 100 <= status < 200:  # interim responses
-                head, rest = await self._read_head(conn, rest)
-                status, headers = _parse_head(head)
-            if auth is not None and status in (401, 403) and retried < 2:  # AUTH-07: authorize, retry (401 then 403)
-                if await auth.challenge(req.url, status, headers, sent):
-                    conn.close()
-                    conn = None
-                    return await self._exchange(req, retried + 1)
-            elif auth is not None and sent is not None and status < 400:
-                auth.succeeded(req.url, headers)
-            core.receive_response(h, status, headers, loop.time())
-            self._pump()
-            te = cl = None
-            keep = True
-            for k, v in headers:
-                if k == "transfer-encoding":
-                    te = v.lower()
-                elif k == "content-length":
-                    cl = v
-                elif k == "connection" and "close" in v.lower():
-                    keep = False
-            reader = conn.reader
-            if req.method == "HEAD" or status in (204, 304):
-                reusable = keep
-            elif te is not None and te.endswith("chunked"):
-                dec = ChunkedDecoder()
-                data = rest
-                for _ in iter(int, 1):  # until the last chunk or EOF
-                    if data:
-                        out = dec.feed(data)
-                        if out:
-                            core.receive_data(h, out, loop.time())
-                            self._pump()
-                        if dec.done:
-                            reusable = keep and not dec.unused_data
-                            break
-                    data = await reader.read(DEFAULT_READ_SIZE)
-                    if not data:
-                        raise _EOF("connection closed in the middle of a chunked body")
-            elif cl is not None:
-                if not cl.isdigit():
-                    raise _HeadError(f"bad Content-Length {cl!r}")
-                left = int(cl)
-                data = rest
-                while True:
-                    if data:
-                        if len(data) > left:
-                            data = data[:left]  # excess bytes: the connection is not reused
-                            keep = False
-                        left -= len(data)
-                        core.receive_data(h, data, loop.time())
-                        self._pump()
-                    if left <= 0:
-                        reusable = keep
-                        break
-                    data = await reader.read(min(left, DEFAULT_READ_SIZE))
-                    if not data:
-                        raise _EOF("connection closed before the whole body arrived")
-            else:  # read until EOF (RFC 9112 section 6.3 item 8)
-                data = rest
-                while True:
-                    if data:
-                        core.receive_data(h, data, loop.time())
-                        self._pump()
-                    data = await reader.read(DEFAULT_READ_SIZE)
-                    if not data:
-                        break
-            core.receive_data(h, b"", loop.time())
-        except asyncio.CancelledError:
-            reusable = False
-            return  # aborted by the core, or the session closed: nothing more to report
-        except (OSError, _EOF, _HeadError, ChunkedDecodeError) as exc:
-            reusable = False
-            core.receive_error(h, exc, loop.time())
-        finally:
-            if self._tasks.get(h) is asyncio.current_task():
-                del self._tasks[h]
-            if conn is not None:
-                if reusable:
-                    self._pool.put(origin, conn)
-                else:
-                    conn.close()
-            self._pump()  # also after the early returns above
-
-    async def _read_head(self, conn: _Conn, buf: bytes = b"") -> tuple[bytes, bytes]:
-        data = bytearray(buf)
-        start = 0
-        while True:
-            i = data.find(b"\r\n\r\n", start)
-            if i >= 0:
-                return bytes(data[:i]), bytes(data[i + 4:])
-            if len(data) > DEFAULT_MAX_HEAD_SIZE:
-                raise _HeadError(f"response head exceeds {DEFAULT_MAX_HEAD_SIZE} bytes")
-            start = max(0, len(data) - 3)
-            chunk = await conn.reader.read(DEFAULT_READ_SIZE)
-            if not chunk:
-                raise _EOF("connection closed before a response")
-            data += chunk
-
-
-class _EOF(Exception):
-    pass
+# -- HTTP/1.1 -------------------------------------------------------------
 
 
 _END = object()
@@ -651,25 +566,26 @@ class Subscription:
     completion result once the server ended the stream gracefully.
     """
 
-    def __init__(self, session: ClientSession, notifications: dict, ack_timeout: float, max_queued: int) -> None:
+    def __init__(self, session: ClientSession, notifications: dict[str, Any], ack_timeout: float, max_queued: int) -> None:
         self.session = session
         self.filter = dict(notifications)
         self.ack_timeout = ack_timeout
-        self.acknowledged: dict | None = None
+        self.acknowledged: dict[str, Any] | None = None
         self.subscription_id: Any = None
         self.dropped = 0
-        self._queue: asyncio.Queue = asyncio.Queue(max_queued)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(max_queued)
         self._acked = session._loop.create_future()
         self._rid: int | None = None
-        self._fut: asyncio.Future | None = None
+        self._fut: asyncio.Future[Any] | None = None
 
     @property
-    def result(self) -> dict | None:
+    def result(self) -> dict[str, Any] | None:
         """The completion result, once the server ended the stream gracefully (SRV-SUB-04)."""
         fut = self._fut
         if fut is None or not fut.done() or fut.cancelled() or fut.exception() is not None:
             return None
-        return fut.result()
+        result: dict[str, Any] | None = fut.result()
+        return result
 
     @property
     def unsupported(self) -> list[str]:
@@ -696,11 +612,11 @@ class Subscription:
         s = self.session
         if s.era != "modern":
             raise ClientError("subscriptions/listen needs the 2026-07-28 era (this session is legacy)")
-        rid = s._core.send_request("subscriptions/listen", {"notifications": self.filter}, s._loop.time(),
+        rid = s._core.send_request("subscriptions/listen", {"notifications": self.filter}, now=s._loop.time(),
                                    timeout=None)
         self._rid = rid
         s._subs[rid] = self
-        fut = self._fut = s._futures[rid] = s._loop.create_future()
+        fut = self._fut = s._futures[rid] = _future(s._loop)
         fut.add_done_callback(self._done)
         s._pump()
         await asyncio.wait({self._acked, fut}, timeout=self.ack_timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -713,7 +629,7 @@ class Subscription:
             raise RequestTimeout("subscriptions/listen: no acknowledgment within the timeout")
         return self
 
-    def _done(self, fut: asyncio.Future) -> None:
+    def _done(self, fut: asyncio.Future[Any]) -> None:
         try:
             self._queue.put_nowait(_END)
         except asyncio.QueueFull:  # the consumer sees the end once it drains the queue
@@ -734,7 +650,8 @@ class Subscription:
             else:
                 item = await self._queue.get()
             if item is not _END:
-                return item
+                note: ServerNotification = item
+                return note
             if self._queue.empty():
                 if not fut.cancelled() and fut.exception() is not None:
                     raise fut.exception()  # type: ignore[misc]
@@ -748,7 +665,7 @@ class Subscription:
             return
         s._subs.pop(rid, None)
         if s._futures.pop(rid, None) is not None:
-            s._core.cancel(rid, "listen closed by the client", s._loop.time())  # CANCEL-06: close the stream
+            s._core.cancel(rid, "listen closed by the client", now=s._loop.time())  # CANCEL-06: close the stream
             s._pump()
         if self._fut is not None and not self._fut.done():
             self._fut.cancel()
@@ -759,7 +676,7 @@ class connect:
 
     Keyword arguments go to :class:`ClientSession` (``headers``, ``timeout``,
     ``handlers``, ``protocol_version``, ``listen``, and any
-    :class:`~streamcore._client.ClientConfig` field such as
+    :class:`~streamcore.client.ClientConfig` field such as
     ``max_reconnect_attempts`` or ``jitter``).
     """
 

@@ -16,8 +16,8 @@ event store the client resumes with ``Last-Event-ID``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,10 +37,13 @@ from .._events import (
 )
 from .._errors import McpError
 from .._headers import DEFAULT_MAX_HEAD_SIZE, REASONS as _REASONS
-from .._http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
+from .._http11 import (
+    END, NEED_DATA, PAUSED, Http11Connection, Http11Error, MAX_CONTENT_LENGTH_DIGITS, RequestHead, target_form,
+)
 from .._era import META_CLIENT_CAPABILITIES, MISSING_REQUIRED_CLIENT_CAPABILITY, MODERN_VERSIONS
 from .._errors import LocalProtocolError
-from .._modern import SubscriptionClosed, SubscriptionOpened, discover_result
+from .._events import SubscriptionClosed, SubscriptionOpened
+from .._results import discover_result
 from .._mrtr import (
     INPUT_CAPABILITIES,
     MRTR_METHODS,
@@ -55,10 +58,15 @@ from ._auth import ResourceServer, load_jwks
 
 __all__ = [
     "App", "McpError", "ClientRequestFailed", "RequestContext", "StreamableHttpServer", "serve",
-    "DEFAULT_MAX_WRITE_BUFFER", "REMOVED_IN_2026", "CACHEABLE_METHODS", "ResourceServer", "load_jwks",
+    "DEFAULT_MAX_WRITE_BUFFER", "DEFAULT_MAX_TOTAL_WRITE_BUFFER", "DEFAULT_MAX_HEAD_SIZE",
+    "DEFAULT_MAX_INBOUND_BUFFER", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_HEAD_TIMEOUT",
+    "DEFAULT_KEEP_ALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT", "DEFAULT_WRITE_TIMEOUT",
+    "DEFAULT_LINGER_TIME", "DEFAULT_LINGER_TIMEOUT", "DEFAULT_SHUTDOWN_GRACE", "ResourceServer", "load_jwks",
 ]
 
 log = logging.getLogger("streamcore.server")
+#: One INFO line per request when ``access_log=True`` (``python -m streamcore serve --access-log``).
+_access = logging.getLogger("streamcore.access")
 
 _EAGER = sys.version_info >= (3, 12)
 
@@ -74,16 +82,6 @@ class ClientRequestFailed(Exception):
         self.code, self.message, self.data = code, message, data
 
 
-#: Methods of the session era that 2026-07-28 removed: the seam answers them
-#: -32601 (HTTP 404) on a 2026-07-28 request without calling the app.
-REMOVED_IN_2026: frozenset[str] = frozenset(
-    {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
-)
-#: 2026-07-28 results that are ``CacheableResult``s (SEP-2549): the seam adds
-#: ``ttlMs`` and ``cacheScope`` to a dict result that lacks them.
-CACHEABLE_METHODS: frozenset[str] = frozenset(
-    {"tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
-)
 _METHOD_NOT_FOUND = -32601
 
 
@@ -109,7 +107,7 @@ class RequestContext:
     session_id: str | None
     protocol_version: str
     identity: Any = None
-    _meta: dict = field(default_factory=dict)
+    _meta: dict[str, Any] = field(default_factory=dict)
     #: 2026-07-28 only: this round of a multi-round-trip request.
     _round: InputRound | None = None
     _asked: int = 0
@@ -120,7 +118,7 @@ class RequestContext:
         return self.protocol_version in MODERN_VERSIONS
 
     @property
-    def client_capabilities(self) -> dict | None:
+    def client_capabilities(self) -> dict[str, Any] | None:
         """The client's declared capabilities on a 2026-07-28 request (``_meta``); None in the session era."""
         if not self.per_request:
             return None
@@ -128,7 +126,7 @@ class RequestContext:
         return caps if isinstance(caps, dict) else {}
 
     @property
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """Small JSON values a handler keeps across the rounds of one 2026-07-28 request
         (sealed into ``requestState``); a plain dict for this request in the session era."""
         if self._round is None:
@@ -154,7 +152,7 @@ class RequestContext:
     async def disconnect(self) -> None:
         """Close the connection carrying this request's SSE stream, not the stream
         (SRV-SSE-09): the client resumes with GET + Last-Event-ID."""
-        self.server.core.disconnect(self.handle, self.server._now())
+        self.server.core.disconnect_request(self.handle, now=self.server._now())
         self.server._drain()
 
     def _check_capability(self, method: str) -> None:
@@ -225,13 +223,14 @@ class RequestContext:
 class App(Protocol):
     """What the server calls. Keep it small: frameworks build their model on top.
 
-    Optional attributes the seam reads for the 2026-07-28 era defaults:
-    ``server_info`` (``{"name", "version"}``), ``capabilities`` (the
-    ``ServerCapabilities`` object), ``instructions`` (str) build the
-    ``server/discover`` answer when the app does not answer it itself
-    (it raises -32601); ``cache_ttl_ms`` (int, default 0) and ``cache_scope``
-    (``"private"`` by default, or ``"public"``) complete the results of
-    :data:`CACHEABLE_METHODS`.
+    Optional attributes the seam reads for the era defaults: ``server_info``
+    (``{"name", "version"}``), ``capabilities`` (the ``ServerCapabilities``
+    object) and ``instructions`` (str) build the ``server/discover`` answer
+    (2026-07-28) and the ``initialize`` answer (session era) when the app
+    does not answer them itself (it raises -32601). The core completes
+    2026-07-28 results (``resultType``; ``ttlMs`` 0 and ``cacheScope``
+    ``"private"`` on the cacheable ones, unless the result sets them) and
+    answers the methods 2026-07-28 removed with 404.
     """
 
     async def handle_request(self, ctx: RequestContext) -> Any:
@@ -241,50 +240,281 @@ class App(Protocol):
         """A client notification; nothing is sent back."""
 
 
+# -- limits -----------------------------------------------------------------------
+# Each default names its precedent; every one is a keyword of StreamableHttpServer.
+
+#: Seconds from a connection's first byte of a request head (or from accept) to
+#: the end of that head; 408 and close past it (nginx ``client_header_timeout`` 60s).
+DEFAULT_HEAD_TIMEOUT = 60.0
+#: Seconds a keep-alive connection may sit idle between requests (uvicorn
+#: ``timeout_keep_alive`` 5s).
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
+#: Seconds between two reads of a request body; 408 and close past it (nginx
+#: ``client_body_timeout`` 60s).
+DEFAULT_BODY_TIMEOUT = 60.0
+#: Seconds a peer may leave the send buffer above its high-water mark without
+#: reading; aborted past it (nginx ``send_timeout`` 60s).
+DEFAULT_WRITE_TIMEOUT = 60.0
+#: Bytes a connection may buffer inbound (a pipelined request behind a response
+#: in progress) before reading pauses (uvicorn's flow-control ``HIGH_WATER_LIMIT``, 64 KiB).
+DEFAULT_MAX_INBOUND_BUFFER = 64 * 1024
+#: Output buffered for slow readers across all connections; past it the
+#: connection adding to it is aborted (32 x ``max_write_buffer``: 32 slow readers
+#: at their own cap; no server we follow has one, redis bounds per client class).
+DEFAULT_MAX_TOTAL_WRITE_BUFFER = 32 * DEFAULT_MAX_WRITE_BUFFER
+#: Ceiling of the open-connection cap; the default cap is also kept 64 below
+#: the soft file-descriptor limit (as nginx's ``worker_connections`` must stay
+#: under ``worker_rlimit_nofile``), so the process never runs out of descriptors.
+DEFAULT_MAX_CONNECTIONS = 10_000
+#: After a response that closes with the request body unread: keep reading and
+#: discarding so the client can read the response (nginx ``lingering_close``):
+#: at most this long in all (nginx ``lingering_time`` 30s) ...
+DEFAULT_LINGER_TIME = 30.0
+#: ... and at most this long between two reads (nginx ``lingering_timeout`` 5s).
+DEFAULT_LINGER_TIMEOUT = 5.0
+#: Seconds ``aclose()`` (Ctrl-C, SIGTERM) lets in-flight handlers finish before
+#: cancelling them (hypercorn's ``graceful_timeout`` is 3s, gunicorn's 30s).
+DEFAULT_SHUTDOWN_GRACE = 5.0
+# Below this, a connection's unsent output does not count as a slow reader's
+# for the global cap (asyncio's default low-water mark is 16 KiB, uvloop's 64 KiB).
+_SLOW_READER_FLOOR = 64 * 1024
+
+_IDLE, _HEAD, _BODY, _LINGER = "idle", "head", "body", "linger"
+_METHODS = {m: m for m in (b"GET", b"POST", b"DELETE", b"HEAD", b"OPTIONS", b"PUT", b"PATCH")}
+
+
+def _default_max_connections() -> int:
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return DEFAULT_MAX_CONNECTIONS
+    if soft == resource.RLIM_INFINITY:
+        return DEFAULT_MAX_CONNECTIONS
+    return max(1, min(DEFAULT_MAX_CONNECTIONS, soft - 64))
+
+
 class _Connection(asyncio.Protocol):
     """One TCP connection: bytes in, the core's output out.
 
     The HTTP/1.1 engine is a subclass: :class:`_FastConnection` (streamcore's
     own strict parser and framing, the default) or :class:`_H11Connection`
     (h11, the reference engine).
+
+    Time limits: one deadline for the inbound side (head, keep-alive idle,
+    body progress, linger) and one for the outbound side (write stall), served
+    by a single timer that may fire early and re-arms (the core's early-not-late
+    rule); no timer exists while a response is in progress and nothing is
+    owed, so idle SSE streams cost none.
     """
+
+    __slots__ = (
+        "hub", "transport", "xid", "closed", "out", "out_bytes", "sent_pending", "close_after_flush",
+        "discarding", "phase", "phase_at", "linger_at", "stalled_at", "timer",
+        "reading_paused", "responded", "streaming", "method", "target",
+    )
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
         self.hub = hub
         self.transport: asyncio.Transport | None = None
         self.xid: int | None = None
         self.closed = False
-        self.out: list[bytes] = []
+        self.out: list[bytes] | None = None  # None rather than [] when empty: an idle stream keeps no list
+        self.out_bytes = 0  # bytes in self.out
+        self.sent_pending = 0  # the transport's buffer after the last flush (counted in hub._out_total)
         self.close_after_flush = False
+        # discarding: inbound bytes are read and dropped; set when a response
+        # closes with the request body unread, so that flush() half-closes and
+        # lingers instead of closing (nginx lingering_close).
+        self.discarding = False
+        self.phase: str | None = _HEAD  # what the inbound deadline guards, None while responding
+        self.phase_at = 0.0
+        self.linger_at = 0.0
+        self.stalled_at: float | None = None  # writing paused since
+        self.timer: asyncio.TimerHandle | None = None
+        self.reading_paused = False
+        self.responded = False  # the current exchange's response head is out
+        self.streaming = False
+        self.method = b""
+        self.target = b""  # kept for the access log only
         self._doc: bytes | None = None  # oauth: a metadata document to answer at the request's end
         self._held = False  # oauth: the head waits for its token to be introspected
 
+    # -- connection lifetime ----------------------------------------------------
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        hub = self.hub
+        admitted = transport in hub._pending  # counted already, by _Admission
+        hub._pending.discard(transport)  # type: ignore[arg-type]
+        if not admitted and not hub._admit(transport):
+            self.closed = True
+            return
+        hub._conns.add(self)
+        self.phase_at = hub._now()
+        self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        hub = self.hub
+        hub._conns.discard(self)
+        hub._out_total -= self.sent_pending
+        self.sent_pending = 0
+        self._drop_out()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.xid is not None:
             xid, self.xid = self.xid, None
-            self.hub._route.pop(xid, None)
-            self.hub.core.connection_lost(xid, self.hub._now())
-            self.hub._drain()
+            hub._route.pop(xid, None)
+            hub.core.connection_lost(xid, now=hub._now())
+            hub._drain()
 
     def pause_writing(self) -> None:
+        self.stalled_at = self.hub._now()
+        self._arm()
         if self.xid is not None:
             self.hub.core.pause_writing(self.xid)
 
     def resume_writing(self) -> None:
+        self.stalled_at = None
+        self._account()
         if self.xid is not None:
-            self.hub.core.resume_writing(self.xid, self.hub._now())
+            self.hub.core.resume_writing(self.xid, now=self.hub._now())
             self.hub._drain()
 
-    def _bad_request_bytes(self, status: int) -> bytes:
-        body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad HTTP request"}}'
+    # -- deadlines ----------------------------------------------------------------
+
+    def _deadline(self) -> float | None:
+        hub = self.hub
+        at: float | None = None
+        phase = self.phase
+        if phase is not None:
+            if phase is _LINGER:
+                at = min(self.phase_at + hub.linger_timeout, self.linger_at + hub.linger_time)
+            else:
+                at = self.phase_at + (hub.head_timeout if phase is _HEAD else
+                                      hub.keep_alive_timeout if phase is _IDLE else hub.body_timeout)
+        if self.stalled_at is not None:
+            w = self.stalled_at + hub.write_timeout
+            at = w if at is None else min(at, w)
+        return at
+
+    def _arm(self) -> None:
+        if self.closed:
+            return
+        at = self._deadline()
+        if at is None:
+            return  # a timer already armed fires, finds nothing due, and is not re-armed
+        if self.timer is not None:
+            if self.timer.when() <= at:
+                return  # fires early and re-arms
+            self.timer.cancel()
+        self.timer = self.hub._loop_().call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.closed:
+            return
+        now = self.hub._now()
+        at = self._deadline()
+        if at is None:
+            return
+        if now < at:
+            self._arm()
+            return
+        if self.stalled_at is not None and now >= self.stalled_at + self.hub.write_timeout:
+            log.debug("write timeout: the peer has not read for %.1fs", self.hub.write_timeout)
+            self._abort()
+            return
+        phase = self.phase
+        log.debug("%s timeout on a connection from %s", phase,
+                  self.transport.get_extra_info("peername") if self.transport is not None else None)
+        if phase is _HEAD and self.xid is None and self._has_partial_head():
+            self._refuse(408, b"Request head timeout")
+        elif phase is _BODY and self.xid is not None and not self.responded:
+            self._refuse(408, b"Request body timeout")
+        else:  # idle keep-alive, linger, a fresh connection that never spoke: close quietly
+            self._abort() if phase is _BODY else self._close_now()
+
+    def _has_partial_head(self) -> bool:  # pragma: no cover - engine-specific
+        raise NotImplementedError
+
+    def _inbound(self) -> int:  # pragma: no cover - engine-specific
+        raise NotImplementedError
+
+    # -- output -------------------------------------------------------------------
+
+    def _error_bytes(self, status: int, message: bytes, *, retry_after: bool = False) -> bytes:
+        body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"%s"}}' % message
         return (
-            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-            b"connection: close\r\n\r\n" % (status, _REASONS.get(status, b""), len(body))
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%s"
+            b"connection: close\r\n\r\n" % (status, _REASONS.get(status, b""), len(body),
+                                            b"retry-after: 1\r\n" if retry_after else b"")
         ) + body
+
+    def _bad_request_bytes(self, status: int) -> bytes:
+        return self._error_bytes(status, b"Bad HTTP request")
+
+    def _refuse(self, status: int, message: bytes) -> None:
+        """Answer an HTTP-level error outside the core and close (lingering if
+        the request is unread), forgetting the exchange."""
+        if self.xid is not None:
+            xid, self.xid = self.xid, None
+            self.hub._route.pop(xid, None)
+            self.hub.core.connection_lost(xid, now=self.hub._now())
+        t = self.transport
+        if t is None or self.closed:
+            return
+        self._drop_out()
+        t.write(self._error_bytes(status, message))
+        if t.can_write_eof():
+            # Half-close and discard what the client still sends, so it reads
+            # the answer instead of a reset (as after a 413).
+            t.write_eof()
+            self._linger(t)
+        else:
+            self.closed = True
+            t.close()
+        self.hub._drain()
+
+    def _drop_out(self) -> None:
+        """Forget queued output (its bytes leave the global account)."""
+        self.hub._out_total -= self.out_bytes
+        self.out = None
+        self.out_bytes = 0
+
+    def _linger(self, t: asyncio.Transport) -> None:
+        self.discarding = True
+        self.phase = _LINGER
+        self.phase_at = self.linger_at = self.hub._now()
+        if self.reading_paused:
+            self.reading_paused = False
+            t.resume_reading()
+        self._arm()
+
+    def _close_now(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
+    def _abort(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self._drop_out()
+            self.transport.abort()
+
+    def _overflow(self, why: str) -> None:
+        log.warning("aborting a connection whose peer reads too slowly (%s)", why)
+        xid, self.xid = self.xid, None
+        self._abort()
+        if xid is not None:
+            # Now, not when the transport reports the loss: a handler that
+            # never yields keeps producing, and the core must know the stream
+            # is detached (kept for replay with an event store, else dropped).
+            self.hub._route.pop(xid, None)
+            self.hub.core.connection_lost(xid, now=self.hub._now())
 
     def _close_later(self) -> None:
         self.close_after_flush = True
@@ -294,45 +524,112 @@ class _Connection(asyncio.Protocol):
     def _write(self, data: bytes | None) -> None:
         # Output is gathered while the hub drains the core and written once
         # per loop iteration (flush): one send() per response instead of one
-        # per head, body and end (uvloop's write-coalescing advice).
+        # per head, body and end (uvloop's write-coalescing advice). It is
+        # accounted here, where it is queued, so output produced in a burst
+        # (a handler that never yields) meets max_write_buffer as well.
         if data and not self.closed:
-            if not self.out:
+            if self.out is None:
                 self.hub._dirty.append(self)
-            self.out.append(data)
+                self.out = [data]
+            else:
+                self.out.append(data)
+            n = len(data)
+            self.out_bytes += n
+            hub = self.hub
+            hub._out_total += n
+            mine = self.out_bytes + self.sent_pending
+            if mine > hub.max_write_buffer:
+                self._overflow(f"{mine} bytes unsent, max_write_buffer {hub.max_write_buffer}")
+            elif hub._out_total > hub.max_total_write_buffer and mine > _SLOW_READER_FLOOR:
+                self._overflow(f"{hub._out_total} bytes unsent in all, max_total_write_buffer "
+                               f"{hub.max_total_write_buffer}")
+
+    def _account(self) -> None:
+        """Re-read the transport's buffer size into the global account."""
+        t = self.transport
+        size = t.get_write_buffer_size() if t is not None and not self.closed else 0
+        self.hub._out_total += size - self.sent_pending
+        self.sent_pending = size
 
     def flush(self) -> None:
-        out, self.out = self.out, []
+        out, self.out = self.out, None
+        hub = self.hub
+        hub._out_total -= self.out_bytes
+        self.out_bytes = 0
         t = self.transport
-        if out and t is not None and not self.closed:
+        if t is None or self.closed:
+            return
+        if out:
             t.write(out[0] if len(out) == 1 else b"".join(out))
-            if t.get_write_buffer_size() > self.hub.max_write_buffer:
-                log.warning("aborting a connection whose peer reads too slowly")
-                t.abort()
-        if self.close_after_flush and t is not None and not self.closed:
-            t.close()
-            self.closed = True
+            self._account()
+            if self.sent_pending > hub.max_write_buffer:
+                self._overflow(f"{self.sent_pending} bytes unsent, max_write_buffer {hub.max_write_buffer}")
+                return
+        if self.close_after_flush:
+            if self.discarding and t.can_write_eof():
+                # The request body is unread: half-close and discard what the
+                # client still sends, so it can read our answer instead of
+                # meeting a reset (nginx lingering_close).
+                t.write_eof()
+                self._linger(t)
+            else:
+                self.closed = True
+                t.close()
 
-    def _auth_hold(self, method: bytes, target: bytes, headers: Any, resume: Callable[[], None]) -> bool:
+    def _discard(self, data: bytes) -> None:
+        self.phase_at = self.hub._now()  # linger: progress resets the between-reads limit
+
+    def _response_started(self, status: int) -> None:
+        self.responded = True
+        self.phase = None  # no inbound deadline while we answer
+        hub = self.hub
+        if hub.access_log:
+            peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+            who = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
+            _access.info('%s "%s %s" %d', who, self.method.decode("latin-1"),
+                         self.target.decode("latin-1"), status)
+
+    def _next_request(self, buffered: int) -> None:
+        """The response is done and the connection kept: wait for the next request."""
+        self.responded = False
+        self.streaming = False
+        self.phase = _HEAD if buffered else _IDLE
+        self.phase_at = self.hub._now()
+        self._arm()
+        if self.reading_paused and buffered <= self.hub.max_inbound_buffer and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _maybe_pause(self, buffered: int) -> None:
+        """Inbound backpressure: bytes past a response in progress wait in the
+        engine; stop reading once they exceed max_inbound_buffer."""
+        if buffered > self.hub.max_inbound_buffer and not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def _auth_hold(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], has_body: bool) -> bool:
         """OAuth (docs/auth.md): True if the adapter takes this head: the PRM document, or a held token check."""
         auth = self.hub.auth
-        if auth is None:
-            return False
+        assert auth is not None
         self._doc = auth.document(method, target)
         if self._doc is not None:
+            self.method = _METHODS.get(method, method)
             return True
         pending = auth.prepare(headers)
         if pending is None:
             return False
         self._held = True
-        if self.transport is not None:
+        paused = False
+        if self.transport is not None and not self.reading_paused:
             self.transport.pause_reading()
+            paused = True
 
         def done(_: Any) -> None:
             self._held = False
             if not self.closed:
-                if self.transport is not None:
+                if paused and self.transport is not None:
                     self.transport.resume_reading()
-                resume()
+                self._started_request(method, target, headers, has_body, checked=True)
                 self._process()
         asyncio.ensure_future(pending).add_done_callback(done)
         return True
@@ -345,7 +642,50 @@ class _Connection(asyncio.Protocol):
         self.data(ResponseData(-1, doc))
         self.end(ResponseEnd(-1))
 
-    def _process(self) -> None:  # pragma: no cover - abstract
+    def _process(self) -> None:  # pragma: no cover - engine-specific
+        raise NotImplementedError
+
+    def _started_request(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
+                         has_body: bool, checked: bool = False) -> int:
+        hub = self.hub
+        if hub.auth is not None and not checked and self._auth_hold(method, target, headers, has_body):
+            return -1  # answered by the adapter, or resumed once the token is introspected
+        # Interned: an idle stream keeps no bytes of its own (RSS per stream).
+        self.method = _METHODS.get(method, method)
+        if hub.access_log:
+            self.target = target
+        self.responded = False
+        self.phase = _BODY if has_body else None
+        self.phase_at = hub._now()
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        client = peer[0] if isinstance(peer, tuple) and peer else None  # for max_sessions_per_client
+        xid = hub.core.receive_request(method, target, headers, now=self.phase_at, client=client)
+        self.xid = xid
+        hub._route[xid] = self
+        if self.phase is None and self.stalled_at is None and self.timer is not None:
+            # Nothing to time while we answer: drop the head timer now rather
+            # than keep one (and two floats) per idle stream until it fires.
+            self.timer.cancel()
+            self.timer = None
+            self.phase_at = 0.0
+        else:
+            self._arm()
+        return xid
+
+    def shutdown_stream(self, retry_ms: int) -> bool:
+        """End a streaming (SSE) response now with ``retry`` advice and close;
+        True if there was one. The core sees the connection lost: in the session
+        era the stream detaches and the client resumes with Last-Event-ID."""
+        if self.closed or not self.streaming or self.xid is None:
+            return False
+        self._write_stream_end(b"retry: %d\n\n" % retry_ms)
+        xid, self.xid = self.xid, None
+        self.hub._route.pop(xid, None)
+        self.hub.core.connection_lost(xid, now=self.hub._now())
+        self._close_later()
+        return True
+
+    def _write_stream_end(self, data: bytes) -> None:  # pragma: no cover - engine-specific
         raise NotImplementedError
 
     # engine-specific
@@ -362,174 +702,290 @@ class _Connection(asyncio.Protocol):
 class _FastConnection(_Connection):
     """streamcore's own HTTP/1.1 engine (:mod:`streamcore._http11`)."""
 
+    __slots__ = ("http",)
+
     def __init__(self, hub: "StreamableHttpServer") -> None:
         super().__init__(hub)
         self.http = Http11Connection(max_head_size=hub.max_head_size)
 
     def data_received(self, data: bytes) -> None:
+        if self.discarding:
+            self._discard(data)
+            return
+        if self.phase is _IDLE:
+            self.phase = _HEAD
+            self.phase_at = self.hub._now()
+        elif self.phase is _BODY:
+            self.phase_at = self.hub._now()
         self.http.receive_data(data)
         self._process()
 
     def eof_received(self) -> bool | None:
+        if self.discarding:
+            return None  # the transport closes
         self.http.receive_data(b"")
         self._process()
         return None
+
+    def _has_partial_head(self) -> bool:
+        return self.http.buffered > 0
+
+    def _inbound(self) -> int:
+        return self.http.buffered
 
     def _process(self) -> None:
         hub = self.hub
         core = hub.core
         http = self.http
-        while not self.closed and not self._held:
+        while not self.closed and not self.discarding and not self._held:
             try:
                 ev = http.next_event()
             except Http11Error as exc:
-                if self.transport is not None:
-                    if self.xid is None:
-                        self.transport.write(self._bad_request_bytes(exc.status_hint))
-                    self.transport.close()
-                self.closed = True
+                if self.xid is None or not self.responded:
+                    self._refuse(exc.status_hint, b"Bad HTTP request")
+                else:
+                    self._abort()
                 break
             if isinstance(ev, bytes):
                 if self.xid is not None:
                     core.receive_body(self.xid, ev)
             elif isinstance(ev, RequestHead):
-                if not self._auth_hold(ev.method, ev.target, ev.headers, functools.partial(self._head_in, ev)):
-                    self._head_in(ev)
+                self._started_request(ev.method, ev.target, ev.headers, http.expecting_body)
+                if ev.expect_continue:
+                    hub._drain()  # a refusal at the head is routed now ...
+                    if not self.responded and not self.closed:  # ... and then no 100 (RFC 9110 10.1.1)
+                        self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
             elif ev is END:
+                if self.phase is _BODY:
+                    self.phase = None
                 if self._doc is not None:
                     self._answer_doc()
                 elif self.xid is not None:
-                    core.receive_end(self.xid, hub._now())
-            elif ev is NEED_DATA or ev is PAUSED:
+                    core.receive_end(self.xid, now=hub._now())
+            elif ev is NEED_DATA:
+                break
+            elif ev is PAUSED:
+                self._maybe_pause(http.buffered)
                 break
             else:  # CLOSED: the client finished between requests
-                if self.transport is not None:
-                    self.transport.close()
-                self.closed = True
+                self._close_now()
                 break
         hub._drain()
 
-    def _head_in(self, ev: RequestHead) -> None:
-        hub = self.hub
-        xid = hub.core.receive_request(ev.method, ev.target, ev.headers, hub._now())
-        self.xid = xid
-        hub._route[xid] = self
-        if ev.expect_continue:
-            self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
     def head(self, ev: ResponseHead) -> None:
+        self._response_started(ev.status)
+        self.streaming = ev.streaming
         self._write(self.http.response_head(ev.status, ev.headers, streaming=ev.streaming))
 
     def data(self, ev: ResponseData) -> None:
         data = ev.data
-        if self.http.chunked_output:
+        http = self.http
+        if http.chunked_output:
             # Frame as three pieces rather than with encode_chunk: flush() joins
             # the pieces anyway, so the event bytes are copied once, not twice.
             if data:
                 self._write(b"%x\r\n" % len(data))
                 self._write(data)
                 self._write(b"\r\n")
+        elif not http.body_suppressed:  # HEAD: no body (RFC 9110 9.3.2)
+            self._write(data)
+
+    def _write_stream_end(self, data: bytes) -> None:
+        http = self.http
+        if http.chunked_output:
+            self._write(b"%x\r\n%s\r\n" % (len(data), data))
         else:
             self._write(data)
+        self._write(http.response_end())
 
     def end(self, ev: ResponseEnd) -> None:
         http = self.http
         self._write(http.response_end())
         self.hub._route.pop(ev.xid, None)
-        if ev.close or not http.keep_alive:
+        if ev.close or not http.keep_alive or self.hub._closing:
             self.xid = None
+            if not http.request_complete:
+                self.discarding = True  # bytes still coming belong to the refused body: linger
             self._close_later()
             return
         if http.request_complete:
             http.start_next_cycle()
             self.xid = None
+            self._next_request(http.buffered)
             if http.has_buffered:  # a pipelined request is already here
                 asyncio.get_running_loop().call_soon(self._process)
 
 
 class _H11Connection(_Connection):
-    """The h11 engine: slower, and the reference our own engine is tested against."""
+    """The h11 engine: slower, and the reference our own engine is tested against.
+
+    Held to the guarantees of our engine: a request with both Content-Length
+    and Transfer-Encoding closes the connection after its response (RFC 9112
+    6.1; h11 would keep it alive), a HEAD response carries no body, any
+    exception from h11 (e.g. ``int()`` on an endless Content-Length) is a 400,
+    request targets are checked as our engine checks them, and huge chunk sizes
+    meet the body timeout and ``max_body_size``. h11 recognises a lone LF as a
+    line terminator (RFC 9112 2.2 allows it); our engine refuses it.
+    """
+
+    __slots__ = ("h11", "must_close")
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
         super().__init__(hub)
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=hub.max_head_size)
+        self.must_close = False  # Content-Length with Transfer-Encoding: close after the response
 
     def data_received(self, data: bytes) -> None:
+        if self.discarding:
+            self._discard(data)
+            return
+        if self.phase is _IDLE:
+            self.phase = _HEAD
+            self.phase_at = self.hub._now()
+        elif self.phase is _BODY:
+            self.phase_at = self.hub._now()
         self.h11.receive_data(data)
         self._process()
 
     def eof_received(self) -> bool | None:
+        if self.discarding:
+            return None
         self.h11.receive_data(b"")
         self._process()
         return None
 
+    def _has_partial_head(self) -> bool:
+        return bool(self.h11.trailing_data[0])
+
+    def _inbound(self) -> int:
+        return len(self.h11.trailing_data[0])
+
     def _process(self) -> None:
         hub = self.hub
         core = hub.core
-        while not self.closed and not self._held:
+        conn = self.h11
+        while not self.closed and not self.discarding and not self._held:
             try:
-                ev = self.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                if self.transport is not None:
-                    if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                        self.transport.write(self._bad_request_bytes(exc.error_status_hint))
-                    self.transport.close()
-                self.closed = True
-                return
-            if ev is h11.NEED_DATA or ev is h11.PAUSED:
+                ev = conn.next_event()
+                if isinstance(ev, h11.Request):
+                    _check_h11_request(ev)
+            except Exception as exc:  # h11.RemoteProtocolError, or ValueError from int() on peer digits
+                status = getattr(exc, "error_status_hint", 400)
+                if self.xid is None or not self.responded:
+                    self._refuse(status, b"Bad HTTP request")
+                else:
+                    self._abort()
+                break
+            if ev is h11.NEED_DATA:
+                break
+            if ev is h11.PAUSED:
+                self._maybe_pause(len(conn.trailing_data[0]))
                 break
             if isinstance(ev, h11.Request):
-                if not self._auth_hold(ev.method, ev.target, ev.headers, functools.partial(self._head_in, ev)):
-                    self._head_in(ev)
+                names = {n for n, _ in ev.headers}
+                self.must_close = b"content-length" in names and b"transfer-encoding" in names
+                self._started_request(ev.method, ev.target, list(ev.headers), conn.their_state is h11.SEND_BODY)
+                if conn.they_are_waiting_for_100_continue:
+                    hub._drain()
+                    if not self.responded and not self.closed:
+                        self._write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
             elif isinstance(ev, h11.Data):
                 if self.xid is not None:
                     core.receive_body(self.xid, ev.data)
             elif isinstance(ev, h11.EndOfMessage):
+                if self.phase is _BODY:
+                    self.phase = None
                 if self._doc is not None:
                     self._answer_doc()
                 elif self.xid is not None:
-                    core.receive_end(self.xid, hub._now())
-                if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
-                    self.h11.start_next_cycle()
+                    core.receive_end(self.xid, now=hub._now())
+                if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                    conn.start_next_cycle()
                     self.xid = None
+                    self._next_request(len(conn.trailing_data[0]))
             elif isinstance(ev, h11.ConnectionClosed):
-                if self.transport is not None:
-                    self.transport.close()
+                self._close_now()
                 break
         hub._drain()
 
-    def _head_in(self, ev: h11.Request) -> None:
-        hub = self.hub
-        xid = hub.core.receive_request(ev.method, ev.target, ev.headers, hub._now())
-        self.xid = xid
-        hub._route[xid] = self
-
     def head(self, ev: ResponseHead) -> None:
+        self._response_started(ev.status)
+        self.streaming = ev.streaming
+        headers = ev.headers
+        if self.must_close or self.hub._closing:
+            headers = [*headers, (b"connection", b"close")]
         # h11 frames a response without Content-Length as chunked on HTTP/1.1.
         self._write(self.h11.send(h11.Response(
-            status_code=ev.status, headers=ev.headers, reason=_REASONS.get(ev.status, b""))))
+            status_code=ev.status, headers=headers, reason=_REASONS.get(ev.status, b""))))
 
     def data(self, ev: ResponseData) -> None:
+        if self.method == b"HEAD":
+            return  # h11 refuses a body on a HEAD response (RFC 9110 9.3.2)
         self._write(self.h11.send(h11.Data(data=ev.data)))
 
-    def end(self, ev: ResponseEnd) -> None:
+    def _write_stream_end(self, data: bytes) -> None:
+        self._write(self.h11.send(h11.Data(data=data)))
         self._write(self.h11.send(h11.EndOfMessage()))
+
+    def end(self, ev: ResponseEnd) -> None:
+        conn = self.h11
+        self._write(conn.send(h11.EndOfMessage()))
         self.hub._route.pop(ev.xid, None)
-        if ev.close or self.h11.our_state is h11.MUST_CLOSE:
+        if ev.close or conn.our_state is h11.MUST_CLOSE or self.must_close or self.hub._closing:
             self.xid = None
+            if conn.their_state is h11.SEND_BODY:
+                self.discarding = True
             self._close_later()
             return
-        if self.h11.their_state is h11.DONE:
-            self.h11.start_next_cycle()
+        if conn.their_state is h11.DONE:
+            conn.start_next_cycle()
             self.xid = None
+            self._next_request(len(conn.trailing_data[0]))
             asyncio.get_running_loop().call_soon(self._process)
+
+
+def _check_h11_request(ev: h11.Request) -> None:
+    """The request-target checks of our engine (RFC 9112 3.2), for h11's events."""
+    if target_form(ev.method, ev.target) is None:
+        raise h11.RemoteProtocolError("malformed request target", 400)
+    for name, value in ev.headers:
+        if name == b"content-length" and len(value) > MAX_CONTENT_LENGTH_DIGITS:
+            raise h11.RemoteProtocolError("Content-Length too long", 400)
+
+
+class _Admission(asyncio.Protocol):
+    """The first protocol when HTTP/2 shares the port: the connection cap and
+    the head timeout apply before the HTTP/2 sniffer (which waits for the first
+    bytes to choose) hands the connection to a protocol; then it steps aside."""
+
+    __slots__ = ("hub", "inner")
+
+    def __init__(self, hub: "StreamableHttpServer", inner: asyncio.Protocol) -> None:
+        self.hub = hub
+        self.inner = inner
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        hub = self.hub
+        if not hub._admit(transport):
+            return
+        hub._pending.add(transport)  # type: ignore[arg-type]
+        hub._loop_().call_later(hub.head_timeout, hub._expire_pending, transport, self.inner)
+        transport.set_protocol(self.inner)
+        self.inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass  # refused at admission
 
 
 _ENGINES = {"fast": _FastConnection, "h11": _H11Connection}
 
 
 class StreamableHttpServer:
-    """Serve an :class:`App` over Streamable HTTP on asyncio."""
+    """Serve an :class:`App` over Streamable HTTP on asyncio.
+
+    Every limit is a keyword with a default (``DEFAULT_*`` in this module,
+    precedents cited there); ``docs/aio.md`` lists them.
+    """
 
     def __init__(
         self,
@@ -537,8 +993,19 @@ class StreamableHttpServer:
         config: ServerConfig | None = None,
         *,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+        max_total_write_buffer: int = DEFAULT_MAX_TOTAL_WRITE_BUFFER,
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
+        max_inbound_buffer: int = DEFAULT_MAX_INBOUND_BUFFER,
+        max_connections: int | None = None,
+        head_timeout: float = DEFAULT_HEAD_TIMEOUT,
+        keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+        linger_time: float = DEFAULT_LINGER_TIME,
+        linger_timeout: float = DEFAULT_LINGER_TIMEOUT,
+        shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
         request_timeout: float | None = None,
+        access_log: bool = False,
         http1: str = "fast",
         request_state: StateSealer | None = None,
         http2: bool | None = None,
@@ -548,12 +1015,34 @@ class StreamableHttpServer:
         self.auth = auth  # OAuth resource server: PRM document, token introspection (docs/auth.md)
         if http1 not in _ENGINES:
             raise ValueError(f"http1 must be one of {sorted(_ENGINES)}")
+        for name, value in (("max_write_buffer", max_write_buffer), ("max_total_write_buffer", max_total_write_buffer),
+                            ("max_head_size", max_head_size), ("max_inbound_buffer", max_inbound_buffer),
+                            ("max_connections", 1 if max_connections is None else max_connections)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, not {value!r}")
+        for name, t in (("head_timeout", head_timeout), ("keep_alive_timeout", keep_alive_timeout),
+                        ("body_timeout", body_timeout), ("write_timeout", write_timeout),
+                        ("linger_time", linger_time), ("linger_timeout", linger_timeout),
+                        ("shutdown_grace", shutdown_grace)):
+            if not isinstance(t, (int, float)) or isinstance(t, bool) or not t >= 0:
+                raise ValueError(f"{name} must be a number >= 0, not {t!r}")
         self._engine = _ENGINES[http1]
         self.max_head_size = max_head_size
         self.app = app
         self.core = Server(config)
         self.max_write_buffer = max_write_buffer
+        self.max_total_write_buffer = max_total_write_buffer
+        self.max_inbound_buffer = max_inbound_buffer
+        self.max_connections = _default_max_connections() if max_connections is None else max_connections
+        self.head_timeout = float(head_timeout)
+        self.keep_alive_timeout = float(keep_alive_timeout)
+        self.body_timeout = float(body_timeout)
+        self.write_timeout = float(write_timeout)
+        self.linger_time = float(linger_time)
+        self.linger_timeout = float(linger_timeout)
+        self.shutdown_grace = float(shutdown_grace)
         self.request_timeout = request_timeout
+        self.access_log = access_log
         #: Seals 2026-07-28 ``requestState`` (MRTR); give every instance the same keys.
         self.request_state = request_state if request_state is not None else StateSealer.ephemeral()
         self._route: dict[int, _Connection] = {}
@@ -562,10 +1051,17 @@ class StreamableHttpServer:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._draining = False
+        self._draining = 0  # nesting depth of _drain
         self._dirty: list[_Connection] = []
         self._flush_handle: asyncio.Handle | None = None
         self._spawned = False  # a handler task was started during this drain
+        self._conns: set[_Connection] = set()
+        self._pending: set[asyncio.Transport] = set()  # admitted, protocol not chosen yet (HTTP/2 sniffing)
+        self._out_total = 0  # unsent output of all connections (queued + in transports)
+        self._servers: list[asyncio.base_events.Server] = []
+        self._closing = False
+        self._full_logged_at = -1e9
+        self._emfile_logged_at = -1e9
         # HTTP/2 on the same port (streamcore.aio._h2server): None = when h2 is installed.
         self._http2, self._h2_config = http2, h2_config
         self.h2_listener: Any = None
@@ -574,9 +1070,33 @@ class StreamableHttpServer:
         loop = self._loop or asyncio.get_running_loop()
         return loop.time()
 
+    def _loop_(self) -> asyncio.AbstractEventLoop:
+        return self._loop or asyncio.get_running_loop()
+
+    @property
+    def connections(self) -> int:
+        """Open connections (those over ``max_connections`` are refused and not counted)."""
+        return len(self._conns)
+
+    @property
+    def buffered_input(self) -> int:
+        """Bytes received and not yet parsed, over all connections (each is held
+        near ``max_inbound_buffer`` by pausing its reading). O(connections)."""
+        return sum(c._inbound() for c in self._conns)
+
+    @property
+    def buffered_output(self) -> int:
+        """Bytes of output not yet sent, over all connections (``max_total_write_buffer`` caps it)."""
+        return self._out_total
+
     async def start(self, host: str = "127.0.0.1", port: int = 8000, **kw: Any) -> asyncio.base_events.Server:
-        """Listen; returns the asyncio server (its ``sockets`` tell the bound port)."""
-        self._loop = asyncio.get_running_loop()
+        """Listen; returns the asyncio server (its ``sockets`` tell the bound port).
+
+        Also installs a loop exception handler that turns asyncio's per-accept
+        "out of system resource" tracebacks (EMFILE, ENFILE) into one log line
+        per 10 s; asyncio already backs off accepting for 1 s each time.
+        """
+        self._loop = loop = asyncio.get_running_loop()
         engine = self._engine
         factory: Callable[[], asyncio.Protocol] = lambda: engine(self)
         if self._http2 is not False:
@@ -586,15 +1106,137 @@ class StreamableHttpServer:
                 if self._http2:
                     raise
             else:
-                factory = listen_h2(self, factory, kw, config=self._h2_config)
-        return await self._loop.create_server(factory, host, port, **kw)
+                sniff = listen_h2(self, factory, kw, config=self._h2_config)
+                factory = lambda: _Admission(self, sniff())  # noqa: E731
+        srv = await loop.create_server(factory, host, port, **kw)
+        self._servers.append(srv)
+        previous = loop.get_exception_handler()
+        if getattr(previous, "_streamcore_hub", None) is None:
+            def handler(lp: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+                if context.get("message") == "socket.accept() out of system resource":
+                    now = lp.time()
+                    if now - self._emfile_logged_at >= 10.0:
+                        self._emfile_logged_at = now
+                        log.error("cannot accept connections: %s (%d open); retrying every second",
+                                  context.get("exception"), len(self._conns))
+                    return
+                handle = context.get("handle")
+                if (isinstance(context.get("exception"), (ValueError, OSError)) and "_start_serving" in repr(handle)
+                        and not any(s.is_serving() for s in self._servers)):
+                    # asyncio's accept backoff firing after the listener closed
+                    # (shutdown while out of descriptors): nothing to resume.
+                    return
+                if previous is not None:
+                    previous(lp, context)
+                else:
+                    lp.default_exception_handler(context)
+            handler._streamcore_hub = self  # type: ignore[attr-defined]
+            loop.set_exception_handler(handler)
+        return srv
+
+    def _open_count(self) -> int:
+        h2 = self.h2_listener
+        return len(self._conns) + len(self._pending) + (len(h2.connections) if h2 is not None else 0)
+
+    def _admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Below max_connections (and not shutting down), or answer 503 and close."""
+        if not self._closing and self._open_count() >= self.max_connections and self._pending:
+            # Connections admitted but since handed to HTTP/2 are counted twice
+            # until their head timer: recount before refusing.
+            self._pending = {t for t in self._pending
+                             if not t.is_closing() and not isinstance(t.get_protocol(), _Connection)}
+        if self._closing or self._open_count() >= self.max_connections:
+            # Over the cap (uvicorn's --limit-concurrency answers 503 the same way).
+            if not self._closing:
+                self._note_full()
+            body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Server busy"}}'
+            transport.write(  # type: ignore[attr-defined]
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                b"retry-after: 1\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+            transport.close()
+            return False
+        return True
+
+    def _expire_pending(self, transport: asyncio.Transport, sniffer: asyncio.Protocol) -> None:
+        """Head timeout of a connection that never said which protocol it speaks."""
+        self._pending.discard(transport)
+        if transport.get_protocol() is sniffer and not transport.is_closing():
+            log.debug("head timeout before the first bytes of a connection")
+            transport.close()
+
+    def _note_full(self) -> None:
+        now = self._now()
+        if now - self._full_logged_at >= 10.0:
+            self._full_logged_at = now
+            log.warning("connection refused with 503: %d open connections (max_connections)", len(self._conns))
+
+    async def aclose(self, grace: float | None = None) -> None:
+        """Shut down gracefully and within bounds: stop accepting; end GET streams
+        at once with ``retry`` advice (clients resume, elsewhere); let in-flight
+        handlers finish for ``grace`` seconds (default ``shutdown_grace``), then
+        cancel them; end every remaining stream the same way; close every
+        connection. Cancelling ``aclose`` itself (a second Ctrl-C) aborts at once."""
+        grace = self.shutdown_grace if grace is None else grace
+        self._closing = True
+        retry_ms = self.core.config.retry_ms or 1000
+        try:
+            for srv in self._servers:
+                srv.close()
+            if self.h2_listener is not None:
+                self.h2_listener.goaway(grace)  # GOAWAY with the last stream id to every HTTP/2 peer
+            self._flush()
+            for conn in list(self._conns):
+                if conn.xid is None and not conn.close_after_flush:
+                    conn._close_now()  # idle keep-alive
+                elif conn.method == b"GET":
+                    conn.shutdown_stream(retry_ms)
+            self._drain()
+            self._flush()
+            tasks = [t for t in self._tasks.values() if not t.done()]
+            if tasks:
+                _, pending = await asyncio.wait(tasks, timeout=grace)
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    await asyncio.wait(pending, timeout=1.0)
+            for conn in list(self._conns):
+                conn.shutdown_stream(retry_ms)
+            self._drain()
+            self._flush()
+            for conn in list(self._conns):
+                if conn.xid is not None or not conn.close_after_flush:
+                    conn._close_now()
+            # Let transports deliver what is buffered (bounded by the grace too).
+            deadline = self._now() + max(grace, 0.1)
+            while self._conns and self._now() < deadline:
+                await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            self._abort_all()
+            raise
+        self._abort_all()
+
+    def _abort_all(self) -> None:
+        for t in list(self._tasks.values()):
+            t.cancel()
+        for conn in list(self._conns):
+            conn._abort()
+        for t in list(self._pending):
+            t.abort()
+        self._pending.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = None
 
     # -- the pump ---------------------------------------------------------------
 
     def _drain(self) -> None:
-        if self._draining:
-            return  # re-entered from a handler running inside the loop below
-        self._draining = True
+        # Re-entered from a handler that runs inside the loop below (an eager
+        # task on 3.12+, or a notify from a handler's first step): the nested
+        # call drains too, so output produced in a burst reaches the
+        # connections (and their max_write_buffer check) as it is produced
+        # instead of piling up in the core's queue.
+        self._draining += 1
         try:
             core = self.core
             while (ev := core.next_event()) is not None:
@@ -625,6 +1267,10 @@ class StreamableHttpServer:
                     task = self._tasks.pop(ev.handle, None)
                     if task is not None:
                         task.cancel()
+                    elif self._draining > 1:
+                        # The handler may be starting in the frame below us
+                        # (registered once _start returns): cancel it then.
+                        self._loop_().call_soon(self._cancel_late, ev.handle)
                 elif isinstance(ev, (SubscriptionOpened, SubscriptionClosed)):
                     # Optional hook: an app that wants to know about listen streams.
                     hook = getattr(self.app, "handle_subscription", None)
@@ -640,19 +1286,26 @@ class StreamableHttpServer:
                         if not fut.done():
                             fut.set_exception(ConnectionResetError("session closed"))
         finally:
-            self._draining = False
-            if self._dirty and (self._flush_handle is None or self._spawned):
-                # Flush after the handler tasks started above have run their
-                # first step: a handler that answers without awaiting gets head,
-                # body and end in one send(). A flush already queued is moved
-                # behind the new tasks (several connections can be read in one
-                # loop iteration). SSE heads still go out within the iteration
-                # that follows, i.e. at once.
-                if self._flush_handle is not None:
-                    self._flush_handle.cancel()
-                self._flush_handle = (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
-            self._spawned = False
+            self._draining -= 1
+        if self._draining:
+            return
+        if self._dirty and (self._flush_handle is None or self._spawned):
+            # Flush after the handler tasks started above have run their
+            # first step: a handler that answers without awaiting gets head,
+            # body and end in one send(). A flush already queued is moved
+            # behind the new tasks (several connections can be read in one
+            # loop iteration). SSE heads still go out within the iteration
+            # that follows, i.e. at once.
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+            self._flush_handle = self._loop_().call_soon(self._flush)
+        self._spawned = False
         self._arm_timer()
+
+    def _cancel_late(self, handle: int) -> None:
+        task = self._tasks.pop(handle, None)
+        if task is not None:
+            task.cancel()
 
     def _flush(self) -> None:
         self._flush_handle = None
@@ -669,22 +1322,21 @@ class StreamableHttpServer:
             self._timer = None
         self._timer_at = at
         if at is not None:
-            loop = self._loop or asyncio.get_running_loop()
-            self._timer = loop.call_at(at, self._on_timer)
+            self._timer = self._loop_().call_at(at, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self.core.handle_timer(self._now())
+        self.core.handle_timer(now=self._now())
         self._drain()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         if _EAGER:
             # Python 3.12+: run the handler's first step now; one that answers
             # without awaiting never waits for a loop iteration. Re-entry into
-            # _drain is safe (the outer drain picks up what it queues).
-            task: asyncio.Task[Any] = asyncio.Task(  # type: ignore[call-arg,arg-type]
-                coro, loop=self._loop or asyncio.get_running_loop(), eager_start=True
+            # _drain is safe (the nested drain routes what it queues).
+            task: asyncio.Task[Any] = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+                coro, loop=self._loop_(), eager_start=True
             )
         else:
             task = asyncio.ensure_future(coro)
@@ -698,13 +1350,7 @@ class StreamableHttpServer:
         ctx = RequestContext(self, ev.handle, m.method, params, m.id, ev.session_id, ev.protocol_version,
                              ev.identity, meta if isinstance(meta, dict) else {})
         if ctx.per_request:
-            # Era defaults of 2026-07-28, before the app runs (docs/conformance.md).
-            if m.method in REMOVED_IN_2026:
-                self.core.respond(ev.handle, error=(
-                    _METHOD_NOT_FOUND, f"Method not found: {m.method} (removed in {ev.protocol_version})"),
-                    now=self._now())
-                self._drain()
-                return
+            # The retry of a multi-round-trip request: its state opens, or it is refused.
             if m.method in MRTR_METHODS:
                 try:
                     ctx._round = InputRound.open(m.method, params, self.request_state, now=time.time())
@@ -724,47 +1370,55 @@ class StreamableHttpServer:
         return await self._call_app_once(ctx)
 
     async def _call_app_once(self, ctx: RequestContext) -> Any:
-        if ctx.per_request and ctx.method == "server/discover":
-            try:
-                return await self.app.handle_request(ctx)
-            except McpError as exc:
-                if exc.code != _METHOD_NOT_FOUND:
-                    raise
-            return self._discover()
-        return await self.app.handle_request(ctx)
+        # server/discover (2026-07-28) and initialize (session era) fall back to
+        # the app's declared info when the app does not answer them itself.
+        default = None
+        if ctx.method == "server/discover" and ctx.per_request:
+            default = self._discover
+        elif ctx.method == "initialize" and not ctx.per_request:
+            default = lambda: self._initialize(ctx)  # noqa: E731
+        if default is None:
+            return await self.app.handle_request(ctx)
+        try:
+            return await self.app.handle_request(ctx)
+        except McpError as exc:
+            if exc.code != _METHOD_NOT_FOUND or (ctx.method == "initialize" and not hasattr(self.app, "server_info")):
+                raise
+        return default()
 
-    def _discover(self) -> dict:
-        """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``."""
-        cfg = self.core.config
-        versions: list[str] = []
-        if cfg.modern is not None:
-            versions += cfg.modern.supported_versions
-        if cfg.legacy:
-            versions += reversed(cfg.supported_versions)
+    def _initialize(self, ctx: RequestContext) -> dict[str, Any]:
+        """``initialize`` from the app's declared info: the client's version if served, else the latest."""
+        versions = self.core.config.supported_versions
+        p = ctx.params if isinstance(ctx.params, dict) else {}
+        requested = p.get("protocolVersion")
+        app = self.app
+        caps = getattr(app, "capabilities", None)
+        out: dict[str, Any] = {
+            "protocolVersion": requested if requested in versions else versions[-1],
+            "capabilities": dict(caps) if isinstance(caps, Mapping) else {},
+            "serverInfo": dict(getattr(app, "server_info")),
+        }
+        instructions = getattr(app, "instructions", None)
+        if isinstance(instructions, str):
+            out["instructions"] = instructions
+        return out
+
+    def _discover(self) -> dict[str, Any]:
+        """``server/discover`` from the app's declared ``server_info``/``capabilities``/``instructions``
+        (when ``ServerConfig.server_info`` is set the core answers it and the app never sees it)."""
         app = self.app
         info = getattr(app, "server_info", None)
         caps = getattr(app, "capabilities", None)
         return discover_result(
-            versions, caps if isinstance(caps, Mapping) else {},
+            self.core.config.served_versions, caps if isinstance(caps, Mapping) else {},
             server_info=info if isinstance(info, Mapping) else None,
             instructions=getattr(app, "instructions", None),
         )
-
-    def _complete_result(self, ctx: RequestContext, result: Any) -> Any:
-        """2026-07-28: ``ttlMs``/``cacheScope`` on a cacheable dict result that lacks them (a copy)."""
-        if ctx.method in CACHEABLE_METHODS and isinstance(result, dict) and (
-                "ttlMs" not in result or "cacheScope" not in result):
-            ttl = getattr(self.app, "cache_ttl_ms", 0)
-            scope = getattr(self.app, "cache_scope", "private")
-            result = {"ttlMs": ttl, "cacheScope": scope, **result}
-        return result
 
     async def _run(self, ctx: RequestContext) -> None:
         core = self.core
         try:
             result = await self._call_app(ctx)
-            if ctx.per_request:
-                result = self._complete_result(ctx, result)
         except asyncio.CancelledError:
             self._tasks.pop(ctx.handle, None)
             return
@@ -840,20 +1494,42 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         log.error("task failed", exc_info=task.exception())
 
 
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
                 *, ready: Callable[[int], None] | None = None, http1: str = "fast",
-                ssl: Any = None, http2: bool | None = None, auth: ResourceServer | None = None) -> None:
-    """Run until cancelled. ``ready(port)`` is called once listening. With ``ssl``
-    (an ``ssl.SSLContext``) the port speaks TLS, HTTP/2 chosen by ALPN. ``auth``: the
-    OAuth resource server's adapter part (docs/auth.md)."""
-    hub = StreamableHttpServer(app, config, http1=http1, http2=http2, auth=auth)
+                ssl: Any = None, http2: bool | None = None, **settings: Any) -> None:
+    """Run until cancelled (Ctrl-C under ``asyncio.run``; SIGTERM too, where the
+    loop supports signal handlers), then shut down gracefully within
+    ``shutdown_grace`` (see :meth:`StreamableHttpServer.aclose`). ``ready(port)``
+    is called once listening. With ``ssl`` (an ``ssl.SSLContext``) the port
+    speaks TLS, HTTP/2 chosen by ALPN. ``settings`` are :class:`StreamableHttpServer`
+    keywords (limits, timeouts, ``access_log``).
+
+    ``async with server:`` / ``serve_forever()`` are not used: on Python 3.12.1+
+    their exit waits for every connection to close, which an open SSE stream
+    never does.
+    """
+    hub = StreamableHttpServer(app, config, http1=http1, http2=http2, **settings)
     srv = await hub.start(host, port, ssl=ssl)
     bound = srv.sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[None] = loop.create_future()
+    term = False
+    try:
+        # SIGTERM ends serve() normally, after the same graceful shutdown.
+        loop.add_signal_handler(signal.SIGTERM, _resolve, stop)
+        term = True
+    except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not the main thread, Windows
+        pass
     if ready is not None:
         ready(bound)
     try:
-        async with srv:
-            await srv.serve_forever()
+        await stop  # until SIGTERM, or cancelled (Ctrl-C under asyncio.run)
     finally:
-        if hub.h2_listener is not None:
-            hub.h2_listener.goaway()  # GOAWAY with the last stream id to every HTTP/2 peer
+        if term:
+            loop.remove_signal_handler(signal.SIGTERM)
+        await hub.aclose()

@@ -256,6 +256,10 @@ class EverythingApp:
     async def handle_notification(self, session_id: str | None, method: str, params: Any) -> None:
         return None
 
+    async def handle_session_closed(self, session_id: str, reason: str) -> None:
+        """The seam's optional hook: forget the session's state (no memory kept per ended session)."""
+        self.sessions.pop(session_id, None)
+
     # -- lifecycle and utilities ---------------------------------------------------
 
     def _initialize(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
