@@ -313,6 +313,7 @@ class _Connection(asyncio.Protocol):
         "hub", "transport", "xid", "closed", "out", "out_bytes", "sent_pending", "close_after_flush",
         "discarding", "phase", "phase_at", "linger_at", "stalled_at", "timer",
         "reading_paused", "responded", "streaming", "method", "target",
+        "_doc", "_held",  # OAuth: a PRM document to answer; a head waiting for introspection
     )
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
@@ -637,10 +638,11 @@ class _Connection(asyncio.Protocol):
     def _answer_doc(self) -> None:
         doc, self._doc = self._doc, None
         assert doc is not None
-        self.head(ResponseHead(-1, 200, [(b"content-type", b"application/json"),
-                                         (b"content-length", b"%d" % len(doc)), (b"cache-control", b"max-age=300")]))
-        self.data(ResponseData(-1, doc))
-        self.end(ResponseEnd(-1))
+        self.head(ResponseHead(xid=-1, status=200, headers=[
+            (b"content-type", b"application/json"), (b"content-length", b"%d" % len(doc)),
+            (b"cache-control", b"max-age=300")]))
+        self.data(ResponseData(xid=-1, data=doc))
+        self.end(ResponseEnd(xid=-1))  # -1: no exchange of the core
 
     def _process(self) -> None:  # pragma: no cover - engine-specific
         raise NotImplementedError
