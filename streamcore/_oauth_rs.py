@@ -81,7 +81,9 @@ class AccessToken:
 class TokenVerifier(Protocol):
     """Turns a presented token into an :class:`AccessToken`, or None when it is not valid."""
 
-    def verify(self, token: str, *, now: float) -> AccessToken | None: ...
+    def verify(self, token: str, *, now: float) -> AccessToken | None:
+        """The verified token, or None when ``token`` is not valid (unknown, bad signature, revoked)."""
+        ...
 
 
 class AuthChallenge(RemoteProtocolError):
@@ -127,6 +129,7 @@ class ProtectedResource:
 
     @property
     def metadata_url(self) -> str:
+        """The absolute URL of the document (the ``resource_metadata`` of challenges)."""
         u = urlsplit(self.resource)
         return f"{u.scheme}://{u.netloc}{self.metadata_path}"
 
@@ -250,6 +253,7 @@ class StaticTokens:
         self.tokens = dict(tokens)
 
     def verify(self, token: str, *, now: float) -> AccessToken | None:
+        """The table's entry for ``token``, or None."""
         return self.tokens.get(token)
 
 
@@ -306,6 +310,7 @@ class JwtVerifier:
         self.update_jwks(jwks)
 
     def update_jwks(self, jwks: Mapping[str, Any]) -> None:
+        """Replace the key set (key rotation); the cache of verified tokens is emptied."""
         import jwt
         keys: dict[str | None, Any] = {}
         for k in jwks.get("keys", []) if isinstance(jwks, Mapping) else []:
@@ -321,6 +326,7 @@ class JwtVerifier:
         self._cache.clear()  # a key may have been withdrawn: verify again
 
     def verify(self, token: str, *, now: float) -> AccessToken | None:
+        """The verified token (from the cache while unexpired), or None."""
         hit = self._cache.get(token)
         if hit is not None:
             if hit.expires_at is not None and now < hit.expires_at + self.leeway:
@@ -387,6 +393,7 @@ class IntrospectionVerifier:
         self._cache: OrderedDict[str, tuple[float, AccessToken | None]] = OrderedDict()
 
     def needs(self, token: str, *, now: float) -> bool:
+        """True when ``token`` must be introspected (not cached, or its answer is stale)."""
         hit = self._cache.get(token)
         return hit is None or now >= hit[0]
 
@@ -422,6 +429,7 @@ class IntrospectionVerifier:
         return at
 
     def verify(self, token: str, *, now: float) -> AccessToken | None:
+        """The cached answer for ``token``: the AccessToken if active, else None (also when not cached)."""
         hit = self._cache.get(token)
         if hit is None or now >= hit[0]:
             return None

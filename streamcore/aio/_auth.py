@@ -145,6 +145,7 @@ class BrowserConsent:
 
     @property
     def redirect_uri(self) -> str:
+        """``http://127.0.0.1:<port><path>``: register this with the authorization server."""
         return f"http://127.0.0.1:{self.port}{self.path}"
 
     async def __call__(self, url: str) -> str:
