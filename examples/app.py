@@ -5,7 +5,7 @@ It is written against the public sans-IO core only: it turns one
 core's answer (``result=...`` or ``error=(code, message)``), so that each
 example's glue answers a request in one line::
 
-    server.respond(ev.handle, **reply(ev), now=now)
+    server.respond(ev.rid, **reply(ev), now=now)
 
 It serves both protocol eras: ``initialize`` for the session era,
 ``server/discover`` for the per-request era (2026-07-28), whose results

@@ -48,7 +48,7 @@ def pump() -> None:  # route the core's output: bytes to connections, requests t
     global timer
     while (ev := server.next_event()) is not None:
         if isinstance(ev, RequestReceived):
-            server.respond(ev.handle, **reply(ev), now=loop.time())
+            server.respond(ev.rid, **reply(ev), now=loop.time())
         elif isinstance(ev, (ResponseHead, ResponseData, ResponseEnd)):
             c = conns[ev.xid]
             if isinstance(ev, ResponseHead):

@@ -29,9 +29,9 @@ class SyncClient:
         rid = self.core.send_request(method, params, now=time.monotonic())
         while True:
             for ev in self.core.events():
-                if isinstance(ev, RequestResult) and ev.request_id == rid:
+                if isinstance(ev, RequestResult) and ev.rid == rid:
                     return ev.result
-                if isinstance(ev, RequestFailed) and ev.request_id == rid:
+                if isinstance(ev, RequestFailed) and ev.rid == rid:
                     raise ev.error
             out = self.core.data_to_send()
             for item in out:
@@ -49,16 +49,18 @@ class SyncClient:
         url = urlsplit(item.url)
         conn = self.conns.setdefault(url.netloc, http.client.HTTPConnection(url.netloc, timeout=30))
         try:
-            conn.request(item.method, url.path or "/", body=item.body, headers=dict(item.headers))
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in item.headers}
+            conn.request(item.method, url.path or "/", body=item.body, headers=headers)
             resp = conn.getresponse()
-            self.core.receive_response(item.handle, resp.status, resp.getheaders(), now=time.monotonic())
+            got = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.getheaders()]
+            self.core.receive_response(item.xid, resp.status, got, now=time.monotonic())
             while data := resp.read1(65536):  # de-chunked; SSE events as they arrive
-                self.core.receive_data(item.handle, data, now=time.monotonic())
+                self.core.receive_data(item.xid, data, now=time.monotonic())
             resp.close()  # done with it (read1 leaves an empty body open)
-            self.core.receive_data(item.handle, b"", now=time.monotonic())
+            self.core.receive_data(item.xid, b"", now=time.monotonic())
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            self.core.receive_error(item.handle, exc, now=time.monotonic())
+            self.core.receive_error(item.xid, exc, now=time.monotonic())
 
     def close(self) -> None:
         self.core.close(now=time.monotonic())  # a DELETE, if there is a session

@@ -58,7 +58,7 @@ class Conn:
 def pump() -> None:  # with the lock held: bytes to connections, requests to the app
     while (ev := server.next_event()) is not None:
         if isinstance(ev, RequestReceived):
-            server.respond(ev.handle, **reply(ev), now=time.monotonic())
+            server.respond(ev.rid, **reply(ev), now=time.monotonic())
         elif isinstance(ev, ResponseHead):
             conns[ev.xid].write(conns[ev.xid].http.response_head(ev.status, ev.headers, streaming=ev.streaming))
         elif isinstance(ev, ResponseData):

@@ -49,7 +49,7 @@ class Conn:
 def pump() -> None:  # route the core's output: bytes to connections, requests to the app
     while (ev := server.next_event()) is not None:
         if isinstance(ev, RequestReceived):
-            server.respond(ev.handle, **reply(ev), now=trio.current_time())
+            server.respond(ev.rid, **reply(ev), now=trio.current_time())
         elif isinstance(ev, ResponseHead):
             conns[ev.xid].out.send_nowait(conns[ev.xid].http.response_head(ev.status, ev.headers, streaming=ev.streaming))
         elif isinstance(ev, ResponseData):

@@ -121,7 +121,8 @@ class TrustedProxies:
 class _Exchange:
     """One ASGI request as the hub sees a connection: the core's output queued for its coroutine."""
 
-    __slots__ = ("items", "wake", "pending", "lost", "started", "ended", "streaming", "hub", "xid", "limit")
+    __slots__ = ("items", "wake", "pending", "lost", "started", "ended", "streaming", "hub", "xid", "limit",
+                 "get", "closing")
 
     def __init__(self, hub: StreamableHttpServer, limit: int) -> None:
         self.items: deque[ResponseHead | ResponseData | ResponseEnd | bytes | None] = deque()
@@ -134,6 +135,8 @@ class _Exchange:
         self.hub = hub
         self.xid = 0
         self.limit = limit
+        self.get = False
+        self.closing = False
 
     # The hub calls these three while it drains the core.
     def head(self, ev: ResponseHead) -> None:
@@ -172,7 +175,8 @@ class StreamableHttpApp:
     ) -> None:
         config = config or ServerConfig()
         if config.endpoint_paths == DEFAULT_ENDPOINT_PATHS:
-            # Mounted in a host framework, which has routed already: serve whatever path we get.
+            # Under ASGI the endpoint is wherever the app is mounted (or routed):
+            # the core's own path check stays off unless set to other paths.
             config = dataclasses.replace(config, endpoint_paths=None)
         if cors is not None and config.allowed_origins is not None:
             hosts = cors.origin_hosts
@@ -192,6 +196,7 @@ class StreamableHttpApp:
         self.retry_ms = config.retry_ms if config.retry_ms is not None else shutdown_retry_ms
         self._live: set[_Exchange] = set()
         self._started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._start_lock: asyncio.Lock | None = None
         self._closing = False
 
@@ -203,21 +208,36 @@ class StreamableHttpApp:
         Called on ASGI lifespan startup, or by the first request when the ASGI
         server (or a host app that mounts this one) sends no lifespan.
         """
-        if self._started:
+        loop = asyncio.get_running_loop()
+        if self._started and self._loop is loop:
             return
-        if self._start_lock is None:
+        if self._start_lock is None or self._loop is not loop:
             self._start_lock = asyncio.Lock()
+            self._bind(loop)
         async with self._start_lock:
             if self._started:
                 return
-            self.hub._loop = asyncio.get_running_loop()
             hook = getattr(self.app, "startup", None)
             if hook is not None:
                 await hook()
             self._started = True
 
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve on ``loop`` (a test client may run the same app on one loop after another)."""
+        self._loop = loop
+        self._started = False
+        hub = self.hub
+        hub._loop = loop
+        if hub._timer is not None:
+            hub._timer.cancel()
+        hub._timer = None
+        hub._timer_at = None
+        hub._flush_handle = None
+
     async def shutdown(self, *, timeout: float = 5.0) -> None:
-        """End every open stream with ``retry``, answer waiting requests with 503, refuse new ones.
+        """Refuse new requests (503), end GET streams with ``retry`` at once, give in-flight
+        handlers ``timeout`` seconds to answer, then end what is still open (SSE with ``retry``,
+        the rest 503) and cancel the handlers left.
 
         Runs on ASGI lifespan shutdown; call it yourself when the ASGI server
         waits for open connections before it sends lifespan shutdown (uvicorn
@@ -226,12 +246,19 @@ class StreamableHttpApp:
         if self._closing:
             return
         self._closing = True
-        retry = b"retry: %d\n\n" % self.retry_ms
-        for ex in list(self._live):
-            ex.items.append(retry if ex.streaming and ex.started else None)
-            ex.wake.set()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._live and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        # GET streams end at once; in-flight handlers get until the deadline to
+        # answer (their POST streams and JSON replies go out as usual); then
+        # every exchange still open is ended: SSE with retry, the rest 503.
+        self._end_open(get_only=True)
+        tasks = [t for t in self.hub._tasks.values() if not t.done()]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            for t in late:
+                t.cancel()
+        self._end_open(get_only=False)
+        while self._live and loop.time() < deadline + 1.0:
             await asyncio.sleep(0.01)
         timer = self.hub._timer
         if timer is not None:
@@ -241,6 +268,16 @@ class StreamableHttpApp:
         hook = getattr(self.app, "shutdown", None)
         if hook is not None and self._started:
             await hook()
+        self._started = False
+
+    def _end_open(self, *, get_only: bool) -> None:
+        retry = b"retry: %d\n\n" % self.retry_ms
+        for ex in list(self._live):
+            if ex.closing or (get_only and not ex.get):
+                continue
+            ex.closing = True
+            ex.items.append(retry if ex.streaming and (ex.started or ex.items) else None)
+            ex.wake.set()
 
     # -- ASGI ---------------------------------------------------------------------
 
@@ -259,6 +296,7 @@ class StreamableHttpApp:
         while True:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
+                self._closing = False  # a new serving cycle (after an earlier lifespan's shutdown)
                 try:
                     await self.startup()
                 except Exception as exc:
@@ -281,7 +319,7 @@ class StreamableHttpApp:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._started:
+        if not self._closing and (not self._started or self._loop is not asyncio.get_running_loop()):
             await self.startup()
         headers: Headers = [(bytes(k), bytes(v)) for k, v in scope["headers"]]
         method: bytes = scope["method"].encode("ascii")
@@ -312,6 +350,7 @@ class StreamableHttpApp:
         hub = self.hub
         core = hub.core
         ex = _Exchange(hub, self.max_pending_bytes)
+        ex.get = method == b"GET"
         xid = core.receive_request(method, target, headers, now=hub._now())
         ex.xid = xid
         # The hub routes the core's output by exchange to anything with head/data/end.

@@ -33,9 +33,9 @@ MAX_COUNTDOWN_SECONDS = 60.0
 TOOLS: list[dict[str, Any]] = [
     {
         "name": "echo",
-        "description": "Return the text you send.",
+        "description": "Return the text you send (empty without one).",
         "inputSchema": {"type": "object", "properties": {"text": {"type": "string", "maxLength": 65536}},
-                        "required": ["text"], "additionalProperties": False},
+                        "additionalProperties": False},
     },
     {
         "name": "add",
@@ -188,7 +188,7 @@ class DemoApp:
     async def _call(self, ctx: RequestContext, name: str, args: dict[str, Any]) -> Any:
         # The arguments conform to the tool's inputSchema (checked by the caller).
         if name == "echo":
-            return _text(args["text"])
+            return _text(args.get("text", ""))
         if name == "add":
             return _text(str(args["a"] + args["b"]))
         if name == "countdown":

@@ -449,3 +449,40 @@ def test_cors_policy_must_agree_with_the_origin_check() -> None:
     """A policy allowing an origin the core's Origin check refuses is a configuration error."""
     with pytest.raises(ValueError, match="allowed_origins"):
         StreamableHttpApp(DemoApp(), cors=CorsPolicy(allowed_origins=(BROWSER,)))
+
+
+def test_one_app_under_successive_test_clients() -> None:
+    """Two TestClient sessions in a row (two loops, two lifespans) both work: the app rebinds and
+    the first lifespan's shutdown does not leave it refusing requests."""
+    from starlette.testclient import TestClient
+
+    inner = HookedApp()
+    mcp = StreamableHttpApp(inner, ServerConfig(allowed_hosts=["testserver"]))
+    for _ in range(2):
+        with TestClient(mcp) as client:
+            r = client.post("/mcp", json=INIT, headers={"accept": ACCEPT.decode()})
+            assert r.status_code == 200
+    assert inner.calls == ["startup", "shutdown", "startup", "shutdown"]
+
+
+async def test_explicit_endpoint_paths_are_kept() -> None:
+    """The core's path check is off by default under ASGI, and applies when set to other paths."""
+    app = StreamableHttpApp(DemoApp(), ServerConfig(endpoint_paths=("/api/mcp",)))
+    ex = Exchange(app, "POST", _post_headers())  # path /mcp
+    ex.body(json.dumps(INIT).encode())
+    await ex.until(lambda: ex.complete)
+    assert ex.status == 404
+    assert StreamableHttpApp(DemoApp()).core.config.endpoint_paths is None
+
+
+async def test_shutdown_lets_in_flight_calls_finish() -> None:
+    """A tool call still running at shutdown gets to deliver its result within the timeout."""
+    app = StreamableHttpApp(DemoApp())
+    sid = await _initialize(app)
+    ex = Exchange(app, "POST", _post_headers(sid))
+    ex.body(b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"countdown",'
+            b'"arguments":{"n":3,"delay":0.1},"_meta":{"progressToken":1}}}')
+    await ex.until(lambda: b"progress" in ex.data)
+    await app.shutdown(timeout=3)
+    await asyncio.wait_for(ex.task, 1)
+    assert b'"id":4' in ex.data and b"liftoff" in ex.data and b"retry:" not in ex.data

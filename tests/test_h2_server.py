@@ -454,20 +454,66 @@ def test_large_response_flows_with_window_updates() -> None:
     run(body)
 
 
+class _Wire:
+    """A transport that records what the server writes (for byte-exact, timing-free tests)."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    abort = close
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def frames(self) -> list[tuple[int, int, int, bytes]]:
+        out, buf = [], bytes(self.out)
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            out.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]))
+            buf = buf[9 + n:]
+        return out
+
+
 def test_inbound_window_overrun_is_a_flow_control_error() -> None:
     """A peer sending past our advertised window gets GOAWAY FLOW_CONTROL_ERROR: the
-    adapter never holds more than the window of unread request body."""
+    adapter never holds more than the window of unread request body. (Fed in one piece
+    to the connection: over a socket the reads could split it and our acknowledgments,
+    made as the core consumes, would legitimately reopen the window in between.)"""
     window = 65535
 
     async def body(hub: StreamableHttpServer, port: int) -> None:
-        raw = await Raw.open(port)
-        await raw.pump(lambda: bool(raw.of(h2.events.RemoteSettingsChanged)))
-        s = raw.request("POST", None, end=False)
-        # frame DATA by hand past the window h2 would enforce for us
+        conn = hub.h2_listener.h2_connection()
+        wire = _Wire()
+        conn.connection_made(wire)  # type: ignore[arg-type]
+        client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        client.initiate_connection()
+        sid = client.get_next_available_stream_id()
+        client.send_headers(sid, [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"127.0.0.1"),
+                                  (b":path", b"/mcp"), (b"accept", ACCEPT), (b"content-type", b"application/json")])
         chunk = b" " * 16384
-        raw.w.write(b"".join(_frame(0x0, 0, s, chunk) for _ in range(window // 16384 + 2)))
-        await raw.pump(lambda: raw.goaway() is not None or raw.closed)
-        assert raw.goaway().error_code == h2.errors.ErrorCodes.FLOW_CONTROL_ERROR
+        at_limit = b"".join(_frame(0x0, 0, sid, chunk) for _ in range(window // 16384)) \
+            + _frame(0x0, 0, sid, b" " * (window % 16384))
+        conn.data_received(client.data_to_send() + at_limit)  # exactly the window: fine
+        assert not [f for f in wire.frames() if f[0] == 0x7]
+        conn.data_received(_frame(0x0, 0, sid, b" "))  # legal: the core consumed, so we reopened the window
+        assert not [f for f in wire.frames() if f[0] == 0x7]
+        conn.data_received(b"".join(_frame(0x0, 0, sid, chunk) for _ in range(window // 16384 + 1)))
+        goaways = [f for f in wire.frames() if f[0] == 0x7]
+        assert len(goaways) == 1 and int.from_bytes(goaways[0][3][4:8], "big") == h2.errors.ErrorCodes.FLOW_CONTROL_ERROR
+        assert wire.closing
     run(body, h2_config=H2Config(initial_window_size=window))
 
 
@@ -766,3 +812,28 @@ def test_huge_window_but_no_reading_aborts_at_max_write_buffer() -> None:
             got += len(data)
         assert got < 8 * 1024 * 1024
     run(body, max_write_buffer=1024 * 1024)
+
+
+def test_header_block_bytes_bounded_before_decoding() -> None:
+    """HEADERS + CONTINUATION whose compressed block passes max_header_list_size is
+    stopped (GOAWAY ENHANCE_YOUR_CALM) before h2 buffers or decodes it; at the limit it is not."""
+    limit = 4096
+
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        for extra, stopped in ((0, False), (1, True)):
+            conn = hub.h2_listener.h2_connection()
+            wire = _Wire()
+            conn.connection_made(wire)  # type: ignore[arg-type]
+            client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            client.initiate_connection()
+            head = b"\x00" * 3000
+            cont = b"\x00" * (limit - len(head) + extra)
+            conn.data_received(client.data_to_send() + _frame(0x1, 0, 1, head) + _frame(0x9, 0, 1, cont))
+            goaways = [f for f in wire.frames() if f[0] == 0x7]
+            if stopped:
+                assert len(goaways) == 1
+                assert int.from_bytes(goaways[0][3][4:8], "big") == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+            else:
+                assert not goaways and not wire.closing  # still waiting for END_HEADERS
+            conn.connection_lost(None)
+    run(body, h2_config=H2Config(max_header_list_size=limit))

@@ -702,10 +702,13 @@ class H2Connection(_Connection):
 
     def _fatal(self, code: int, why: str) -> None:
         log.warning("closing an HTTP/2 connection: %s", why)
-        try:
-            self.h2.close_connection(error_code=code, last_stream_id=self.h2.highest_inbound_stream_id)
-        except h2.exceptions.ProtocolError:
-            pass
+        # h2 has queued a GOAWAY itself for some errors (flow control, frame
+        # size): then its state machine is CLOSED and one GOAWAY is enough.
+        if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
+            try:
+                self.h2.close_connection(error_code=code, last_stream_id=self.h2.highest_inbound_stream_id)
+            except h2.exceptions.ProtocolError:
+                pass
         self.goaway_sent = True
         self._write_now()
         self._close()
