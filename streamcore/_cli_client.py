@@ -62,6 +62,18 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "initialize (default auto)")
     p.add_argument("-H", "--header", action="append", default=[], metavar="NAME:VALUE",
                    help="extra header on every request, e.g. 'Authorization: Bearer TOKEN' (repeatable)")
+    p.add_argument("--oauth", action="store_true", help="authorize with OAuth 2.1 when the server asks: opens "
+                   "the browser, waits on http://127.0.0.1:PORT/callback (docs/auth.md)")
+    p.add_argument("--oauth-port", type=int, default=33418, metavar="PORT",
+                   help="loopback redirect port for --oauth (default 33418)")
+
+
+def _auth(args: argparse.Namespace) -> Any:
+    if not args.oauth:
+        return None
+    from .aio._auth import BrowserConsent, OAuth
+
+    return OAuth(consent=BrowserConsent(port=args.oauth_port))
 
 
 def _headers(items: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -139,7 +151,8 @@ def tools_main(argv: Sequence[str] | None = None) -> int:
     async def run() -> int:
         from .aio.client import connect
 
-        async with connect(args.url, headers=headers, timeout=args.timeout, listen=False, era=args.era) as s:
+        async with connect(args.url, headers=headers, timeout=args.timeout, listen=False, era=args.era,
+                           auth=_auth(args)) as s:
             tools = await s.list_tools()
         if args.json:
             _print(json.dumps(tools, indent=2))
@@ -180,7 +193,7 @@ def call_main(argv: Sequence[str] | None = None) -> int:
     async def run() -> int:
         from .aio.client import connect
 
-        async with connect(args.url, headers=headers, timeout=args.timeout, era=args.era) as s:
+        async with connect(args.url, headers=headers, timeout=args.timeout, era=args.era, auth=_auth(args)) as s:
             try:
                 result = await s.call_tool(args.tool, arguments, progress=bar)
             finally:

@@ -86,6 +86,7 @@ __all__ = [
     "Authorized",
     "AuthorizationFailed",
     "parse_www_authenticate",
+    "parse_challenges",
     "canonical_resource",
     "pkce_pair",
     "DEFAULT_MAX_AUTHORIZATIONS",
@@ -169,6 +170,8 @@ class OAuthConfig:
     refresh_margin: float = DEFAULT_REFRESH_MARGIN
     #: sent as ``MCP-Protocol-Version`` on metadata requests
     protocol_version: str = "2025-11-25"
+    #: ask for DPoP-bound tokens (RFC 9449) when the authorization server supports ES256 proofs; needs PyJWT
+    dpop: bool = True
 
     def __post_init__(self) -> None:
         if self.grant_type not in ("authorization_code", "client_credentials", "jwt_bearer"):
@@ -290,10 +293,17 @@ class AuthorizationFailed(AuthEvent):
 
 
 def parse_www_authenticate(value: str) -> dict[str, str] | None:
-    """The parameters of the first ``Bearer`` challenge in a ``WWW-Authenticate`` value (RFC 9110 section 11.6.1).
+    """The parameters of the ``Bearer`` (else ``DPoP``, RFC 9449 section 7.1) challenge in a
+    ``WWW-Authenticate`` value (RFC 9110 section 11.6.1).
 
-    Returns None if there is no Bearer challenge. Parameter names are lower-cased.
+    Returns None if there is neither. Parameter names are lower-cased.
     """
+    found = dict(parse_challenges(value))
+    return found.get("bearer", found.get("dpop"))
+
+
+def parse_challenges(value: str) -> list[tuple[str, dict[str, str]]]:
+    """Every challenge of a ``WWW-Authenticate`` value: ``[(scheme lower-cased, {param: value})]``."""
     challenges: list[tuple[str, dict[str, str]]] = []
     i, n = 0, len(value)
     while i < n:
@@ -332,10 +342,7 @@ def parse_www_authenticate(value: str) -> dict[str, str] | None:
         else:  # a new auth-scheme
             challenges.append((token.lower(), {}))
             i = j
-    for scheme, params in challenges:
-        if scheme == "bearer":
-            return params
-    return None
+    return challenges
 
 
 def canonical_resource(url: str) -> str:
@@ -424,6 +431,8 @@ class OAuthClient:
         self._attempts: dict[str, int] = {}  # resource -> authorizations since the last success
         self._resources: dict[tuple[str, str, int], str] = {}  # origin -> resource its token is for
         self._as_cache: dict[str, dict[str, Any]] = {}  # issuer -> its metadata
+        self._dpop_key: Any = None  # the EC P-256 key DPoP proofs are signed with (one per client)
+        self._nonces: dict[tuple[str, str, int], str] = {}  # origin -> its last DPoP-Nonce (RFC 9449 section 8)
 
     # -- tokens on requests ---------------------------------------------------------
 
@@ -450,6 +459,55 @@ class OAuthClient:
             return None
         scheme = "DPoP" if t.token_type.lower() == "dpop" else "Bearer"
         return f"{scheme} {t.access_token}"
+
+    def request_headers(self, method: str, url: str, *, now: float) -> list[tuple[bytes, bytes]]:
+        """``Authorization`` (and for a DPoP-bound token, a fresh ``DPoP`` proof) for one request, or nothing."""
+        value = self.authorization(url, now=now)
+        if value is None:
+            return []
+        out = [(b"authorization", value.encode("latin-1"))]
+        if value.startswith("DPoP "):
+            out.append((b"dpop", self._dpop_proof(method, url, now, access_token=value[5:]).encode("ascii")))
+        return out
+
+    def receive_resource_response(self, url: str, status: int, headers: Headers) -> bool:
+        """Note a response of the MCP server; True if it is a ``use_dpop_nonce`` challenge (RFC 9449 section 9):
+        retry at once with the new nonce, no authorization flow needed."""
+        nonce = _header(headers, b"dpop-nonce")
+        if nonce is not None:
+            self._nonces[_origin(url)] = nonce
+        if status == 401 and nonce is not None:
+            for scheme, params in parse_challenges(_header(headers, b"www-authenticate") or ""):
+                if scheme == "dpop" and params.get("error") == "use_dpop_nonce":
+                    return True
+        return False
+
+    def _dpop_proof(self, method: str, url: str, now: float, *, access_token: str | None = None) -> str:
+        """A DPoP proof JWT (RFC 9449 section 4.2): ``typ`` dpop+jwt, ES256, the public ``jwk``; ``htm``, ``htu``
+        (no query or fragment), ``iat``, ``jti``, the origin's ``nonce``, and ``ath`` for a resource request."""
+        try:
+            import jwt  # PyJWT with cryptography, the [jwt] extra
+            from cryptography.hazmat.primitives.asymmetric import ec
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise OAuthError("DPoP needs PyJWT and cryptography: pip install 'streamcore[jwt]'") from None
+        if self._dpop_key is None:
+            self._dpop_key = ec.generate_private_key(ec.SECP256R1())
+        pub = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self._dpop_key.public_key()))
+        u = urlsplit(url)
+        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": method.upper(),
+                                  "htu": urlunsplit((u.scheme, u.netloc, u.path or "/", "", "")), "iat": int(now)}
+        nonce = self._nonces.get(_origin(url))
+        if nonce is not None:
+            claims["nonce"] = nonce
+        if access_token is not None:
+            digest = hashlib.sha256(access_token.encode("ascii")).digest()
+            claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        headers = {"typ": "dpop+jwt", "jwk": {k: pub[k] for k in ("kty", "crv", "x", "y")}}
+        return str(jwt.encode(claims, self._dpop_key, algorithm="ES256", headers=headers))
+
+    def _use_dpop(self, asm: dict[str, Any]) -> bool:
+        algs = asm.get("dpop_signing_alg_values_supported")
+        return self.config.dpop and isinstance(algs, list) and "ES256" in algs
 
     def needs_refresh(self, url: str, *, now: float) -> bool:
         """A token for ``url`` exists, can be refreshed, and expires within ``refresh_margin``."""
@@ -551,7 +609,7 @@ class OAuthClient:
             self._pending = AuthorizationFailed(error=OAuthError(f"authorization failed: {exc}"))
             return
         if isinstance(ev, Authorized):
-            self._gen.close()
+            gen.close()
             self._gen = None
             self._waiting = None
         else:
@@ -570,7 +628,12 @@ class OAuthClient:
             if 400 <= status < 500 and accept_404:
                 return None
             raise OAuthError(f"GET {url}: HTTP {status}")
-        return self._json(body, url)
+        if len(body) > self.config.max_document_size:
+            raise OAuthError(f"{url}: document larger than {self.config.max_document_size} bytes")
+        try:
+            return self._json(body, url)
+        except OAuthError:  # a 200 that is not a JSON object (an HTML catch-all page): no document here
+            return None
 
     def _json(self, body: bytes, what: str) -> dict[str, Any]:
         if len(body) > self.config.max_document_size:
@@ -653,8 +716,10 @@ class OAuthClient:
             return
 
         if cfg.grant_type == "client_credentials":
-            client = self._static_client(issuer)
-            assert client is not None
+            static = self._static_client(issuer)
+            if static is None:
+                raise OAuthError(f"the client_credentials client_id is bound to {cfg.issuer}, not {issuer}")
+            client = static
             scope = _union(cfg.scope, challenge.get("scope") or " ".join(
                 s for s in (prm or {}).get("scopes_supported") or [] if isinstance(s, str)))
             tokens = yield from self._token(asm, client, {"grant_type": "client_credentials", "resource": resource,
@@ -691,7 +756,9 @@ class OAuthClient:
              "resource": resource}
         if scope:
             q["scope"] = scope
-        ep = asm["authorization_endpoint"]
+        ep = asm.get("authorization_endpoint")
+        if not isinstance(ep, str) or urlsplit(ep).scheme not in ("http", "https"):
+            raise OAuthError("the authorization server metadata has no usable authorization_endpoint")
         sep = "&" if urlsplit(ep).query else "?"
         answer = yield AuthorizationNeeded(url=ep + sep + urlencode(q, quote_via=quote), redirect_uri=cfg.redirect_uri,
                                            state=state)
@@ -861,8 +928,16 @@ class OAuthClient:
             form["client_assertion"] = self._assertion(client.client_id, asm, now)
         elif client.client_id:
             form["client_id"] = client.client_id
-        answer = yield HttpCall(method="POST", url=ep, headers=headers, body=urlencode(form).encode())
-        status, _h, body, now = answer
+        dpop = self._use_dpop(asm)
+        for _ in range(2):  # a second time only after a use_dpop_nonce challenge (RFC 9449 section 8)
+            sent = headers + ([(b"dpop", self._dpop_proof("POST", ep, now).encode())] if dpop else [])
+            answer = yield HttpCall(method="POST", url=ep, headers=sent, body=urlencode(form).encode())
+            status, rh, body, now = answer
+            nonce = _header(rh, b"dpop-nonce")
+            if nonce is not None:
+                self._nonces[_origin(ep)] = nonce
+            if not (dpop and status == 400 and nonce is not None and b"use_dpop_nonce" in body):
+                break
         if status != 200:
             err = None
             try:
@@ -909,10 +984,9 @@ class OAuthClient:
             import jwt  # PyJWT, the [jwt] extra
         except ImportError:  # pragma: no cover - depends on the environment
             raise OAuthError("private_key_jwt needs PyJWT: pip install 'streamcore[jwt]'") from None
-        import time as _time
         if self.config.private_key_pem is None:
             raise OAuthError("private_key_jwt needs private_key_pem")
-        t = int(_time.time())  # JWT claims are wall-clock (RFC 7519 section 4.1.4)
+        t = int(now)  # JWT claims are wall-clock (RFC 7519 section 4.1.4): ``now`` must be too
         claims = {"iss": client_id, "sub": client_id, "aud": asm.get("issuer") or asm["token_endpoint"],
                   "iat": t, "exp": t + 300, "jti": secrets.token_urlsafe(16)}
         return str(jwt.encode(claims, self.config.private_key_pem, algorithm=self.config.signing_algorithm))

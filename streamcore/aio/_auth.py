@@ -18,11 +18,13 @@ user agent came back to:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl as _ssl
+import sys
 import time
 import webbrowser
-from typing import Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import h11
@@ -37,8 +39,10 @@ from .._oauth import (
     OAuthError,
     TokenStorage,
 )
+from .._oauth_rs import IntrospectionVerifier, ProtectedResource, bearer_token
 
-__all__ = ["OAuth", "Consent", "headless_consent", "BrowserConsent", "fetch", "DEFAULT_AUTH_TIMEOUT"]
+__all__ = ["OAuth", "Consent", "headless_consent", "BrowserConsent", "ResourceServer", "load_jwks", "fetch",
+           "DEFAULT_AUTH_TIMEOUT"]
 
 log = logging.getLogger("streamcore.auth")
 
@@ -118,6 +122,11 @@ async def headless_consent(url: str) -> str:
     raise OAuthError(f"the authorization endpoint answered HTTP {status} without a redirect")
 
 
+def _open_browser(url: str) -> None:
+    print(f"Authorize in your browser (opening it now):\n  {url}", file=sys.stderr, flush=True)
+    webbrowser.open(url)
+
+
 class BrowserConsent:
     """Open the browser at the authorization URL and wait on the loopback redirect URI for the answer.
 
@@ -126,15 +135,17 @@ class BrowserConsent:
     you pass this object as ``consent``).
     """
 
-    def __init__(self, port: int = 33418, path: str = "/callback", *, open_browser: Callable[[str], object] = webbrowser.open,
+    def __init__(self, port: int = 33418, path: str = "/callback", *,
+                 open_browser: Callable[[str], object] | None = None,
                  timeout: float = DEFAULT_CONSENT_TIMEOUT) -> None:
         self.port = port
         self.path = path
-        self.open_browser = open_browser
+        self.open_browser = open_browser if open_browser is not None else _open_browser
         self.timeout = timeout
 
     @property
     def redirect_uri(self) -> str:
+        """``http://127.0.0.1:<port><path>``: register this with the authorization server."""
         return f"http://127.0.0.1:{self.port}{self.path}"
 
     async def __call__(self, url: str) -> str:
@@ -167,6 +178,11 @@ class BrowserConsent:
             server.close()
 
 
+def _as_bytes(headers: Sequence[tuple[str | bytes, str | bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower() if isinstance(k, bytes) else k.lower().encode("latin-1"),
+             v if isinstance(v, bytes) else v.encode("latin-1")) for k, v in headers]
+
+
 class OAuth:
     """OAuth 2.1 for :func:`streamcore.aio.client.connect` (``connect(url, auth=OAuth(...))``).
 
@@ -192,26 +208,32 @@ class OAuth:
             self._lock = asyncio.Lock()
         return self._lock
 
-    async def authorization(self, url: str) -> str | None:
-        """The ``Authorization`` value for a request to ``url``; refreshes a token about to expire."""
+    async def headers(self, method: str, url: str) -> list[tuple[str, str]]:
+        """``Authorization`` (and ``DPoP``) for a request to ``url``; refreshes a token about to expire first."""
         c = self.client
         if c.needs_refresh(url, now=self.clock()) and not c.busy:
             async with self._get_lock():
                 if c.needs_refresh(url, now=self.clock()) and c.begin(url, now=self.clock()):
                     await self._pump()
-        return c.authorization(url, now=self.clock())
+        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in c.request_headers(method, url, now=self.clock())]
 
-    def succeeded(self, url: str) -> None:
+    def succeeded(self, url: str, headers: Sequence[tuple[str | bytes, str | bytes]] = ()) -> None:
+        """A request with a token went through (resets the retry limit; keeps a rotated DPoP nonce)."""
         self.client.succeeded(url)
+        if headers:
+            self.client.receive_resource_response(url, 200, [h for h in _as_bytes(headers) if h[0] == b"dpop-nonce"])
 
-    async def challenge(self, url: str, status: int, headers: Sequence[tuple[str, str]], sent: str | None) -> bool:
+    async def challenge(self, url: str, status: int, headers: Sequence[tuple[str | bytes, str | bytes]],
+                        sent: str | None) -> bool:
         """A 401/403 came back for a request that carried ``sent``: True if a retry now has a better token."""
+        hb = _as_bytes(headers)
+        if self.client.receive_resource_response(url, status, hb):
+            return True  # RFC 9449 section 9: retry with the server's new DPoP nonce
         async with self._get_lock():
             c = self.client
             current = c.authorization(url, now=self.clock())
             if status == 401 and current is not None and current != sent:
                 return True  # another request re-authorized while this one waited
-            hb = [(k.encode("latin-1").lower(), v.encode("latin-1")) for k, v in headers]
             if not c.begin(url, status=status, headers=hb, now=self.clock()):
                 return False
             return await self._pump()
@@ -224,7 +246,8 @@ class OAuth:
                 try:
                     status, headers, body = await fetch(ev.method, ev.url, ev.headers, ev.body, timeout=self.timeout,
                                                         max_size=c.config.max_document_size)
-                except (OSError, asyncio.TimeoutError, OAuthError) as exc:
+                except (OSError, asyncio.TimeoutError, OAuthError, ValueError, UnicodeError) as exc:
+                    # a bad URL in a document, a refused connection, a slow server: the flow fails
                     c.receive_error(exc if not isinstance(exc, asyncio.TimeoutError) else OSError("timed out"),
                                     now=self.clock())
                 else:
@@ -232,7 +255,7 @@ class OAuth:
             elif isinstance(ev, AuthorizationNeeded):
                 try:
                     callback = await self.consent(ev.url)
-                except (OSError, asyncio.TimeoutError, OAuthError) as exc:
+                except (OSError, asyncio.TimeoutError, OAuthError, ValueError, UnicodeError) as exc:
                     c.cancel(f"authorization step failed: {exc}")
                     continue
                 c.receive_redirect(callback, now=self.clock())
@@ -247,3 +270,79 @@ class OAuth:
                 break
         c.cancel("authorization flow did not finish")
         return False
+
+
+# -- resource-server side ---------------------------------------------------------------
+
+
+class ResourceServer:
+    """The asyncio server's OAuth side: ``StreamableHttpServer(app, config, auth=ResourceServer(...))``.
+
+    Serves the Protected Resource Metadata document at its well-known path
+    (RFC 9728 section 3.1; GET only, answered without the core) and, with an
+    :class:`~streamcore.auth.IntrospectionVerifier`, introspects a token the
+    cache does not know before its request reaches the core (the request's
+    head is held, the connection stops reading meanwhile). Put the matching
+    :class:`~streamcore.auth.BearerAuth` in ``ServerConfig(authenticate=...)``.
+    """
+
+    def __init__(self, resource: ProtectedResource, *, introspection: IntrospectionVerifier | None = None,
+                 timeout: float = DEFAULT_AUTH_TIMEOUT, clock: Callable[[], float] = time.time,
+                 max_pending: int = 1024) -> None:
+        self.resource = resource
+        self.introspection = introspection
+        self.timeout = timeout
+        self.clock = clock
+        self.max_pending = max_pending
+        self._path = resource.metadata_path.encode("ascii")
+        self._pending: dict[str, asyncio.Future[None]] = {}
+
+    def document(self, method: bytes, target: bytes) -> bytes | None:
+        """The PRM JSON when ``method target`` asks for it, else None."""
+        if method == b"GET" and target.split(b"?", 1)[0] == self._path:
+            return self.resource.document()
+        return None
+
+    def prepare(self, headers: Sequence[tuple[bytes, bytes]]) -> Awaitable[None] | None:
+        """An awaitable when the request's token must be introspected first, else None."""
+        iv = self.introspection
+        if iv is None:
+            return None
+        try:
+            token = bearer_token(headers)
+        except ValueError:
+            return None  # BearerAuth answers it
+        if token is None or not iv.needs(token, now=self.clock()):
+            return None
+        fut = self._pending.get(token)
+        if fut is None:
+            if len(self._pending) >= self.max_pending:
+                return None  # overloaded: the request is answered 401 and the client retries
+            fut = self._pending[token] = asyncio.ensure_future(self._introspect(token))
+        return asyncio.shield(fut)
+
+    async def _introspect(self, token: str) -> None:
+        iv = self.introspection
+        assert iv is not None
+        try:
+            url, headers, body = iv.request(token)
+            status, _h, rbody = await fetch("POST", url, headers, body, timeout=self.timeout, max_size=64 * 1024)
+            iv.receive(token, status, rbody, now=self.clock())
+        except (OSError, asyncio.TimeoutError, OAuthError) as exc:
+            log.warning("token introspection failed: %s", exc)
+        finally:
+            self._pending.pop(token, None)
+
+
+async def load_jwks(url: str, *, timeout: float = DEFAULT_AUTH_TIMEOUT) -> dict[str, Any]:
+    """GET a JWKS document (for :class:`~streamcore.auth.JwtVerifier` and its ``update_jwks``)."""
+    status, _h, body = await fetch("GET", url, [(b"accept", b"application/json")], timeout=timeout)
+    if status != 200:
+        raise OAuthError(f"GET {url}: HTTP {status}")
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise OAuthError(f"{url}: not JSON") from None
+    if not isinstance(doc, dict):
+        raise OAuthError(f"{url}: not a JWKS")
+    return doc

@@ -155,15 +155,15 @@ class _Pool:
         self.idle.clear()
 
 
-def _wire(req: HttpRequest, authorization: str | None) -> tuple[_Origin, bytes]:
+def _wire(req: HttpRequest, creds: list[tuple[str, str]]) -> tuple[_Origin, bytes]:
     u = urlsplit(req.url)
     scheme = u.scheme or "http"
     port = u.port or (443 if scheme == "https" else 80)
     path = (u.path or "/") + (f"?{u.query}" if u.query else "")
     lines = [f"{req.method} {path} HTTP/1.1", f"Host: {u.netloc.rsplit('@', 1)[-1]}"]
     lines.extend(f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in req.headers)
-    if authorization is not None:  # AUTH-01: on every request, never in the query
-        lines.append(f"Authorization: {authorization}")
+    for k, v in creds:  # AUTH-01: Authorization (and a DPoP proof) on every request, never in the query
+        lines.append(f"{k}: {v}")
     if req.body is not None:
         lines.append(f"Content-Length: {len(req.body)}")
     elif req.method == "DELETE":
@@ -181,12 +181,13 @@ class H1Transport:
     def close(self) -> None:
         self.pool.close()
 
-    async def exchange(self, s: "ClientSession", req: HttpRequest, retried: bool = False) -> None:
+    async def exchange(self, s: "ClientSession", req: HttpRequest, retried: int = 0) -> None:
         """Perform ``req`` and report it to the session's core (through its ``_feed_*``)."""
         xid = req.xid
         auth = s._auth
-        sent = await auth.authorization(req.url) if auth is not None else None
-        origin, wire = _wire(req, sent)
+        creds = await auth.headers(req.method, req.url) if auth is not None else []
+        sent = creds[0][1] if creds else None
+        origin, wire = _wire(req, creds)
         conn: _Conn | None = None
         reusable = False
         try:
@@ -198,14 +199,13 @@ class H1Transport:
             while 100 <= status < 200:  # interim responses
                 head, rest = await conn.read_head(rest)
                 status, headers = _parse_head(head)
-            if auth is not None and status in (401, 403) and not retried:  # AUTH-07: authorize, retry once
-                text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-                if await auth.challenge(req.url, status, text, sent):
+            if auth is not None and status in (401, 403) and retried < 2:  # AUTH-07: authorize, retry (401, 403)
+                if await auth.challenge(req.url, status, headers, sent):
                     conn.close()
                     conn = None
-                    return await self.exchange(s, req, retried=True)
+                    return await self.exchange(s, req, retried + 1)
             elif auth is not None and sent is not None and status < 400:
-                auth.succeeded(req.url)
+                auth.succeeded(req.url, headers)
             te, cl, keep = _framing(headers)
             s._feed_response(xid, status, headers)
             if req.method == "HEAD" or status in (204, 304):

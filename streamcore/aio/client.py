@@ -54,7 +54,7 @@ from .._client import (
 )
 from .._errors import LocalProtocolError
 from .._headers import DEFAULT_MAX_HEAD_SIZE
-from ._auth import OAuth
+from ._auth import BrowserConsent, OAuth, headless_consent
 from ._h1client import DEFAULT_POOL_SIZE, DEFAULT_READ_SIZE, H1Transport
 
 __all__ = [
@@ -63,6 +63,8 @@ __all__ = [
     "Subscription",
     "ClientSession",
     "OAuth",
+    "BrowserConsent",
+    "headless_consent",
     "ClientError",
     "McpError",
     "HttpStatusError",
@@ -144,6 +146,8 @@ class ClientSession:
             raise LocalProtocolError("max_concurrent_server_requests must be a positive int, "
                                      f"not {max_concurrent_server_requests!r}")
         self._auth = auth  # OAuth 2.1 (docs/auth.md): Authorization on every request, 401/403 -> flow -> retry
+        if auth is not None and http2:
+            raise ValueError("auth= works over HTTP/1.1 only so far; leave http2 off with OAuth (docs/auth.md)")
         self.handlers: dict[str, Handler] = dict(handlers or {})
         caps: dict[str, Any] = {}
         for m in self.handlers:

@@ -54,13 +54,14 @@ from .._mrtr import (
     StateSealer,
 )
 from .._server import Server, ServerConfig
+from ._auth import ResourceServer, load_jwks
 
 __all__ = [
     "App", "McpError", "ClientRequestFailed", "RequestContext", "StreamableHttpServer", "serve",
     "DEFAULT_MAX_WRITE_BUFFER", "DEFAULT_MAX_TOTAL_WRITE_BUFFER", "DEFAULT_MAX_HEAD_SIZE",
     "DEFAULT_MAX_INBOUND_BUFFER", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_HEAD_TIMEOUT",
     "DEFAULT_KEEP_ALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT", "DEFAULT_WRITE_TIMEOUT",
-    "DEFAULT_LINGER_TIME", "DEFAULT_LINGER_TIMEOUT", "DEFAULT_SHUTDOWN_GRACE",
+    "DEFAULT_LINGER_TIME", "DEFAULT_LINGER_TIMEOUT", "DEFAULT_SHUTDOWN_GRACE", "ResourceServer", "load_jwks",
 ]
 
 log = logging.getLogger("streamcore.server")
@@ -312,6 +313,7 @@ class _Connection(asyncio.Protocol):
         "hub", "transport", "xid", "closed", "out", "out_bytes", "sent_pending", "close_after_flush",
         "discarding", "phase", "phase_at", "linger_at", "stalled_at", "timer",
         "reading_paused", "responded", "streaming", "method", "target",
+        "_doc", "_held",  # OAuth: a PRM document to answer; a head waiting for introspection
     )
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
@@ -337,6 +339,8 @@ class _Connection(asyncio.Protocol):
         self.streaming = False
         self.method = b""
         self.target = b""  # kept for the access log only
+        self._doc: bytes | None = None  # oauth: a metadata document to answer at the request's end
+        self._held = False  # oauth: the head waits for its token to be introspected
 
     # -- connection lifetime ----------------------------------------------------
 
@@ -606,9 +610,50 @@ class _Connection(asyncio.Protocol):
             self.reading_paused = True
             self.transport.pause_reading()
 
+    def _auth_hold(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], has_body: bool) -> bool:
+        """OAuth (docs/auth.md): True if the adapter takes this head: the PRM document, or a held token check."""
+        auth = self.hub.auth
+        assert auth is not None
+        self._doc = auth.document(method, target)
+        if self._doc is not None:
+            self.method = _METHODS.get(method, method)
+            return True
+        pending = auth.prepare(headers)
+        if pending is None:
+            return False
+        self._held = True
+        paused = False
+        if self.transport is not None and not self.reading_paused:
+            self.transport.pause_reading()
+            paused = True
+
+        def done(_: Any) -> None:
+            self._held = False
+            if not self.closed:
+                if paused and self.transport is not None:
+                    self.transport.resume_reading()
+                self._started_request(method, target, headers, has_body, checked=True)
+                self._process()
+        asyncio.ensure_future(pending).add_done_callback(done)
+        return True
+
+    def _answer_doc(self) -> None:
+        doc, self._doc = self._doc, None
+        assert doc is not None
+        self.head(ResponseHead(xid=-1, status=200, headers=[
+            (b"content-type", b"application/json"), (b"content-length", b"%d" % len(doc)),
+            (b"cache-control", b"max-age=300")]))
+        self.data(ResponseData(xid=-1, data=doc))
+        self.end(ResponseEnd(xid=-1))  # -1: no exchange of the core
+
+    def _process(self) -> None:  # pragma: no cover - engine-specific
+        raise NotImplementedError
+
     def _started_request(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
-                         has_body: bool) -> int:
+                         has_body: bool, checked: bool = False) -> int:
         hub = self.hub
+        if hub.auth is not None and not checked and self._auth_hold(method, target, headers, has_body):
+            return -1  # answered by the adapter, or resumed once the token is introspected
         # Interned: an idle stream keeps no bytes of its own (RSS per stream).
         self.method = _METHODS.get(method, method)
         if hub.access_log:
@@ -696,7 +741,7 @@ class _FastConnection(_Connection):
         hub = self.hub
         core = hub.core
         http = self.http
-        while not self.closed and not self.discarding:
+        while not self.closed and not self.discarding and not self._held:
             try:
                 ev = http.next_event()
             except Http11Error as exc:
@@ -717,7 +762,9 @@ class _FastConnection(_Connection):
             elif ev is END:
                 if self.phase is _BODY:
                     self.phase = None
-                if self.xid is not None:
+                if self._doc is not None:
+                    self._answer_doc()
+                elif self.xid is not None:
                     core.receive_end(self.xid, now=hub._now())
             elif ev is NEED_DATA:
                 break
@@ -821,7 +868,7 @@ class _H11Connection(_Connection):
         hub = self.hub
         core = hub.core
         conn = self.h11
-        while not self.closed and not self.discarding:
+        while not self.closed and not self.discarding and not self._held:
             try:
                 ev = conn.next_event()
                 if isinstance(ev, h11.Request):
@@ -852,7 +899,9 @@ class _H11Connection(_Connection):
             elif isinstance(ev, h11.EndOfMessage):
                 if self.phase is _BODY:
                     self.phase = None
-                if self.xid is not None:
+                if self._doc is not None:
+                    self._answer_doc()
+                elif self.xid is not None:
                     core.receive_end(self.xid, now=hub._now())
                 if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
                     conn.start_next_cycle()
@@ -965,7 +1014,9 @@ class StreamableHttpServer:
         request_state: StateSealer | None = None,
         http2: bool | None = None,
         h2_config: Any = None,
+        auth: ResourceServer | None = None,
     ) -> None:
+        self.auth = auth  # OAuth resource server: PRM document, token introspection (docs/auth.md)
         if http1 not in _ENGINES:
             raise ValueError(f"http1 must be one of {sorted(_ENGINES)}")
         for name, value in (("max_write_buffer", max_write_buffer), ("max_total_write_buffer", max_total_write_buffer),
