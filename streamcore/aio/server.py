@@ -1524,18 +1524,23 @@ async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: Ser
     bound = srv.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[None] = loop.create_future()
-    term = False
-    try:
-        # SIGTERM ends serve() normally, after the same graceful shutdown.
-        loop.add_signal_handler(signal.SIGTERM, _resolve, stop)
-        term = True
-    except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not the main thread, Windows
-        pass
+    # SIGTERM ends serve() normally, after the same graceful shutdown. Before
+    # 3.11, asyncio.run has no SIGINT handler of its own: Ctrl-C raises
+    # KeyboardInterrupt out of the loop and asyncio.run then cancels every
+    # task, handlers included; so there SIGINT resolves `stop` as SIGTERM does.
+    sigs = (signal.SIGTERM,) if sys.version_info >= (3, 11) else (signal.SIGTERM, signal.SIGINT)
+    installed: list[int] = []
+    for sig in sigs:
+        try:
+            loop.add_signal_handler(sig, _resolve, stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not the main thread, Windows
+            pass
     if ready is not None:
         ready(bound)
     try:
         await stop  # until SIGTERM, or cancelled (Ctrl-C under asyncio.run)
     finally:
-        if term:
-            loop.remove_signal_handler(signal.SIGTERM)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
         await hub.aclose()
