@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Coroutine, Mapping, Protocol
+from typing import Any, Callable, Coroutine, Mapping, Protocol, cast
 
 import h11
 
@@ -972,8 +972,8 @@ class _Admission(asyncio.Protocol):
         hub = self.hub
         if not hub._admit(transport):
             return
-        hub._pending[transport] = hub._loop_().call_later(  # type: ignore[index]
-            hub.head_timeout, hub._expire_pending, transport, self.inner)
+        tr = cast(asyncio.Transport, transport)  # a stream transport: the server is TCP
+        hub._pending[tr] = hub._loop_().call_later(hub.head_timeout, hub._expire_pending, tr, self.inner)
         transport.set_protocol(self.inner)
         self.inner.connection_made(transport)
 
@@ -1225,9 +1225,9 @@ class StreamableHttpServer:
             t.cancel()
         for conn in list(self._conns):
             conn._abort()
-        for t, h in list(self._pending.items()):
+        for tr, h in list(self._pending.items()):
             h.cancel()
-            t.abort()
+            tr.abort()
         self._pending.clear()
         if self._timer is not None:
             self._timer.cancel()
@@ -1529,7 +1529,7 @@ async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: Ser
     # KeyboardInterrupt out of the loop and asyncio.run then cancels every
     # task, handlers included; so there SIGINT resolves `stop` as SIGTERM does.
     sigs = (signal.SIGTERM,) if sys.version_info >= (3, 11) else (signal.SIGTERM, signal.SIGINT)
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     for sig in sigs:
         try:
             loop.add_signal_handler(sig, _resolve, stop)
