@@ -100,6 +100,7 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
         assert any(n.endswith(f"streamcore/_codecs/_{name}_c.pyx") for n in names)
         assert any(n.endswith(f"streamcore/_codecs/_{name}_c.pyi") for n in names)
     assert any(n.endswith("streamcore/py.typed") for n in names)
+    assert any(n.endswith("streamcore/web/index.html") for n in names)  # the browser page (package data)
 
     venv_dir = tmp_path / "venv"
     venv.create(venv_dir, with_pip=True)
@@ -119,6 +120,7 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
     ).stdout.strip()
     assert str(venv_dir) in site  # imported from the venv, not the source tree
     assert (Path(site) / "py.typed").exists()
+    assert b"<script>" in (Path(site) / "web" / "index.html").read_bytes()  # served at / by serve
 
 
 @pytest.mark.slow
