@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
@@ -287,6 +288,9 @@ def test_cross_origin_page_allowed_and_refused(page: Cdp, servers: list[Server],
     api = Server("--cors-origin", host.origin, "--no-page")
     servers.append(api)
     endpoint = f"{api.origin}/mcp"
+    with pytest.raises(urllib.error.HTTPError) as nopage:  # serve --no-page: the endpoint only
+        urllib.request.urlopen(f"{api.origin}/", timeout=10)
+    assert nopage.value.code == 404
     page.open(f"{host.origin}/?era={era}&endpoint={endpoint}")
     page.wait("document.getElementById('status').dataset.state === 'connected' && mcp.listening")
     assert page.eval("mcp.endpoint") == endpoint and page.eval("location.origin") == host.origin

@@ -1020,6 +1020,12 @@ class StreamableHttpServer:
 
     Every limit is a keyword with a default (``DEFAULT_*`` in this module,
     precedents cited there); ``docs/aio.md`` lists them.
+
+    Browser clients (``docs/browser.md``): ``cors`` (a
+    :class:`streamcore.cors.CorsPolicy`) answers preflights, exposes
+    ``Mcp-Session-Id`` and refuses other origins with 403; ``pages``
+    (``{path: (content type, body)}``, e.g. :func:`streamcore.web.demo_pages`)
+    are answered by the adapter for ``GET`` and ``HEAD``.
     """
 
     def __init__(
