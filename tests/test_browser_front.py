@@ -151,3 +151,27 @@ def test_serve_rejects_a_bad_cors_origin() -> None:
     r = subprocess.run([sys.executable, "-m", "streamcore", "serve", "--port", "0", "--cors-origin", "app.example"],
                        cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--cors-origin" in r.stderr and "not an origin" in r.stderr
+
+
+def test_pages_and_cors_over_http2(no_tracebacks: Any) -> None:
+    """The same answers on HTTP/2 (h2c here; browsers use h2 over TLS): the page, HEAD without
+    a body, a preflight, exposed headers on the core's response, 403 for an origin not allowed."""
+    import httpx
+
+    async def body(port: int) -> None:
+        async with httpx.AsyncClient(http1=False, http2=True, base_url=f"http://127.0.0.1:{port}") as c:
+            r = await c.get("/?era=2026-07-28")
+            assert r.http_version == "HTTP/2" and r.status_code == 200 and r.content == web.page()
+            r = await c.head("/")
+            assert r.status_code == 200 and r.content == b"" and int(r.headers["content-length"]) == len(web.page())
+            r = await c.options("/mcp", headers={"origin": APP.decode(), "access-control-request-method": "GET",
+                                                 "access-control-request-headers": "mcp-session-id, last-event-id"})
+            assert r.status_code == 204 and r.headers["access-control-allow-origin"] == APP.decode()
+            h = {"accept": "application/json, text/event-stream", "origin": APP.decode()}
+            r = await c.post("/mcp", json=INIT, headers=h)
+            assert r.status_code == 200 and "mcp-session-id" in r.headers["access-control-expose-headers"]
+            r = await c.post("/mcp", json=INIT, headers={**h, "origin": "http://127.0.0.1:5174"})
+            assert r.status_code == 403 and r.json()["error"]["message"] == "Forbidden: Origin not allowed"
+            assert (await c.post("/", content=b"x" * 100000)).status_code == 405  # a body for an answered stream
+            assert (await c.get("/mcp", headers={"accept": "text/event-stream"})).status_code == 400  # still the core
+    run(body, cors=CorsPolicy(allowed_origins=(APP.decode(),)), pages=web.demo_pages())
