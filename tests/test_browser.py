@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("STREAMCORE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--mute-audio", "--window-size=1100,900", "--hide-scrollbars"]
+         "--disable-extensions", "--mute-audio", "--window-size=1100,900", "--hide-scrollbars",
+         "--ignore-certificate-errors"]  # the TLS test's certificate comes from a throwaway CA (trustme)
 ERAS = ("2025-11-25", "2026-07-28")
 SCREENSHOT = ROOT / "docs" / "img" / "browser-page.png"
 
@@ -144,6 +145,7 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="sc-serve-", suffix=".log", delete=False)
         self.proc: subprocess.Popen[str] | None = None
         self.port = port
+        self.scheme = "http"
         self.start()
 
     def start(self) -> None:
@@ -159,15 +161,15 @@ class Server:
             self.stop()
             raise RuntimeError(f"server did not start: {self.access()}")
         line = proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/mcp", line)
+        m = re.search(r"(https?)://127\.0\.0\.1:(\d+)/mcp", line)
         if m is None:
             self.stop()
             raise RuntimeError(f"server did not start: {line!r} {self.access()}")
-        self.port = int(m.group(1))
+        self.scheme, self.port = m.group(1), int(m.group(2))
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -206,7 +208,8 @@ def _call(page: Cdp, tool: str, args: dict[str, Any]) -> Any:
     page.eval(f"document.getElementById('tool').value = {json.dumps(tool)};"
               f" document.getElementById('args').value = {json.dumps(json.dumps(args))}; true")
     page.eval("window._done = null; document.getElementById('result').textContent = '';"
-              " window._call = mcp.callTool().then(r => window._done = r, e => window._done = {error: String(e)}); true")
+              " window._call = mcp.callTool()"
+              ".then(r => window._done = r, e => window._done = {error: String(e)}); true")
     done = page.wait("window._done", 20)
     assert "error" not in done, done
     return page.eval("document.getElementById('result').textContent")
@@ -303,11 +306,17 @@ def test_cross_origin_page_allowed_and_refused(page: Cdp, servers: list[Server],
     page.wait("mcp.notifications.some(m => m.method === 'notifications/tools/list_changed')")
     assert re.search(r'"OPTIONS /mcp" 204', api.access())
     assert not re.search(r'/mcp" 403', api.access())
+    assert "DELETE" not in api.access()
 
     # The refused origin: http://localhost:PORT is not http://127.0.0.1:PORT.
     refused = f"http://localhost:{host.port}"
     page.open(f"{refused}/?era={era}&endpoint={endpoint}")
     page.wait("document.getElementById('status').dataset.state === 'error'")
+    if era == ERAS[0]:  # leaving the first page ended its session (DELETE, preflighted, keepalive)
+        deadline = time.monotonic() + 5
+        while not re.search(r'"DELETE /mcp" 2\d\d', api.access()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert re.search(r'"DELETE /mcp" 2\d\d', api.access()), api.access()
     assert page.eval("location.origin") == refused
     assert "Failed to fetch" in page.eval("mcp.errors[0]")
     assert re.search(r'"OPTIONS /mcp" 403', api.access())
@@ -321,3 +330,22 @@ def test_cross_origin_page_allowed_and_refused(page: Cdp, servers: list[Server],
     while not re.search(r'"POST /mcp" 403', api.access()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert re.search(r'"POST /mcp" 403', api.access())
+
+
+def test_page_over_tls_and_http2(page: Cdp, servers: list[Server], tmp_path: Path) -> None:
+    """``serve --certfile``: Chromium loads the page and calls the endpoint over h2 (ALPN), where
+    the pages hook and the listening stream work as on HTTP/1.1."""
+    trustme = pytest.importorskip("trustme")
+    pem = tmp_path / "server.pem"
+    trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    srv = Server("--certfile", str(pem))
+    servers.append(srv)
+    assert srv.origin.startswith("https://")
+    page.open(f"{srv.origin}/")
+    page.wait("document.getElementById('status').dataset.state === 'connected' && mcp.listening")
+    assert page.eval("performance.getEntriesByType('navigation')[0].nextHopProtocol") == "h2"
+    assert page.eval("mcp.tools.length") == len(TOOLS)
+    assert _call(page, "countdown", {"n": 4, "delay": 0.02}) == "liftoff"
+    assert page.eval("mcp.progress") == [[i, 4] for i in range(1, 5)]
+    _call(page, "announce", {})
+    page.wait("mcp.notifications.some(m => m.method === 'notifications/tools/list_changed')")

@@ -455,8 +455,8 @@ class _Connection(asyncio.Protocol):
 
     # -- output -------------------------------------------------------------------
 
-    def _error_bytes(self, status: int, message: bytes, *, retry_after: bool = False) -> bytes:
-        body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"%s"}}' % message
+    def _error_bytes(self, status: int, message: bytes, *, retry_after: bool = False, code: int = -32600) -> bytes:
+        body = b'{"jsonrpc":"2.0","id":null,"error":{"code":%d,"message":"%s"}}' % (code, message)
         return (
             b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%s"
             b"connection: close\r\n\r\n" % (status, _REASONS.get(status, b""), len(body),
@@ -466,7 +466,7 @@ class _Connection(asyncio.Protocol):
     def _bad_request_bytes(self, status: int) -> bytes:
         return self._error_bytes(status, b"Bad HTTP request")
 
-    def _refuse(self, status: int, message: bytes) -> None:
+    def _refuse(self, status: int, message: bytes, code: int = -32600) -> None:
         """Answer an HTTP-level error outside the core and close (lingering if
         the request is unread), forgetting the exchange."""
         if self.xid is not None:
@@ -477,7 +477,7 @@ class _Connection(asyncio.Protocol):
         if t is None or self.closed:
             return
         self._drop_out()
-        t.write(self._error_bytes(status, message))
+        t.write(self._error_bytes(status, message, code=code))
         if t.can_write_eof():
             # Half-close and discard what the client still sends, so it reads
             # the answer instead of a reset (as after a 413).
@@ -660,7 +660,8 @@ class _Connection(asyncio.Protocol):
             self.target = target
         if answer == REFUSE:
             self._response_started(403)  # logged; and no 100 Continue after this
-            self._refuse(403, b"Forbidden: Origin not allowed")  # SEC-02, before the core reads a byte
+            # SEC-02, with the core's code, before the core reads a byte of it
+            self._refuse(403, b"Forbidden: Origin not allowed", -32000)
         else:
             assert not isinstance(answer, str)
             self._doc = answer
