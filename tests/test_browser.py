@@ -253,6 +253,11 @@ def test_page_lists_calls_listens_and_recovers(page: Cdp, servers: list[Server],
         shot = page.call("Page.captureScreenshot", format="png")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
+    # A refused call shows the server's reason (-32602), and the page stays usable.
+    page.eval("document.getElementById('args').value = '{\"n\": -1}';"
+              " window._done = null; mcp.callTool().catch(e => window._done = String(e)); true")
+    assert "arguments.n must be at least 0" in page.wait("window._done")
+    assert page.eval("document.getElementById('result').textContent").startswith("error: tools/call: Invalid arguments")
 
     # A notification unrelated to any request arrives on the listening stream.
     assert _notifications(page) == 0
