@@ -40,7 +40,7 @@ from streamcore.demo import TOOLS
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("STREAMCORE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("STREAMCORE_CHROMIUM") or shutil.which("chromium") or "chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-extensions", "--mute-audio", "--window-size=1100,900", "--hide-scrollbars",
