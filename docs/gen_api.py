@@ -46,6 +46,7 @@ MODULES = [
     "streamcore.auth",
     "streamcore.asgi",
     "streamcore.cors",
+    "streamcore.web",
     "streamcore.mcp_sdk",  # imports the mcp SDK (the [test] extra has it)
 ]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")

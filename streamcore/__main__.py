@@ -12,6 +12,7 @@ import errno
 import importlib
 import logging
 import sys
+from typing import Any
 
 from . import __version__
 from ._ext import CODECS, NO_EXTENSIONS, implementation_of
@@ -37,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .aio.server import serve
     from .demo import TOOLS, DemoApp
     from .era import param_headers_from_tools
+    from ._config import LOOPBACK_HOSTS
     from .server import ServerConfig
     from .store import MemoryEventStore
 
@@ -48,6 +50,15 @@ def _serve(args: argparse.Namespace) -> int:
             print("error: --uvloop needs the uvloop package: pip install 'streamcore[uvloop]'", file=sys.stderr)
             return EXIT_USAGE
         uvloop.install()
+    cors = None
+    if args.cors_origin:
+        from .cors import CorsPolicy
+
+        try:
+            cors = CorsPolicy(allowed_origins=tuple(args.cors_origin))
+        except ValueError as exc:
+            print(f"error: --cors-origin: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     hosts = None if "*" in args.allow_host else frozenset(
         {"localhost", "127.0.0.1", "[::1]", "::1"} | {h.lower() for h in args.allow_host}
     )
@@ -59,6 +70,10 @@ def _serve(args: argparse.Namespace) -> int:
         event_store=None if args.no_store else MemoryEventStore(),
         retry_ms=args.retry_ms,
         allowed_hosts=hosts,
+        # The core's Origin check (host names) lets the CORS origins through; the
+        # adapter checks them exactly (scheme, host, port) in front of it.
+        allowed_origins=LOOPBACK_HOSTS if cors is None else
+        None if cors.origin_hosts is None else LOOPBACK_HOSTS | set(cors.origin_hosts),
         param_headers=param_headers_from_tools(TOOLS),  # Mcp-Param-* checked against x-mcp-header
     )
 
@@ -72,8 +87,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     def ready(port: int) -> None:
         print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
+        if not args.no_page:
+            print(f"browser client page on {scheme}://{args.host}:{port}/", flush=True)
 
-    settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
+    settings: dict[str, Any] = {"shutdown_grace": args.grace, "access_log": args.access_log}
+    if cors is not None:
+        settings["cors"] = cors
+    if not args.no_page:
+        from .web import demo_pages
+
+        settings["pages"] = demo_pages()
     if args.max_connections is not None:
         settings["max_connections"] = args.max_connections
     try:
@@ -110,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                     help="also accept this Host name (repeatable; '*' switches the Host check off), "
                     "e.g. the public name behind a reverse proxy")
+    sp.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                    help="let web pages from this origin (scheme://host[:port]) call the endpoint: CORS "
+                    "preflights, exposed Mcp-Session-Id; repeatable; other origins get 403 (docs/browser.md)")
+    sp.add_argument("--no-page", action="store_true", help="do not serve the browser client page at /")
     sp.add_argument("--http1", choices=("fast", "h11"), default="fast",
                     help="HTTP/1.1 engine: streamcore's own (default) or h11")
     sp.add_argument("--certfile", help="serve TLS with this certificate chain (PEM); h2 by ALPN")

@@ -63,6 +63,7 @@ DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024
 DEFAULT_SHUTDOWN_RETRY_MS = 1000
 
 _SHUTTING_DOWN = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Server shutting down"}}'
+_ORIGIN_REFUSED = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden: Origin not allowed"}}'
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -329,6 +330,10 @@ class StreamableHttpApp:
             if cors.is_preflight(method, headers):
                 status, out = cors.preflight(headers)
                 await self._simple(send, status, out)
+                return
+            if cors.refuses(headers, scheme=scope.get("scheme", "http")):  # exact origin (SEC-02)
+                await self._simple(send, 403, [(b"content-type", b"application/json"), (b"vary", b"origin"),
+                                               (b"content-length", b"%d" % len(_ORIGIN_REFUSED))], _ORIGIN_REFUSED)
                 return
             extra = cors.response_headers(headers)
         if self._closing:

@@ -13,7 +13,10 @@ It never reads a socket: :mod:`streamcore.asgi` uses it, and any adapter can
 CORS is a browser-side read permission, not access control: the server core's
 ``Origin`` check (SEC-02: a present, not allowed ``Origin`` gets 403) stays
 on. Give the core the same origins (:attr:`CorsPolicy.origin_hosts` is the
-value for ``ServerConfig.allowed_origins``).
+value for ``ServerConfig.allowed_origins``). The core compares host names
+only; :meth:`CorsPolicy.refuses` is the exact check (scheme, host and port)
+that the adapters add in front of it: an ``Origin`` that is neither allowed
+nor the server's own gets 403 before the core sees the request.
 
 Rules (Fetch standard, "CORS protocol"):
 
@@ -135,6 +138,22 @@ class CorsPolicy:
             return _normalize_origin(origin.decode("ascii")).encode() in self._origins
         except (UnicodeDecodeError, ValueError):
             return False
+
+    def refuses(self, headers: Headers, *, scheme: str = "http") -> bool:
+        """True if the request carries an ``Origin`` that is neither allowed by
+        this policy nor the server's own (``scheme://Host``): answer it 403
+        (SEC-02, AMB-18: ``null`` is refused). No ``Origin`` (a non-browser
+        client) is never refused here."""
+        origin = _get(headers, b"origin")
+        if origin is None or self.allows_origin(origin):
+            return False
+        host = _get(headers, b"host")
+        if host is None or origin == b"null":
+            return True
+        try:
+            return _normalize_origin(origin.decode("ascii")) != _normalize_origin(f"{scheme}://{host.decode('ascii')}")
+        except (UnicodeDecodeError, ValueError):
+            return True
 
     @staticmethod
     def is_preflight(method: bytes, headers: Headers) -> bool:

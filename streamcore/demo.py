@@ -80,6 +80,12 @@ TOOLS: list[dict[str, Any]] = [
             "additionalProperties": False,
         },
     },
+    {
+        "name": "announce",
+        "description": "Send notifications/tools/list_changed to the listening streams: this session's GET "
+                       "stream, or in 2026-07-28 every subscriptions/listen that asked for toolsListChanged.",
+        "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
+    },
 ]
 
 
@@ -152,13 +158,13 @@ class DemoApp:
             version = requested if requested in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[-1]
             return {
                 "protocolVersion": version,
-                "capabilities": {"tools": {"listChanged": False}, "logging": {}},
+                "capabilities": {"tools": {"listChanged": True}, "logging": {}},
                 "serverInfo": {"name": "streamcore-demo", "version": __version__},
             }
         if m == "server/discover":  # the per-request era's entry point (SRV-VER-10)
             return discover_result(
                 ("2026-07-28",) + tuple(reversed(SUPPORTED_VERSIONS)),
-                {"tools": {"listChanged": False}, "logging": {}},
+                {"tools": {"listChanged": True}, "logging": {}},
                 server_info={"name": "streamcore-demo", "version": __version__},
             )
         if m == "ping" or m == "logging/setLevel":  # the demo sends no log messages
@@ -218,5 +224,13 @@ class DemoApp:
             return _text("Maybe next time.")
         if name == "route":
             return _text(f"routed by region {args['region']!r}")
+        if name == "announce":
+            # Unrelated to this request (SRV-SSE-02 is about related ones): a listening stream carries it.
+            if ctx.per_request:
+                ctx.server.publish("notifications/tools/list_changed")
+                return _text("announced to every listening stream")
+            if ctx.session_id is not None:
+                ctx.server.notify(ctx.session_id, "notifications/tools/list_changed")
+            return _text("announced on this session's listening stream")
         assert name == "blob"
         return _text("x" * int(args["size"]))

@@ -129,7 +129,7 @@ def test_validate_matches_every_tool_schema() -> None:
     """Every tool's schema is one validate() understands: each accepts a minimal
     valid call and refuses an unknown field."""
     minimal = {"echo": {"text": ""}, "add": {"a": 0, "b": 0}, "countdown": {"n": 0}, "ask_name": {}, "blob": {"size": 0},
-               "route": {"region": "eu"}}
+               "route": {"region": "eu"}, "announce": {}}
     for tool in TOOLS:
         assert validate(tool["inputSchema"], minimal[tool["name"]]) is None
         assert validate(tool["inputSchema"], {**minimal[tool["name"]], "zz": 1}) is not None

@@ -445,6 +445,21 @@ async def test_cors_keeps_the_origin_check() -> None:
     assert ex.status == 403
 
 
+async def test_cors_origin_check_is_exact() -> None:
+    """With a CORS policy, an origin whose host the core accepts but whose port differs is refused
+    403 (SEC-02); the server's own origin (scheme://Host) passes without being listed."""
+    policy = CorsPolicy(allowed_origins=("http://127.0.0.1:5173",))
+    app = StreamableHttpApp(DemoApp(), ServerConfig(), cors=policy)
+    other = Exchange(app, "POST", _post_headers(origin=b"http://127.0.0.1:5174"))
+    other.body(json.dumps(INIT).encode())
+    await other.until(lambda: other.complete)
+    assert other.status == 403 and b"access-control-allow-origin" not in other.head
+    own = Exchange(app, "POST", _post_headers(origin=b"http://127.0.0.1:8000"))
+    own.body(json.dumps(INIT).encode())
+    await own.until(lambda: own.complete)
+    assert own.status == 200 and b"access-control-allow-origin" not in own.head
+
+
 def test_cors_policy_must_agree_with_the_origin_check() -> None:
     """A policy allowing an origin the core's Origin check refuses is a configuration error."""
     with pytest.raises(ValueError, match="allowed_origins"):

@@ -62,6 +62,21 @@ def test_main_reports_each_codec() -> None:
         assert line.split()[1] == want
 
 
+_BUILD_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.c",
+    ".hypothesis", ".benchmarks", ".pytest_cache",
+)
+
+
+def _build_ignore(folder: str, names: list[str]) -> set[str]:
+    """What a build copy leaves out: build products, and Cython's annotation pages
+    (``*.html``) everywhere but ``streamcore/web``, whose page is package data."""
+    out = set(_BUILD_IGNORE(folder, names))
+    if Path(folder).name != "web":
+        out |= {n for n in names if n.endswith(".html")}
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
@@ -74,14 +89,7 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
     if shutil.which("gcc") is None and not NO_EXTENSIONS:
         pytest.skip("no C compiler to build the wheel's extensions")
     src = tmp_path / "src"
-    shutil.copytree(
-        ROOT,
-        src,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.c", "*.html",
-            ".hypothesis", ".benchmarks", ".pytest_cache",
-        ),
-    )
+    shutil.copytree(ROOT, src, ignore=_build_ignore)
     env = dict(os.environ)
     if not NO_EXTENSIONS:
         env["STREAMCORE_REQUIRE_EXTENSIONS"] = "1"
@@ -100,6 +108,7 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
         assert any(n.endswith(f"streamcore/_codecs/_{name}_c.pyx") for n in names)
         assert any(n.endswith(f"streamcore/_codecs/_{name}_c.pyi") for n in names)
     assert any(n.endswith("streamcore/py.typed") for n in names)
+    assert any(n.endswith("streamcore/web/index.html") for n in names)  # the browser page (package data)
 
     venv_dir = tmp_path / "venv"
     venv.create(venv_dir, with_pip=True)
@@ -119,6 +128,7 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
     ).stdout.strip()
     assert str(venv_dir) in site  # imported from the venv, not the source tree
     assert (Path(site) / "py.typed").exists()
+    assert b"<script>" in (Path(site) / "web" / "index.html").read_bytes()  # served at / by serve
 
 
 @pytest.mark.slow

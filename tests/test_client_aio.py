@@ -150,7 +150,7 @@ def test_demo_session(json_mode: bool) -> None:
                 assert s.session_id and s.protocol_version == "2025-11-25"
                 assert s.server_info["name"] == "streamcore-demo"
                 names = [t["name"] for t in await s.list_tools()]
-                assert names == ["echo", "add", "countdown", "ask_name", "route", "blob"]
+                assert names == ["echo", "add", "countdown", "ask_name", "route", "blob", "announce"]
                 r = await s.call_tool("countdown", {"n": 4, "delay": 0}, progress=lambda *a: seen.append(a))
                 assert r["content"][0]["text"] == "liftoff"
                 if not json_mode:

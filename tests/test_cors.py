@@ -121,3 +121,21 @@ def test_is_preflight() -> None:
     assert CorsPolicy.is_preflight(b"OPTIONS", _pre(APP.encode()))
     assert not CorsPolicy.is_preflight(b"OPTIONS", [(b"origin", APP.encode())])
     assert not CorsPolicy.is_preflight(b"POST", _pre(APP.encode()))
+
+
+def test_refuses_is_exact_and_lets_the_own_origin_through() -> None:
+    """refuses(): an Origin neither allowed nor scheme://Host is refused (SEC-02, AMB-18 for null);
+    a listed one, the server's own, and no Origin at all are not."""
+    p = CorsPolicy(allowed_origins=("http://127.0.0.1:5173",))
+    host = (b"host", b"127.0.0.1:8000")
+    assert not p.refuses([host])
+    assert not p.refuses([host, (b"origin", b"http://127.0.0.1:5173")])
+    assert not p.refuses([host, (b"origin", b"http://127.0.0.1:8000")])
+    assert p.refuses([host, (b"origin", b"https://127.0.0.1:8000")])  # another scheme
+    assert not p.refuses([(b"host", b"127.0.0.1:443"), (b"origin", b"https://127.0.0.1")], scheme="https")
+    assert p.refuses([host, (b"origin", b"http://127.0.0.1:5174")])
+    assert p.refuses([host, (b"origin", b"http://localhost:5173")])
+    assert p.refuses([host, (b"origin", b"null")])
+    assert p.refuses([(b"origin", b"http://127.0.0.1:8000")])  # no Host to compare with
+    assert p.refuses([(b"host", b"127.0.0.1:99999"), (b"origin", b"http://127.0.0.1:8000")])
+    assert p.refuses([host, (b"origin", b"\xff")])

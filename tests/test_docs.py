@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 #: Seconds one page's blocks may take, all together.
 PAGE_TIMEOUT = 120.0
-INFO_STRINGS = {"python", "python fragment", "sh", "text", "mermaid", "toml", "json", "yaml", "http"}
+INFO_STRINGS = {"python", "python fragment", "sh", "text", "mermaid", "toml", "json", "yaml", "http", "javascript"}
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _FILE_MARK = re.compile(r"^<!--\s*file:\s*(?P<path>\S+)\s*-->\s*$")
@@ -362,7 +362,7 @@ def test_api_reference_covers_every_public_module() -> None:
     for mod in ("streamcore", "streamcore.server", "streamcore.client", "streamcore.events", "streamcore.store",
                 "streamcore.era", "streamcore.http11", "streamcore.sse", "streamcore.chunked",
                 "streamcore.jsonrpc", "streamcore.aio", "streamcore.aio.client", "streamcore.mrtr",
-                "streamcore.auth", "streamcore.asgi", "streamcore.cors", "streamcore.mcp_sdk"):
+                "streamcore.auth", "streamcore.asgi", "streamcore.cors", "streamcore.web", "streamcore.mcp_sdk"):
         assert f"\n## `{mod}`\n" in text, mod
     assert not re.search(r"^#+ `streamcore\.(\w+\.)*_[a-z]", text, re.M)
 

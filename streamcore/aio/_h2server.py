@@ -59,6 +59,7 @@ import h2.exceptions
 import h2.settings
 
 from .._events import ResponseData, ResponseEnd, ResponseHead
+from ..web._front import REFUSE, Answer
 
 from .server import _Connection
 
@@ -111,6 +112,7 @@ DEFAULT_SHUTDOWN_GRACE = 10.0
 
 # Connection-specific fields RFC 9113 section 8.2.2 forbids in HTTP/2.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
+_ORIGIN_REFUSED = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden: Origin not allowed"}}'
 _HEADERS, _CONTINUATION = 0x1, 0x9
 _END_HEADERS = 0x4
 
@@ -153,7 +155,7 @@ class _Stream:
     """One request stream: its exchange and what waits for the peer's window."""
 
     __slots__ = ("sid", "xid", "head", "pending", "pending_len", "off", "end", "paused", "request_done", "closed",
-                 "staged")
+                 "staged", "cors")
 
     def __init__(self, sid: int, xid: int) -> None:
         self.sid = sid
@@ -169,6 +171,7 @@ class _Stream:
         self.request_done = False
         self.closed = False
         self.staged = False  # on the connection's list of streams with output to frame
+        self.cors: list[tuple[bytes, bytes]] | None = None  # CORS fields for the core's head (cors=)
 
 
 class H2Listener:
@@ -439,7 +442,7 @@ class H2Connection(_Connection):
         for ev in events:
             if isinstance(ev, h2.events.DataReceived):
                 st = self.streams.get(ev.stream_id)
-                if st is not None and ev.data:
+                if st is not None and ev.data and st.xid >= 0:  # xid -1: answered by the adapter
                     core.receive_body(st.xid, ev.data)
                 # Acknowledged now that the core has it (or discarded it for a
                 # stream already gone): the window reopens only as we consume.
@@ -451,7 +454,8 @@ class H2Connection(_Connection):
                 st = self.streams.get(ev.stream_id)
                 if st is not None:
                     st.request_done = True
-                    core.receive_end(st.xid, now=now)
+                    if st.xid >= 0:
+                        core.receive_end(st.xid, now=now)
                     self._maybe_forget(st)
             elif isinstance(ev, h2.events.StreamReset):
                 self._peer_reset(ev.stream_id, now)
@@ -505,12 +509,42 @@ class H2Connection(_Connection):
         if self.goaway_sent:
             self._reset(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
             return
+        front = self.hub.front
+        cors = None
+        if front is not None:  # pages and CORS, as on HTTP/1.1 (docs/browser.md)
+            tls = self.transport is not None and self.transport.get_extra_info("ssl_object") is not None
+            answer = front.check(method, path, headers, scheme="https" if tls else "http")
+            if answer is not None:
+                self._answer(sid, method, answer)
+                return
+            cors = front.response_headers(headers)
         xid = self.hub.core.receive_request(method, path, headers, now=now)
         st = _Stream(sid, xid)
+        st.cors = cors
         self.streams[sid] = st
         self.by_xid[xid] = st
         self.hub._route[xid] = self
         self._idle_since = None
+
+    def _answer(self, sid: int, method: bytes, answer: Answer | str) -> None:
+        """A response of the adapter's own (a page, a preflight, a refused Origin): no exchange of the core."""
+        if isinstance(answer, str):
+            assert answer == REFUSE
+            status, fields, body = 403, [(b"content-type", b"application/json"),
+                                         (b"content-length", b"%d" % len(_ORIGIN_REFUSED))], _ORIGIN_REFUSED
+        else:
+            status, fields, body = answer
+        st = _Stream(sid, -1)
+        self.streams[sid] = st
+        st.head = [(b":status", b"%d" % status), *((n, v) for n, v in fields if n not in _HOP_BY_HOP)]
+        if body and method != b"HEAD":
+            st.pending = deque([body])
+            st.pending_len = len(body)
+        st.end = True
+        self._idle_since = None
+        # Framed now, not staged: the body is queued already, and a WINDOW_UPDATE
+        # read in this same batch must not frame it before the head.
+        self._emit(st)
 
     def _peer_reset(self, sid: int, now: float) -> None:
         # Rapid Reset (CVE-2023-44487): RST_STREAM is free for the peer and a
@@ -524,8 +558,9 @@ class H2Connection(_Connection):
             st.closed = True
             self.by_xid.pop(st.xid, None)
             self.blocked.discard(st)
-            self.hub._route.pop(st.xid, None)
-            self.hub.core.connection_lost(st.xid, now=now)
+            if st.xid >= 0:  # -1: answered by the adapter, no exchange of the core
+                self.hub._route.pop(st.xid, None)
+                self.hub.core.connection_lost(st.xid, now=now)
         if len(resets) > self.cfg.max_resets:
             self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "too many stream resets")
             return
@@ -545,6 +580,8 @@ class H2Connection(_Connection):
             return
         hdrs = [(b":status", b"%d" % ev.status)]
         hdrs.extend((n, v) for n, v in ev.headers if n not in _HOP_BY_HOP)
+        if st.cors is not None:
+            hdrs.extend(st.cors)
         st.head = hdrs
         self._stage(st)
 

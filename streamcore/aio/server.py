@@ -54,6 +54,8 @@ from .._mrtr import (
     StateSealer,
 )
 from .._server import Server, ServerConfig
+from ..cors import CorsPolicy
+from ..web._front import REFUSE, Front
 from ._auth import ResourceServer, load_jwks
 
 __all__ = [
@@ -314,6 +316,7 @@ class _Connection(asyncio.Protocol):
         "discarding", "phase", "phase_at", "linger_at", "stalled_at", "timer",
         "reading_paused", "responded", "streaming", "method", "target",
         "_doc", "_held",  # OAuth: a PRM document to answer; a head waiting for introspection
+        "_cors",  # CORS header fields for the current response (cors=), or None
     )
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
@@ -339,7 +342,10 @@ class _Connection(asyncio.Protocol):
         self.streaming = False
         self.method = b""
         self.target = b""  # kept for the access log only
-        self._doc: bytes | None = None  # oauth: a metadata document to answer at the request's end
+        # An answer of the adapter's own (status, headers, body) for the request's end:
+        # the OAuth metadata document, a static page, a CORS preflight.
+        self._doc: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None
+        self._cors: list[tuple[bytes, bytes]] | None = None
         self._held = False  # oauth: the head waits for its token to be introspected
 
     # -- connection lifetime ----------------------------------------------------
@@ -449,8 +455,8 @@ class _Connection(asyncio.Protocol):
 
     # -- output -------------------------------------------------------------------
 
-    def _error_bytes(self, status: int, message: bytes, *, retry_after: bool = False) -> bytes:
-        body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"%s"}}' % message
+    def _error_bytes(self, status: int, message: bytes, *, retry_after: bool = False, code: int = -32600) -> bytes:
+        body = b'{"jsonrpc":"2.0","id":null,"error":{"code":%d,"message":"%s"}}' % (code, message)
         return (
             b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%s"
             b"connection: close\r\n\r\n" % (status, _REASONS.get(status, b""), len(body),
@@ -460,7 +466,7 @@ class _Connection(asyncio.Protocol):
     def _bad_request_bytes(self, status: int) -> bytes:
         return self._error_bytes(status, b"Bad HTTP request")
 
-    def _refuse(self, status: int, message: bytes) -> None:
+    def _refuse(self, status: int, message: bytes, code: int = -32600) -> None:
         """Answer an HTTP-level error outside the core and close (lingering if
         the request is unread), forgetting the exchange."""
         if self.xid is not None:
@@ -471,7 +477,7 @@ class _Connection(asyncio.Protocol):
         if t is None or self.closed:
             return
         self._drop_out()
-        t.write(self._error_bytes(status, message))
+        t.write(self._error_bytes(status, message, code=code))
         if t.can_write_eof():
             # Half-close and discard what the client still sends, so it reads
             # the answer instead of a reset (as after a 413).
@@ -614,8 +620,10 @@ class _Connection(asyncio.Protocol):
         """OAuth (docs/auth.md): True if the adapter takes this head: the PRM document, or a held token check."""
         auth = self.hub.auth
         assert auth is not None
-        self._doc = auth.document(method, target)
-        if self._doc is not None:
+        doc = auth.document(method, target)
+        if doc is not None:
+            self._doc = (200, [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(doc)),
+                               (b"cache-control", b"max-age=300")], doc)
             self.method = _METHODS.get(method, method)
             return True
         pending = auth.prepare(headers)
@@ -637,13 +645,34 @@ class _Connection(asyncio.Protocol):
         asyncio.ensure_future(pending).add_done_callback(done)
         return True
 
+    def _front(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Static pages and CORS (``pages=``, ``cors=``): True if the adapter answers this head."""
+        front = self.hub.front
+        assert front is not None
+        scheme = "https" if self.transport is not None and self.transport.get_extra_info("sslcontext") else "http"
+        answer = front.check(method, target, headers, scheme=scheme)
+        if answer is None:
+            self._cors = front.response_headers(headers)
+            return False
+        self._cors = None
+        self.method = _METHODS.get(method, method)
+        if self.hub.access_log:
+            self.target = target
+        if answer == REFUSE:
+            self._response_started(403)  # logged; and no 100 Continue after this
+            # SEC-02, with the core's code, before the core reads a byte of it
+            self._refuse(403, b"Forbidden: Origin not allowed", -32000)
+        else:
+            assert not isinstance(answer, str)
+            self._doc = answer
+        return True
+
     def _answer_doc(self) -> None:
         doc, self._doc = self._doc, None
         assert doc is not None
-        self.head(ResponseHead(xid=-1, status=200, headers=[
-            (b"content-type", b"application/json"), (b"content-length", b"%d" % len(doc)),
-            (b"cache-control", b"max-age=300")]))
-        self.data(ResponseData(xid=-1, data=doc))
+        self.head(ResponseHead(xid=-1, status=doc[0], headers=doc[1]))
+        if doc[2]:
+            self.data(ResponseData(xid=-1, data=doc[2]))
         self.end(ResponseEnd(xid=-1))  # -1: no exchange of the core
 
     def _process(self) -> None:  # pragma: no cover - engine-specific
@@ -652,6 +681,8 @@ class _Connection(asyncio.Protocol):
     def _started_request(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
                          has_body: bool, checked: bool = False) -> int:
         hub = self.hub
+        if hub.front is not None and not checked and self._front(method, target, headers):
+            return -1  # a page, a preflight or a refused Origin: answered by the adapter
         if hub.auth is not None and not checked and self._auth_hold(method, target, headers, has_body):
             return -1  # answered by the adapter, or resumed once the token is introspected
         # Interned: an idle stream keeps no bytes of its own (RSS per stream).
@@ -779,7 +810,8 @@ class _FastConnection(_Connection):
     def head(self, ev: ResponseHead) -> None:
         self._response_started(ev.status)
         self.streaming = ev.streaming
-        self._write(self.http.response_head(ev.status, ev.headers, streaming=ev.streaming))
+        headers = ev.headers if self._cors is None else [*ev.headers, *self._cors]
+        self._write(self.http.response_head(ev.status, headers, streaming=ev.streaming))
 
     def data(self, ev: ResponseData) -> None:
         data = ev.data
@@ -915,7 +947,7 @@ class _H11Connection(_Connection):
     def head(self, ev: ResponseHead) -> None:
         self._response_started(ev.status)
         self.streaming = ev.streaming
-        headers = ev.headers
+        headers = ev.headers if self._cors is None else [*ev.headers, *self._cors]
         if self.must_close or self.hub._closing:
             headers = [*headers, (b"connection", b"close")]
         # h11 frames a response without Content-Length as chunked on HTTP/1.1.
@@ -989,6 +1021,12 @@ class StreamableHttpServer:
 
     Every limit is a keyword with a default (``DEFAULT_*`` in this module,
     precedents cited there); ``docs/aio.md`` lists them.
+
+    Browser clients (``docs/browser.md``): ``cors`` (a
+    :class:`streamcore.cors.CorsPolicy`) answers preflights, exposes
+    ``Mcp-Session-Id`` and refuses other origins with 403; ``pages``
+    (``{path: (content type, body)}``, e.g. :func:`streamcore.web.demo_pages`)
+    are answered by the adapter for ``GET`` and ``HEAD``.
     """
 
     def __init__(
@@ -1015,8 +1053,12 @@ class StreamableHttpServer:
         http2: bool | None = None,
         h2_config: Any = None,
         auth: ResourceServer | None = None,
+        cors: CorsPolicy | None = None,
+        pages: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> None:
         self.auth = auth  # OAuth resource server: PRM document, token introspection (docs/auth.md)
+        # Browser clients (docs/browser.md): CORS, and static pages answered by the adapter.
+        self.front = Front(cors, pages) if cors is not None or pages else None
         if http1 not in _ENGINES:
             raise ValueError(f"http1 must be one of {sorted(_ENGINES)}")
         for name, value in (("max_write_buffer", max_write_buffer), ("max_total_write_buffer", max_total_write_buffer),
@@ -1034,6 +1076,12 @@ class StreamableHttpServer:
         self.max_head_size = max_head_size
         self.app = app
         self.core = Server(config)
+        allowed = self.core.config.allowed_origins
+        if cors is not None and allowed is not None:  # the core's Origin check must not refuse them
+            missing = [h for h in (cors.origin_hosts or ("*",)) if h not in allowed]
+            if missing:
+                raise ValueError(f"the CORS policy allows origins the server's Origin check refuses: {missing}; "
+                                 "add them to ServerConfig.allowed_origins (CorsPolicy.origin_hosts)")
         self.max_write_buffer = max_write_buffer
         self.max_total_write_buffer = max_total_write_buffer
         self.max_inbound_buffer = max_inbound_buffer
