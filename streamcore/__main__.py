@@ -60,6 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
         retry_ms=args.retry_ms,
         allowed_hosts=hosts,
         param_headers=param_headers_from_tools(TOOLS),  # Mcp-Param-* checked against x-mcp-header
+        # the deprecated HTTP+SSE transport at the official SDKs' default paths (docs/server.md)
+        sse_path=None if args.no_sse else "/sse",
+        sse_messages_path="/messages/",
     )
 
     ctx = None
@@ -71,7 +74,8 @@ def _serve(args: argparse.Namespace) -> int:
     scheme = "https" if ctx is not None else "http"
 
     def ready(port: int) -> None:
-        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
+        sse = "" if args.no_sse else f" (and HTTP+SSE, 2024-11-05, at {scheme}://{args.host}:{port}/sse)"
+        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp{sse}", flush=True)
 
     settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
     if args.max_connections is not None:
@@ -115,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--certfile", help="serve TLS with this certificate chain (PEM); h2 by ALPN")
     sp.add_argument("--keyfile", help="the certificate's private key (PEM), if not in --certfile")
     sp.add_argument("--no-http2", action="store_true", help="HTTP/1.1 only (no h2c, no h2 by ALPN)")
+    sp.add_argument("--no-sse", action="store_true",
+                    help="do not serve the deprecated HTTP+SSE transport (2024-11-05) at /sse and /messages/")
     sp.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
                     help="on shutdown, how long tool calls in flight may finish before they are cancelled (default 5)")
     sp.add_argument("--max-connections", type=int, default=None, metavar="N",
