@@ -45,7 +45,7 @@ from ._era import classify
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import AppEvent, Event, HttpOutput
 from ._headers import JSON, SSE, Headers, accepts, is_json_content_type, valid_header_value
-from ._legacy_sse import LegacySse
+from ._legacy_sse import L0SessionCore, LegacySse
 from ._modern import PerRequestCore
 from ._policy import MAX_DIGITS, TargetError, hostname, origin_host, parse_target, valid_host
 from ._session import SessionCore
@@ -83,10 +83,14 @@ class Server:
         self._rids = Counter()
         self._kit = Kit(self._outbox, Heartbeats(cfg.heartbeat_interval), self._exchanges, self._rids,
                         max_cancelled=cfg.max_cancelled)
-        self._legacy = SessionCore(cfg, self._kit)
         self._modern = PerRequestCore(cfg.modern, self._kit) if cfg.modern is not None else None
-        # HTTP+SSE (2024-11-05) on the session-era core, when configured.
-        self._l0 = LegacySse(cfg, self._legacy, self._kit) if cfg.sse_path is not None else None
+        # HTTP+SSE (2024-11-05), when configured, is a layer over the session-era core.
+        self._l0: LegacySse | None = None
+        if cfg.sse_path is None:
+            self._legacy = SessionCore(cfg, self._kit)
+        else:
+            self._legacy = l0core = L0SessionCore(cfg, self._kit)
+            self._l0 = LegacySse(cfg, l0core, self._kit)
         self._verdicts: dict[tuple[bytes, bytes | None], bool] = {}
         self._served_b = frozenset(v.encode() for v in cfg.supported_versions) if cfg.legacy else frozenset()
         paths = cfg.endpoint_paths

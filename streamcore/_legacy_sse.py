@@ -54,7 +54,7 @@ from ._session import SessionCore, _Pending, _Session, _Stream, _Streams
 from ._states import StreamInput
 from ._toolkit import Exchange, Kit
 
-__all__ = ["LegacySse", "L0_VERSION"]
+__all__ = ["LegacySse", "L0SessionCore", "L0_VERSION"]
 
 #: The protocol revision of the HTTP+SSE transport; an L0 session starts at it
 #: and takes whatever version its ``initialize`` answer names.
@@ -95,10 +95,24 @@ class _L0Streams(_Streams):
             self.owner.end(stream.session, reason=None)
 
 
+class L0SessionCore(SessionCore):
+    """The session-era core of an endpoint that serves HTTP+SSE too: an L0 session
+    does not exist for Streamable HTTP requests (its id on ``/mcp`` gets 404), nor a
+    Streamable HTTP session for the L0 message endpoint."""
+
+    def _lookup(self, x: Exchange, sid: bytes) -> _Session | None:
+        s = super()._lookup(x, sid)
+        return None if s is not None and type(s.get_stream) is _L0Stream else s
+
+    def l0_lookup(self, x: Exchange, sid: bytes) -> _Session | None:
+        s = super()._lookup(x, sid)
+        return s if s is not None and type(s.get_stream) is _L0Stream else None
+
+
 class LegacySse:
     """HTTP+SSE (2024-11-05) on the session-era core (module docstring)."""
 
-    def __init__(self, config: ServerConfig, core: SessionCore, kit: Kit) -> None:
+    def __init__(self, config: ServerConfig, core: L0SessionCore, kit: Kit) -> None:
         assert config.sse_path is not None
         self.config = config
         self.core = core
@@ -179,10 +193,11 @@ class LegacySse:
         sid = next((params[k] for k in _SID_PARAMS if k in params), None)
         if sid is None:
             return kit.reject(x, 400, -32000, "Bad Request: session_id is required")
-        session = core._lookup(x, sid.encode("latin-1"))
-        stream = session.get_stream if session is not None else None
-        if session is None or type(stream) is not _L0Stream:  # SEC-10: another identity's is unknown too
+        session = core.l0_lookup(x, sid.encode("latin-1"))
+        if session is None:  # SEC-10: another identity's session is unknown too
             return kit.reject(x, 404, SESSION_NOT_FOUND, "Session not found")
+        stream = session.get_stream
+        assert stream is not None
         try:
             parsed = _jr.parse(body, allow_batch=True, max_body_size=cfg.max_body_size)
         except JsonRpcDecodeError as exc:
