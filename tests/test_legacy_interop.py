@@ -5,6 +5,8 @@
   against ``python -m streamcore serve`` at ``/sse``: initialize, tools/list, a
   call with progress, a call with an elicitation round trip.
 * Our own client falls back to it (CLI-COMPAT-02) when given the ``/sse`` URL.
+* The core owns the transport, so the ASGI adapter (under uvicorn) and the
+  HTTP/2 adapter serve it too.
 * In process (the asyncio adapter and an app that records what happens): a
   client that closes its stream has its requests cancelled and its session
   cleaned up; shutdown ends the stream cleanly.
@@ -76,9 +78,8 @@ def test_ts_sdk_sse_client_full_session(sse_url: str) -> None:
     assert s["greeting"] == "Hello, Ada!"
 
 
-def test_python_sdk_sse_client_full_session(sse_url: str) -> None:
-    """L0-01..04: the Python SDK's sse_client + ClientSession complete a whole session,
-    progress and an elicitation round trip included."""
+def _py_sdk_session(sse_url: str) -> dict[str, Any]:
+    """A whole session with the Python SDK's sse_client + ClientSession; what it saw."""
     from mcp import ClientSession
     from mcp.client.sse import sse_client
     import mcp.types as types
@@ -105,11 +106,62 @@ def test_python_sdk_sse_client_full_session(sse_url: str) -> None:
                 out["greeting"] = res.content[0].text  # type: ignore[union-attr]
         return out
 
-    out = asyncio.run(asyncio.wait_for(run(), 30))
+    return asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def _check_py_sdk_session(out: dict[str, Any]) -> None:
     assert out["server"] == "streamcore-demo" and out["version"] == "2025-11-25"
     assert "countdown" in out["tools"]
     assert out["countdown"] == "liftoff" and out["progress"] == [(1.0, 3.0), (2.0, 3.0), (3.0, 3.0)]
     assert out["elicited"] == "What is your name?" and out["greeting"] == "Hello, Ada!"
+
+
+def test_python_sdk_sse_client_full_session(sse_url: str) -> None:
+    """L0-01..04: the Python SDK's sse_client + ClientSession complete a whole session,
+    progress and an elicitation round trip included."""
+    _check_py_sdk_session(_py_sdk_session(sse_url))
+
+
+def make_asgi_app() -> Any:
+    """The demo app under ASGI with HTTP+SSE on (for uvicorn --factory)."""
+    from streamcore.asgi import StreamableHttpApp
+    from streamcore.demo import DemoApp
+
+    return StreamableHttpApp(DemoApp(), ServerConfig(sse_path="/sse"))
+
+
+def test_python_sdk_sse_client_under_uvicorn() -> None:
+    """The transport lives in the sans-IO core, so the ASGI adapter serves it too: the Python
+    SDK's sse_client runs the same session against streamcore.asgi under uvicorn."""
+    from test_asgi_servers import _free_port, running
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "test_legacy_interop:make_asgi_app",
+           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with running("uvicorn", cmd, port) as (url, _):
+        _check_py_sdk_session(_py_sdk_session(url[: -len("/mcp")] + "/sse"))
+
+
+def test_our_client_over_http2() -> None:
+    """The HTTP/2 adapter serves it too (same core): our client, HTTP/2 prior knowledge, falls back
+    to HTTP+SSE at /sse and calls a tool with progress."""
+    pytest.importorskip("h2")
+    from streamcore.demo import DemoApp
+
+    async def run() -> tuple[bool, Any, list[Any]]:
+        hub = StreamableHttpServer(DemoApp(), ServerConfig(sse_path="/sse"), http2=True)
+        srv = await hub.start("127.0.0.1", 0)
+        url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/sse"
+        got: list[Any] = []
+        try:
+            async with connect(url, http2=True) as s:
+                r = await s.call_tool("countdown", {"n": 2, "delay": 0.01}, progress=lambda p, t, m: got.append(p))
+                return s.legacy, r, got
+        finally:
+            await hub.aclose()
+
+    legacy, r, got = asyncio.run(asyncio.wait_for(run(), 20))
+    assert legacy is True and r["content"][0]["text"] == "liftoff" and got == [1, 2]
 
 
 def test_our_client_falls_back_to_http_sse(sse_url: str) -> None:
