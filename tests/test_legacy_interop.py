@@ -316,6 +316,38 @@ def test_shutdown_ends_the_stream_cleanly(no_tracebacks: Any) -> None:
     asyncio.run(asyncio.wait_for(run(), 20))
 
 
+def test_seam_default_initialize_serves_2024_11_05_on_http_sse() -> None:
+    """LIFE-05: an app that leaves `initialize` to the seam (it declares server_info) answers an
+    HTTP+SSE client asking for 2024-11-05 with 2024-11-05, the transport's own revision; over
+    Streamable HTTP the same request still gets the latest session-era revision."""
+    async def run() -> tuple[list[str], str]:
+        app = _SlowApp()
+        hub, base = await _serve(app)
+        got: list[str] = []
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+                for asked in ("2024-11-05", "2025-06-18"):
+                    async with c.stream("GET", "/sse", headers={"accept": "text/event-stream"}) as resp:
+                        events = _events(resp)
+                        _, url = await events.__anext__()
+                        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                            "protocolVersion": asked, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+                        assert (await c.post(url, json=init)).status_code == 202
+                        kind, data = await events.__anext__()
+                        assert kind == "message"
+                        got.append(json.loads(data)["result"]["protocolVersion"])
+                r = await c.post("/mcp", json=init | {"params": init["params"] | {"protocolVersion": "2024-11-05"}},
+                                 headers={"accept": "application/json, text/event-stream"})
+                modern = [json.loads(ln[5:]) for ln in r.text.splitlines() if ln.startswith("data:") and ln[5:].strip()]
+        finally:
+            await hub.aclose()
+        return got, modern[0]["result"]["protocolVersion"]
+
+    got, streamable = asyncio.run(asyncio.wait_for(run(), 20))
+    assert got == ["2024-11-05", "2025-06-18"]
+    assert streamable == "2025-11-25"
+
+
 # -- the conformance suites ----------------------------------------------------------
 
 
