@@ -227,6 +227,8 @@ class ServerConfig:
                     raise LocalProtocolError(f"{name} must be an absolute ASCII path without query, not {p!r}")
             if self.sse_path == self.sse_messages_path:
                 raise LocalProtocolError("sse_path and sse_messages_path must differ")
+            if self.endpoint_paths is not None and {self.sse_path, self.sse_messages_path} & set(self.endpoint_paths):
+                raise LocalProtocolError("sse_path and sse_messages_path must not be paths of the MCP endpoint")
         if not self.legacy and self.modern is None:
             raise LocalProtocolError("a server needs at least one era (legacy or modern)")
         if not self.legacy:

@@ -32,7 +32,7 @@ from _logwatch import no_tracebacks  # noqa: F401 (a fixture)
 from _procs import streamcore_server
 from streamcore.aio.client import connect
 from streamcore.aio.server import McpError, RequestContext, StreamableHttpServer
-from streamcore.server import ServerConfig
+from streamcore.server import LocalProtocolError, ServerConfig
 
 TESTS = Path(__file__).resolve().parent
 INTEROP = TESTS / "interop"
@@ -314,6 +314,42 @@ def test_shutdown_ends_the_stream_cleanly(no_tracebacks: Any) -> None:
         assert hub.core.sessions == 0
 
     asyncio.run(asyncio.wait_for(run(), 20))
+
+
+def test_slow_reader_is_cut_off_and_its_session_ends(no_tracebacks: Any) -> None:
+    """Limits: output for a client that does not read is bounded by the adapter's max_write_buffer;
+    past it the connection is aborted and the L0 session ends with it (the next notify finds no
+    session), so memory stays bounded."""
+    async def run() -> tuple[int, int]:
+        app = _SlowApp()
+        hub = StreamableHttpServer(app, ServerConfig(sse_path="/sse", heartbeat_interval=None),
+                                   max_write_buffer=64 * 1024)
+        srv = await hub.start("127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"GET /sse HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n")
+            head = await reader.readuntil(b"session_id=")
+            assert head.startswith(b"HTTP/1.1 200")
+            sid = (await reader.readuntil(b"\n")).strip().decode()
+            # From here on the client reads nothing.
+            blob = "x" * (16 * 1024)
+            sent = 0
+            for _ in range(10_000):  # 160 MB at most; the kernel's buffers hold a few MB
+                try:
+                    hub.notify(sid, "notifications/message", {"level": "info", "data": blob})
+                except LocalProtocolError:  # "no live session": the connection was aborted
+                    break
+                sent += 1
+                await asyncio.sleep(0)
+            return sent, hub.core.sessions
+        finally:
+            writer.close()
+            await hub.aclose()
+
+    sent, sessions = asyncio.run(asyncio.wait_for(run(), 30))
+    # more than the write buffer went out (the kernel took it), and far less than was offered
+    assert 4 < sent < 10_000 and sessions == 0, sent
 
 
 def test_seam_default_initialize_serves_2024_11_05_on_http_sse() -> None:

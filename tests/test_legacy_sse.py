@@ -249,6 +249,7 @@ def test_not_served_unless_configured_and_paths_configurable() -> None:
 @pytest.mark.parametrize("bad", [
     {"sse_path": "sse"}, {"sse_path": "/sse?x=1"}, {"sse_path": "/sse", "sse_messages_path": "/sse"},
     {"sse_path": "/s\u00e9"}, {"sse_path": "/sse", "sse_messages_path": "messages"},
+    {"sse_path": "/mcp"}, {"sse_path": "/sse", "sse_messages_path": "/mcp"},
 ])
 def test_bad_paths_are_refused(bad: dict[str, str]) -> None:
     """A path that could never match is a configuration error, said at once."""
