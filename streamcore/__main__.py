@@ -74,8 +74,11 @@ def _serve(args: argparse.Namespace) -> int:
     scheme = "https" if ctx is not None else "http"
 
     def ready(port: int) -> None:
-        sse = "" if args.no_sse else f" (and HTTP+SSE, 2024-11-05, at {scheme}://{args.host}:{port}/sse)"
-        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp{sse}", flush=True)
+        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
+        if not args.no_sse:
+            logging.getLogger("streamcore.server").info(
+                "deprecated HTTP+SSE transport (2024-11-05) at %s://%s:%d/sse (--no-sse turns it off)",
+                scheme, args.host, port)
 
     settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
     if args.max_connections is not None:
