@@ -186,6 +186,30 @@ def test_our_client_falls_back_to_http_sse(sse_url: str) -> None:
     assert out["greeting"]["content"][0]["text"] == "Hello, Grace!"
 
 
+def test_our_client_against_a_server_with_only_http_sse(no_tracebacks: Any) -> None:
+    """T-20: a server that serves only HTTP+SSE (no Streamable HTTP path at all): /mcp is 404,
+    and our client, given the SSE URL, runs its session over HTTP+SSE."""
+    from streamcore.demo import DemoApp
+
+    async def run() -> tuple[int, bool, Any]:
+        hub = StreamableHttpServer(DemoApp(), ServerConfig(sse_path="/events", sse_messages_path="/post",
+                                                           endpoint_paths=()))
+        srv = await hub.start("127.0.0.1", 0)
+        base = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+        try:
+            async with httpx.AsyncClient(base_url=base) as c:
+                status = (await c.post("/mcp", json={}, headers={"accept": "application/json, text/event-stream"})
+                          ).status_code
+            async with connect(base + "/events") as s:
+                return status, s.legacy, await s.call_tool("echo", {"text": "hi"})
+        finally:
+            await hub.aclose()
+
+    status, legacy, r = asyncio.run(asyncio.wait_for(run(), 20))
+    assert status == 404 and legacy is True
+    assert r["content"][0]["text"] == "hi"
+
+
 def test_origin_refused_and_post_probe_405(sse_url: str) -> None:
     """SEC-02, HTTP-01: over real HTTP, a foreign Origin gets 403 on both paths; a POST to /sse 405."""
     base = sse_url[: -len("/sse")]
