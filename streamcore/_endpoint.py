@@ -91,6 +91,7 @@ class Server:
         else:
             self._legacy = l0core = L0SessionCore(cfg, self._kit)
             self._l0 = LegacySse(cfg, l0core, self._kit)
+        self._l0_kinds = self._l0.kinds if self._l0 is not None else {}  # path -> which L0 endpoint
         self._verdicts: dict[tuple[bytes, bytes | None], bool] = {}
         self._served_b = frozenset(v.encode() for v in cfg.supported_versions) if cfg.legacy else frozenset()
         paths = cfg.endpoint_paths
@@ -390,7 +391,7 @@ class Server:
                 ok = verdicts[(b"origin", origin)] = origin_host(origin) in cfg.allowed_origins
             if not ok:
                 return kit.reject(x, 403, -32000, "Forbidden: Origin not allowed")
-        l0 = self._l0.kind(path) if self._l0 is not None else 0
+        l0 = self._l0_kinds.get(path, 0)
         if l0:
             x.era = "l0"
         elif self._paths is not None and path not in self._paths:

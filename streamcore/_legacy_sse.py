@@ -81,18 +81,20 @@ class _L0Streams(_Streams):
 
     def send(self, stream: _Stream, data: bytes, now: float) -> None:
         if type(stream) is not _L0Stream:
-            return super().send(stream, data, now)
+            return _Streams.send(self, stream, data, now)
         x = stream.x
         if x is not None:  # L0-04
             self.kit.write(x, b"event: message\ndata: " + data + b"\n\n", now)
         # detached: the session is ending with it; the message has nowhere to go
 
-    def detach(self, stream: _Stream) -> None:
-        super().detach(stream)
-        if type(stream) is _L0Stream:
-            # disconnect_request/disconnect_session on an L0 stream, or the
-            # session closed: either way the stream was the session.
+    def poll_close(self, stream: _Stream | None, now: float) -> bool:
+        # disconnect_request/disconnect_session on an L0 stream: it cannot be
+        # resumed, so ending its connection ends the session. (close() detaches
+        # an L0 stream too, but then the session is closing already.)
+        done = _Streams.poll_close(self, stream, now)
+        if done and type(stream) is _L0Stream:
             self.owner.end(stream.session, reason=None)
+        return done
 
 
 class L0SessionCore(SessionCore):
@@ -119,16 +121,11 @@ class LegacySse:
         self.kit = kit
         self.sse_path = config.sse_path.encode("latin-1")
         self.messages_path = config.sse_messages_path.encode("latin-1")
+        #: request path -> which L0 endpoint it is (the endpoint looks paths up here)
+        self.kinds: dict[bytes, int] = {self.sse_path: _SSE, self.messages_path: _MESSAGES}
         self._endpoint_prefix = quote(config.sse_messages_path) + "?session_id="
         core.streams = _L0Streams(config, kit, self)
 
-    def kind(self, path: bytes) -> int:
-        """0 if ``path`` is neither L0 path, else which one."""
-        if path == self.sse_path:
-            return _SSE
-        if path == self.messages_path:
-            return _MESSAGES
-        return 0
 
     # -- the head (after the endpoint's Host, Origin, header-value and auth checks) --
 
