@@ -84,7 +84,7 @@ class _L0Streams(_Streams):
             return _Streams.send(self, stream, data, now)
         x = stream.x
         if x is not None:  # L0-04
-            self.kit.write(x, b"event: message\ndata: " + data + b"\n\n", now)
+            self.kit.write(x, _sse.encode_event(data, event="message"), now)  # multi-line data stays framed
         # detached: the session is ending with it; the message has nowhere to go
 
     def poll_close(self, stream: _Stream | None, now: float) -> bool:

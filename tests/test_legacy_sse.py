@@ -147,6 +147,18 @@ def test_progress_and_server_to_client_request_round_trip() -> None:
     assert h.messages(stream)[-1]["method"] == "notifications/tools/list_changed"
 
 
+def test_raw_json_with_newlines_stays_one_event() -> None:
+    """SSE-framing: a result spliced in as RawJson with line breaks is still one `message` event."""
+    from streamcore.jsonrpc import RawJson
+
+    h = L0()
+    stream, url = h.open()
+    h.request(b"POST", url.encode(), call(3))
+    (req,) = h.take(RequestReceived)
+    h.respond(req.handle, RawJson(b'{\n  "content": []\n}'))
+    assert h.messages(stream) == [{"jsonrpc": "2.0", "id": 3, "result": {"content": []}}]
+
+
 def test_client_cancellation() -> None:
     """CANCEL-02, CANCEL-05: notifications/cancelled POSTed to the endpoint cancels the request;
     its late answer is dropped."""
