@@ -103,11 +103,11 @@ class L0SessionCore(SessionCore):
     Streamable HTTP session for the L0 message endpoint."""
 
     def _lookup(self, x: Exchange, sid: bytes) -> _Session | None:
-        s = super()._lookup(x, sid)
+        s = SessionCore._lookup(self, x, sid)
         return None if s is not None and type(s.get_stream) is _L0Stream else s
 
     def l0_lookup(self, x: Exchange, sid: bytes) -> _Session | None:
-        s = super()._lookup(x, sid)
+        s = SessionCore._lookup(self, x, sid)
         return s if s is not None and type(s.get_stream) is _L0Stream else None
 
 
