@@ -26,6 +26,15 @@ client.setRequestHandler(ElicitRequestSchema, async (request) => {
   elicitations.push(request.params.message);
   return { action: "accept", content: { name: "Ada" } };
 });
+// The SDK runs notification handlers a microtask after response handlers, so a progress
+// notification read in the same chunk as its response reaches the client after the
+// request is settled and is reported as an error ("unknown token"); keep those too, so
+// that the test can tell "the server did not send it" from "the client dropped it".
+const late = [];
+client.onerror = (err) => {
+  const m = /unknown token: (.*)$/s.exec(String(err?.message ?? err));
+  if (m) late.push(JSON.parse(m[1]).params.progress);
+};
 const transport = new SSEClientTransport(new URL(url));
 
 try {
@@ -46,6 +55,7 @@ try {
     { onprogress: (p) => progress.push({ progress: p.progress, total: p.total ?? null, message: p.message ?? null }) },
   );
   summary.progress = progress;
+  summary.lateProgress = late;
   summary.countdown = countdown.content?.[0]?.text ?? null;
   summary.steps.push("countdown");
 
