@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
@@ -142,7 +143,22 @@ def test_python_sdk_sse_client_under_uvicorn() -> None:
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "test_legacy_interop:make_asgi_app",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     with running("uvicorn", cmd, port) as (url, _):
-        _check_py_sdk_session(_py_sdk_session(url[: -len("/mcp")] + "/sse"))
+        base = url[: -len("/mcp")]
+        _check_py_sdk_session(_py_sdk_session(base + "/sse"))
+        # a hang-up under ASGI ends the session too: its endpoint URL is then 404
+        with httpx.Client(base_url=base, timeout=10) as c:
+            with c.stream("GET", "/sse", headers={"accept": "text/event-stream"}) as resp:
+                lines = resp.iter_lines()
+                assert next(lines) == "event: endpoint"
+                post_url = next(lines)[len("data: "):]
+                ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+                assert c.post(post_url, json=ping).status_code == 202
+            for _ in range(100):
+                status = c.post(post_url, json=ping).status_code
+                if status == 404:
+                    break
+                time.sleep(0.05)
+            assert status == 404
 
 
 def test_our_client_over_http2() -> None:
