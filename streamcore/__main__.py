@@ -75,6 +75,9 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_origins=LOOPBACK_HOSTS if cors is None else
         None if cors.origin_hosts is None else LOOPBACK_HOSTS | set(cors.origin_hosts),
         param_headers=param_headers_from_tools(TOOLS),  # Mcp-Param-* checked against x-mcp-header
+        # the deprecated HTTP+SSE transport at the official SDKs' default paths (docs/server.md)
+        sse_path=None if args.no_sse else "/sse",
+        sse_messages_path="/messages/",
     )
 
     ctx = None
@@ -89,6 +92,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
         if not args.no_page:
             print(f"browser client page on {scheme}://{args.host}:{port}/", flush=True)
+        if not args.no_sse:
+            logging.getLogger("streamcore.server").info(
+                "deprecated HTTP+SSE transport (2024-11-05) at %s://%s:%d/sse (--no-sse turns it off)",
+                scheme, args.host, port)
 
     settings: dict[str, Any] = {"shutdown_grace": args.grace, "access_log": args.access_log}
     if cors is not None:
@@ -142,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--certfile", help="serve TLS with this certificate chain (PEM); h2 by ALPN")
     sp.add_argument("--keyfile", help="the certificate's private key (PEM), if not in --certfile")
     sp.add_argument("--no-http2", action="store_true", help="HTTP/1.1 only (no h2c, no h2 by ALPN)")
+    sp.add_argument("--no-sse", action="store_true",
+                    help="do not serve the deprecated HTTP+SSE transport (2024-11-05) at /sse and /messages/")
     sp.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
                     help="on shutdown, how long tool calls in flight may finish before they are cancelled (default 5)")
     sp.add_argument("--max-connections", type=int, default=None, metavar="N",

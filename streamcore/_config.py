@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_MAX_LISTENS",
     "DEFAULT_MAX_CANCELLED",
     "DEFAULT_ENDPOINT_PATHS",
+    "DEFAULT_SSE_MESSAGES_PATH",
     "LOOPBACK_HOSTS",
 ]
 
@@ -60,6 +61,8 @@ DEFAULT_MAX_LISTENS = 10_000
 DEFAULT_MAX_CANCELLED = 4096
 #: The path the endpoint serves by default (every SDK's and the spec's examples).
 DEFAULT_ENDPOINT_PATHS: tuple[str, ...] = ("/mcp",)
+#: The POST path of the deprecated HTTP+SSE transport (the official SDKs' default).
+DEFAULT_SSE_MESSAGES_PATH = "/messages/"
 #: Host and Origin names accepted by default: right for a server bound to loopback.
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
@@ -198,6 +201,13 @@ class ServerConfig:
     max_sessions_per_client: int | None = None
     #: See DEFAULT_MAX_CANCELLED.
     max_cancelled: int = DEFAULT_MAX_CANCELLED
+    #: The deprecated HTTP+SSE transport (2024-11-05, spec L0) beside this
+    #: endpoint: GET on ``sse_path`` (the official SDKs use ``"/sse"``) opens
+    #: a session's stream, whose first event names ``sse_messages_path`` (with
+    #: ``?session_id=``) for the client's POSTs. None (the default): not served.
+    #: Both are full request paths, matched before ``endpoint_paths``.
+    sse_path: str | None = None
+    sse_messages_path: str = DEFAULT_SSE_MESSAGES_PATH
 
     def __post_init__(self) -> None:
         if self.close_after_priming and self.event_store is None:
@@ -210,6 +220,15 @@ class ServerConfig:
             raise LocalProtocolError("max_sessions_per_client must be >= 0 or None")
         if self.heartbeat_interval is not None and self.heartbeat_interval <= 0:
             raise LocalProtocolError("heartbeat_interval must be > 0 or None")
+        if self.sse_path is not None:
+            for name in ("sse_path", "sse_messages_path"):
+                p = getattr(self, name)
+                if not isinstance(p, str) or not p.startswith("/") or "?" in p or "#" in p or not p.isascii():
+                    raise LocalProtocolError(f"{name} must be an absolute ASCII path without query, not {p!r}")
+            if self.sse_path == self.sse_messages_path:
+                raise LocalProtocolError("sse_path and sse_messages_path must differ")
+            if self.endpoint_paths is not None and {self.sse_path, self.sse_messages_path} & set(self.endpoint_paths):
+                raise LocalProtocolError("sse_path and sse_messages_path must not be paths of the MCP endpoint")
         if not self.legacy and self.modern is None:
             raise LocalProtocolError("a server needs at least one era (legacy or modern)")
         if not self.legacy:

@@ -45,6 +45,7 @@ from ._era import classify
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import AppEvent, Event, HttpOutput
 from ._headers import JSON, SSE, Headers, accepts, is_json_content_type, valid_header_value
+from ._legacy_sse import L0SessionCore, LegacySse
 from ._modern import PerRequestCore
 from ._policy import MAX_DIGITS, TargetError, hostname, origin_host, parse_target, valid_host
 from ._session import SessionCore
@@ -82,8 +83,15 @@ class Server:
         self._rids = Counter()
         self._kit = Kit(self._outbox, Heartbeats(cfg.heartbeat_interval), self._exchanges, self._rids,
                         max_cancelled=cfg.max_cancelled)
-        self._legacy = SessionCore(cfg, self._kit)
         self._modern = PerRequestCore(cfg.modern, self._kit) if cfg.modern is not None else None
+        # HTTP+SSE (2024-11-05), when configured, is a layer over the session-era core.
+        self._l0: LegacySse | None = None
+        if cfg.sse_path is None:
+            self._legacy = SessionCore(cfg, self._kit)
+        else:
+            self._legacy = l0core = L0SessionCore(cfg, self._kit)
+            self._l0 = LegacySse(cfg, l0core, self._kit)
+        self._l0_kinds = self._l0.kinds if self._l0 is not None else {}  # path -> which L0 endpoint
         self._verdicts: dict[tuple[bytes, bytes | None], bool] = {}
         self._served_b = frozenset(v.encode() for v in cfg.supported_versions) if cfg.legacy else frozenset()
         paths = cfg.endpoint_paths
@@ -168,7 +176,12 @@ class Server:
             self._kit.retire(x)
             return
         x.move(XInput.END)
-        if x.method == b"POST":
+        if x.era == "l0":
+            assert self._l0 is not None
+            pieces = x.body
+            x.body = []
+            self._l0.receive_end(x, pieces[0] if len(pieces) == 1 else b"".join(pieces), now=now)
+        elif x.method == b"POST":
             pieces = x.body
             body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             x.body = []  # joined: the exchange need not hold the pieces any longer
@@ -196,6 +209,8 @@ class Server:
             self._modern.lost(x, now=now)
         elif x.era == "legacy":
             self._legacy.lost(x, now=now)
+        elif x.era == "l0" and self._l0 is not None:
+            self._l0.lost(x, now=now)
         x.move(XInput.LOST)
         self._kit.heartbeats.stop(xid)
         self._exchanges.pop(xid, None)
@@ -376,7 +391,10 @@ class Server:
                 ok = verdicts[(b"origin", origin)] = origin_host(origin) in cfg.allowed_origins
             if not ok:
                 return kit.reject(x, 403, -32000, "Forbidden: Origin not allowed")
-        if self._paths is not None and path not in self._paths:
+        l0 = self._l0_kinds.get(path, 0)
+        if l0:
+            x.era = "l0"
+        elif self._paths is not None and path not in self._paths:
             return kit.reject(x, 404, -32000, "Not Found: this server's MCP endpoint is elsewhere")
         for name in _CHECKED_VALUES:  # HTTP-04: the values we act on
             value = f.get(name)
@@ -390,6 +408,9 @@ class Server:
             if identity is None:
                 return kit.reject(x, 401, -32000, "Unauthorized", extra=[(b"www-authenticate", cfg.www_authenticate)])
             x.identity = identity
+        if l0:
+            assert self._l0 is not None
+            return self._l0.check_head(x, f, l0)
         return self._check_method(x, f)
 
     def _check_method(self, x: Exchange, f: dict[bytes, bytes]) -> None:

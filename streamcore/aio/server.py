@@ -53,6 +53,7 @@ from .._mrtr import (
     InvalidInputResponse,
     StateSealer,
 )
+from .._legacy_sse import L0_VERSION
 from .._server import Server, ServerConfig
 from ..cors import CorsPolicy
 from ..web._front import REFUSE, Front
@@ -1443,6 +1444,8 @@ class StreamableHttpServer:
     def _initialize(self, ctx: RequestContext) -> dict[str, Any]:
         """``initialize`` from the app's declared info: the client's version if served, else the latest."""
         versions = self.core.config.supported_versions
+        if ctx.protocol_version == L0_VERSION:  # an HTTP+SSE session: its own revision is served too
+            versions = (L0_VERSION,) + tuple(versions)
         p = ctx.params if isinstance(ctx.params, dict) else {}
         requested = p.get("protocolVersion")
         app = self.app
