@@ -40,6 +40,15 @@ try {
   summary.tools = listed.tools.map((t) => t.name);
   summary.steps.push("tools/list");
 
+  // The SDK runs notification handlers a microtask after response handlers, so a progress
+  // notification read in the same chunk as its response reaches the client after the
+  // request is settled and is reported as an error ("unknown token"); keep those too, so
+  // that the test can tell "the server did not send it" from "the client dropped it".
+  const late = [];
+  client.onerror = (err) => {
+    const m = /unknown token: (.*)$/s.exec(String(err?.message ?? err));
+    if (m) late.push(JSON.parse(m[1]).params.progress);
+  };
   // countdown, with a progress callback
   const progress = [];
   const countdown = await client.callTool(
@@ -48,6 +57,7 @@ try {
     { onprogress: (p) => progress.push({ progress: p.progress, total: p.total ?? null, message: p.message ?? null }) },
   );
   summary.progress = progress;
+  summary.lateProgress = late;
   summary.countdown = countdown.content?.[0]?.text ?? null;
   summary.steps.push("countdown");
 
