@@ -58,6 +58,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+from .. import hpack as _hpack
 from .._events import ResponseData, ResponseEnd, ResponseHead
 
 from .server import _Connection
@@ -276,8 +277,11 @@ class H2Connection(_Connection):
         self.listener = listener
         cfg = self.cfg = listener.config
         self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=True,
-            normalize_inbound_headers=True,
+            # Request header lists are checked (RFC 9113 sections 8.2, 8.3) and
+            # cookies joined by _hpack.check_request in _request, compiled and
+            # cached per connection, in place of h2's generator pipeline.
+            client_side=False, header_encoding=None, validate_inbound_headers=False,
+            normalize_inbound_headers=False,
             # Our response headers come from the core, lower-case and checked
             # (HTTP-04), and hop-by-hop fields are dropped in head(): h2's
             # outbound checks would re-validate every field of every reply.
@@ -289,9 +293,14 @@ class H2Connection(_Connection):
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: cfg.initial_window_size,
             h2.settings.SettingCodes.ENABLE_PUSH: 0,
         })
-        # Settings built with initial values are current at once, so h2 never
-        # "acknowledges" this one into its HPACK decoder: set the limit itself.
-        self.h2.decoder.max_header_list_size = cfg.max_header_list_size
+        # Our HPACK codec (compiled twin when built) in place of the hpack
+        # package's: same interface, and a repeated header block costs one
+        # comparison. Settings built with initial values are current at once,
+        # so h2 never "acknowledges" the limit into the decoder: set it here.
+        self.h2.encoder = _hpack.Encoder()
+        self.h2.decoder = _hpack.Decoder(max_header_list_size=cfg.max_header_list_size)
+        self._req_key: list[Any] | None = None  # the last request header list checked, and the result
+        self._req_val: tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]]] = (b"", b"", b"", [])
         self.streams: dict[int, _Stream] = {}  # by stream id
         self.by_xid: dict[int, _Stream] = {}
         self.marked = False  # on the hub's dirty list
@@ -480,27 +489,19 @@ class H2Connection(_Connection):
             # TrailersReceived (ignored, as HTTP/1.1 trailers): nothing to do.
 
     def _request(self, ev: h2.events.RequestReceived, now: float) -> None:
-        method = path = authority = b""
-        headers: list[tuple[bytes, bytes]] = []
-        has_host = False
-        for name, value in ev.headers:  # bytes: header_encoding=None
-            n = bytes(name)
-            v = bytes(value)
-            if n[:1] == b":":
-                if n == b":method":
-                    method = v
-                elif n == b":path":
-                    path = v
-                elif n == b":authority":
-                    authority = v
-            else:
-                if n == b"host":
-                    has_host = True
-                headers.append((n, v))
-        if authority and not has_host:
-            # RFC 9113 section 8.3.1: :authority stands in for Host, and the
-            # core's Host check (SEC-06) applies to it unchanged.
-            headers.insert(0, (b"host", authority))
+        hdrs = ev.headers
+        if hdrs == self._req_key:  # the same list as the last request: same verdict
+            method, path, authority, fields = self._req_val
+        else:
+            try:
+                method, path, authority, fields = self._req_val = _hpack.check_request(hdrs)
+            except _hpack.MalformedHeaders as exc:
+                # RFC 9113 section 8.1.1: a malformed request is a stream error.
+                log.info("refusing a malformed HTTP/2 request: %s", exc)
+                self._reset(ev.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+                return
+            self._req_key = hdrs
+        headers = list(fields)
         sid = ev.stream_id
         if self.goaway_sent:
             self._reset(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
