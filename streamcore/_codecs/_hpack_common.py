@@ -41,20 +41,24 @@ DEFAULT_MAX_HEADER_LIST_SIZE: int = 64 * 1024
 #: bound; every real value, an index, a length or a table size, fits 32 bits).
 MAX_INTEGER: int = 2**32 - 1
 
+_decode_bases: tuple[type[Exception], ...] = (ValueError,)
+_too_large_bases: tuple[type[Exception], ...] = ()
 try:  # h2 maps hpack's exceptions to its own errors: be one of them when it is installed
-    from hpack.exceptions import HPACKDecodingError as _DecodeBase  # type: ignore[import-not-found,unused-ignore]
-    from hpack.exceptions import OversizedHeaderListError as _TooLargeBase  # type: ignore[import-not-found,unused-ignore]
+    from hpack.exceptions import HPACKDecodingError, OversizedHeaderListError
 except ImportError:  # pragma: no cover - the http2 extra is not installed
-    _DecodeBase = _TooLargeBase = ValueError
+    pass
+else:
+    _decode_bases = (HPACKDecodingError, ValueError)
+    _too_large_bases = (OversizedHeaderListError,)
 
 
-class HpackDecodeError(_DecodeBase):  # type: ignore[misc,valid-type,unused-ignore]
+class HpackDecodeError(*_decode_bases):  # type: ignore[misc]
     """A header block that is not valid HPACK (RFC 7541): a COMPRESSION_ERROR
     (RFC 9113 section 4.3). A ``ValueError``; also ``hpack``'s
     ``HPACKDecodingError`` when the ``hpack`` package is installed."""
 
 
-class HeaderListTooLarge(HpackDecodeError, _TooLargeBase):  # type: ignore[misc,valid-type,unused-ignore]
+class HeaderListTooLarge(HpackDecodeError, *_too_large_bases):  # type: ignore[misc]
     """The decoded header list is over ``max_header_list_size`` (an HPACK bomb)."""
 
 

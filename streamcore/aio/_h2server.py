@@ -445,6 +445,11 @@ class H2Connection(_Connection):
     def _handle(self, events: list[h2.events.Event], now: float) -> None:
         hub = self.hub
         core = hub.core
+        # Bytes of DATA that ended its stream, consumed but not yet acknowledged:
+        # such a stream's own window no longer matters (the peer may send no
+        # more on it), so only the connection window is reopened, once for the
+        # whole read (one WINDOW_UPDATE decision instead of one per request).
+        ack = ack_sid = 0
         for ev in events:
             if isinstance(ev, h2.events.DataReceived):
                 st = self.streams.get(ev.stream_id)
@@ -453,7 +458,11 @@ class H2Connection(_Connection):
                 # Acknowledged now that the core has it (or discarded it for a
                 # stream already gone): the window reopens only as we consume.
                 if ev.flow_controlled_length:
-                    self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    if ev.stream_ended is not None:
+                        ack += ev.flow_controlled_length
+                        ack_sid = ev.stream_id
+                    else:
+                        self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
             elif isinstance(ev, h2.events.RequestReceived):
                 self._request(ev, now)
             elif isinstance(ev, h2.events.StreamEnded):
@@ -487,6 +496,8 @@ class H2Connection(_Connection):
                 return
             # PingReceived (h2 answers), SettingsAcknowledged, PriorityUpdated,
             # TrailersReceived (ignored, as HTTP/1.1 trailers): nothing to do.
+        if ack:
+            self.h2.acknowledge_received_data(ack, ack_sid)
 
     def _request(self, ev: h2.events.RequestReceived, now: float) -> None:
         hdrs = ev.headers
