@@ -34,8 +34,8 @@ Flow control is backpressure (RFC 9113 section 5.2):
   h2 itself rejects a peer that overruns the window.
 
 Limits (each with a default below, a setting in :class:`H2Config`, and a
-test at its boundary): concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS,
-refused with RST_STREAM REFUSED_STREAM by h2), header list size
+test at its boundary): concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS;
+one more is refused with RST_STREAM REFUSED_STREAM, see :class:`_RefusingH2`), header list size
 (SETTINGS_MAX_HEADER_LIST_SIZE, and the compressed size of a header block),
 CONTINUATION frames per header block (the 2024 CONTINUATION flood), stream
 resets by the peer per time window (Rapid Reset, CVE-2023-44487), PING
@@ -57,6 +57,8 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
+import hyperframe.frame
 
 from .. import hpack as _hpack
 from .._events import ResponseData, ResponseEnd, ResponseHead
@@ -268,6 +270,36 @@ class _Sniffer(asyncio.Protocol):
             proto.data_received(data)
 
 
+class _RefusingH2(h2.connection.H2Connection):
+    """h2's connection, but a stream past SETTINGS_MAX_CONCURRENT_STREAMS is refused
+    with RST_STREAM REFUSED_STREAM (RFC 9113 section 5.1.2), not a connection error.
+
+    h2 raises before it decodes the header block; the block is decoded here
+    anyway (and thrown away), so the HPACK context stays in step with the
+    peer's and the next request on the connection decodes right. The stream
+    is recorded as closed by our reset, so frames that follow on it are
+    answered as h2 answers frames on any reset stream (the connection window
+    is still reopened for their DATA).
+    """
+
+    refused = 0  # streams refused since the adapter last looked (they count as resets)
+
+    def _receive_headers_frame(self, frame: Any) -> Any:
+        try:
+            return super()._receive_headers_frame(frame)
+        except h2.exceptions.TooManyStreamsError:
+            sid = frame.stream_id
+            if sid % 2 == 0 or sid <= self.highest_inbound_stream_id:
+                raise  # not a new client stream: h2's connection error stands
+            h2.connection._decode_headers(self.decoder, frame.data)  # HPACK errors: a connection error
+            self.highest_inbound_stream_id = sid
+            self._closed_streams[sid] = h2.stream.StreamClosedBy.SEND_RST_STREAM
+            rst = hyperframe.frame.RstStreamFrame(sid)
+            rst.error_code = h2.errors.ErrorCodes.REFUSED_STREAM
+            self.refused += 1
+            return [rst], []
+
+
 class H2Connection(_Connection):
     """One HTTP/2 connection: many exchanges, one per stream (routed and flushed by the hub
     like the HTTP/1.1 connections)."""
@@ -276,7 +308,7 @@ class H2Connection(_Connection):
         super().__init__(listener.hub)
         self.listener = listener
         cfg = self.cfg = listener.config
-        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
+        self.h2 = _RefusingH2(h2.config.H2Configuration(
             # Request header lists are checked (RFC 9113 sections 8.2, 8.3) and
             # cookies joined by _hpack.check_request in _request, compiled and
             # cached per connection, in place of h2's generator pipeline.
@@ -353,6 +385,13 @@ class H2Connection(_Connection):
             code = getattr(exc, "error_code", h2.errors.ErrorCodes.PROTOCOL_ERROR)
             self._fatal(code, f"{type(exc).__name__}: {exc}")
             return
+        if self.h2.refused:
+            # A refused stream cost us a decode and a reset, as a Rapid Reset does.
+            n, self.h2.refused = self.h2.refused, 0
+            for _ in range(n):
+                self._count_reset(now)
+            if self.closed:
+                return
         self._handle(events, now)
         self._out()
         self.hub._drain()
@@ -524,13 +563,21 @@ class H2Connection(_Connection):
         self.hub._route[xid] = self
         self._idle_since = None
 
-    def _peer_reset(self, sid: int, now: float) -> None:
+    def _count_reset(self, now: float) -> None:
         # Rapid Reset (CVE-2023-44487): RST_STREAM is free for the peer and a
-        # new stream is not, so count resets, not just open streams.
+        # new stream is not, so count resets (theirs, and our refusals), not
+        # just open streams.
         resets = self._resets
         resets.append(now)
         while resets and resets[0] <= now - self.cfg.reset_window:
             resets.popleft()
+        if len(resets) > self.cfg.max_resets and not self.closed:
+            self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "too many stream resets")
+
+    def _peer_reset(self, sid: int, now: float) -> None:
+        self._count_reset(now)
+        if self.closed:
+            return
         st = self.streams.pop(sid, None)
         if st is not None:
             st.closed = True
@@ -538,9 +585,6 @@ class H2Connection(_Connection):
             self.blocked.discard(st)
             self.hub._route.pop(st.xid, None)
             self.hub.core.connection_lost(st.xid, now=now)
-        if len(resets) > self.cfg.max_resets:
-            self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "too many stream resets")
-            return
         self._check_idle(now)
 
     # -- the core's output -------------------------------------------------------------
