@@ -309,7 +309,7 @@ class Encoder:
         self._gen = 0
         self._resize = False
         self._min_resize = 0
-        self._last_in: list[Header] = []
+        self._last_in: list[Sequence[bytes]] = []
         self._last_gen = -1
         self._last_out = b""
 

@@ -329,8 +329,8 @@ class H2Connection(_Connection):
         # package's: same interface, and a repeated header block costs one
         # comparison. Settings built with initial values are current at once,
         # so h2 never "acknowledges" the limit into the decoder: set it here.
-        self.h2.encoder = _hpack.Encoder()
-        self.h2.decoder = _hpack.Decoder(max_header_list_size=cfg.max_header_list_size)
+        self.h2.encoder = _hpack.Encoder()  # type: ignore[assignment]
+        self.h2.decoder = _hpack.Decoder(max_header_list_size=cfg.max_header_list_size)  # type: ignore[assignment]
         self._req_key: list[Any] | None = None  # the last request header list checked, and the result
         self._req_val: tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]]] = (b"", b"", b"", [])
         self.streams: dict[int, _Stream] = {}  # by stream id
