@@ -11,7 +11,8 @@ HTTP/1.1, handed to the HTTP/1.1 engine with the bytes already read). The
 sniffer then swaps itself out of the transport (``set_protocol``), so it costs
 one comparison per connection, not per request.
 
-:class:`H2Connection` drives one :class:`h2.connection.H2Connection`. Each
+:class:`H2Connection` drives one :class:`streamcore._h2conn.ServerConnection`
+(our sans-IO HTTP/2; the h2 package is its reference in the tests). Each
 request stream becomes an exchange (``core.receive_request`` with
 ``:authority`` as ``Host``, so the Host/Origin checks of HTTP/1.1 apply
 unchanged); the core's ``ResponseHead``/``ResponseData``/``ResponseEnd`` for
@@ -31,7 +32,7 @@ Flow control is backpressure (RFC 9113 section 5.2):
 * inbound, DATA is acknowledged (WINDOW_UPDATE) only once the core has taken
   it, so a peer can never have more than ``initial_window_size`` bytes per
   stream (and the connection window in all) sitting unread in the adapter;
-  h2 itself rejects a peer that overruns the window.
+  the connection rejects a peer that overruns the window (FLOW_CONTROL_ERROR).
 
 Limits (each with a default below, a setting in :class:`H2Config`, and a
 test at its boundary): concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS;
@@ -51,15 +52,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-import h2.config  # the h2 package: pip install "streamcore[http2]"
-import h2.connection
-import h2.errors
-import h2.events
-import h2.exceptions
-import h2.settings
-import h2.stream
-import hyperframe.frame
-
+from .. import _h2conn as h2c
 from .. import hpack as _hpack
 from .._events import ResponseData, ResponseEnd, ResponseHead
 
@@ -114,8 +107,6 @@ DEFAULT_SHUTDOWN_GRACE = 10.0
 
 # Connection-specific fields RFC 9113 section 8.2.2 forbids in HTTP/2.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
-_HEADERS, _CONTINUATION = 0x1, 0x9
-_END_HEADERS = 0x4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -270,36 +261,6 @@ class _Sniffer(asyncio.Protocol):
             proto.data_received(data)
 
 
-class _RefusingH2(h2.connection.H2Connection):
-    """h2's connection, but a stream past SETTINGS_MAX_CONCURRENT_STREAMS is refused
-    with RST_STREAM REFUSED_STREAM (RFC 9113 section 5.1.2), not a connection error.
-
-    h2 raises before it decodes the header block; the block is decoded here
-    anyway (and thrown away), so the HPACK context stays in step with the
-    peer's and the next request on the connection decodes right. The stream
-    is recorded as closed by our reset, so frames that follow on it are
-    answered as h2 answers frames on any reset stream (the connection window
-    is still reopened for their DATA).
-    """
-
-    refused = 0  # streams refused since the adapter last looked (they count as resets)
-
-    def _receive_headers_frame(self, frame: Any) -> Any:
-        try:
-            return super()._receive_headers_frame(frame)
-        except h2.exceptions.TooManyStreamsError:
-            sid = frame.stream_id
-            if sid % 2 == 0 or sid <= self.highest_inbound_stream_id:
-                raise  # not a new client stream: h2's connection error stands
-            h2.connection._decode_headers(self.decoder, frame.data)  # HPACK errors: a connection error
-            self.highest_inbound_stream_id = sid
-            self._closed_streams[sid] = h2.stream.StreamClosedBy.SEND_RST_STREAM
-            rst = hyperframe.frame.RstStreamFrame(sid)
-            rst.error_code = h2.errors.ErrorCodes.REFUSED_STREAM
-            self.refused += 1
-            return [rst], []
-
-
 class H2Connection(_Connection):
     """One HTTP/2 connection: many exchanges, one per stream (routed and flushed by the hub
     like the HTTP/1.1 connections)."""
@@ -308,29 +269,16 @@ class H2Connection(_Connection):
         super().__init__(listener.hub)
         self.listener = listener
         cfg = self.cfg = listener.config
-        self.h2 = _RefusingH2(h2.config.H2Configuration(
-            # Request header lists are checked (RFC 9113 sections 8.2, 8.3) and
-            # cookies joined by _hpack.check_request in _request, compiled and
-            # cached per connection, in place of h2's generator pipeline.
-            client_side=False, header_encoding=None, validate_inbound_headers=False,
-            normalize_inbound_headers=False,
-            # Our response headers come from the core, lower-case and checked
-            # (HTTP-04), and hop-by-hop fields are dropped in head(): h2's
-            # outbound checks would re-validate every field of every reply.
-            validate_outbound_headers=False, normalize_outbound_headers=False,
-        ))
-        self.h2.local_settings = h2.settings.Settings(client=False, initial_values={
-            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: cfg.max_concurrent_streams,
-            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: cfg.max_header_list_size,
-            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: cfg.initial_window_size,
-            h2.settings.SettingCodes.ENABLE_PUSH: 0,
-        })
-        # Our HPACK codec (compiled twin when built) in place of the hpack
-        # package's: same interface, and a repeated header block costs one
-        # comparison. Settings built with initial values are current at once,
-        # so h2 never "acknowledges" the limit into the decoder: set it here.
-        self.h2.encoder = _hpack.Encoder()  # type: ignore[assignment]
-        self.h2.decoder = _hpack.Decoder(max_header_list_size=cfg.max_header_list_size)  # type: ignore[assignment]
+        # Our own sans-IO HTTP/2 connection (streamcore._h2conn), with our
+        # HPACK codec (compiled twin when built): request header lists are
+        # checked (RFC 9113 sections 8.2, 8.3) by _hpack.check_request in
+        # _request, cached per connection.
+        self.h2 = h2c.ServerConnection(
+            max_concurrent_streams=cfg.max_concurrent_streams,
+            max_header_list_size=cfg.max_header_list_size,
+            initial_window_size=cfg.initial_window_size,
+            max_continuation_frames=cfg.max_continuation_frames,
+        )
         self._req_key: list[Any] | None = None  # the last request header list checked, and the result
         self._req_val: tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]]] = (b"", b"", b"", [])
         self.streams: dict[int, _Stream] = {}  # by stream id
@@ -339,11 +287,6 @@ class H2Connection(_Connection):
         self.write_paused = False
         self.blocked: set[_Stream] = set()  # streams with queued data
         self.staged: list[_Stream] = []  # streams with output not yet framed
-        # the frame scanner (CONTINUATION limits), past the 24-byte preface
-        self._skip = len(PREFACE)
-        self._hdr = b""
-        self._block_frames = -1  # CONTINUATION frames in the open header block; -1: none open
-        self._block_bytes = 0
         # rapid reset
         self._resets: deque[float] = deque()
         # timers
@@ -363,9 +306,7 @@ class H2Connection(_Connection):
         now = self.hub._now()
         self._last_rx = now
         self._idle_since = now
-        self.h2.initiate_connection()
-        if self.cfg.initial_window_size > 65535:  # the connection window is not a SETTING (section 6.9.2)
-            self.h2.increment_flow_control_window(self.cfg.initial_window_size - 65535)
+        self.h2.initiate_connection()  # SETTINGS, and the connection window (not a SETTING, section 6.9.2)
         self._write_now()  # our SETTINGS at once (over TLS the client may be waiting for them)
         self._arm()
 
@@ -375,15 +316,10 @@ class H2Connection(_Connection):
         now = self.hub._now()
         self._last_rx = now
         self._ping_sent = None
-        problem = self._scan(data)
-        if problem is not None:
-            self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, problem)
-            return
         try:
             events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            code = getattr(exc, "error_code", h2.errors.ErrorCodes.PROTOCOL_ERROR)
-            self._fatal(code, f"{type(exc).__name__}: {exc}")
+        except h2c.ConnectionError as exc:
+            self._fatal(exc.error_code, str(exc))
             return
         if self.h2.refused:
             # A refused stream cost us a decode and a reset, as a Rapid Reset does.
@@ -446,42 +382,7 @@ class H2Connection(_Connection):
 
     # -- frames in -------------------------------------------------------------------
 
-    def _scan(self, data: bytes) -> str | None:
-        """Walk the frame headers (RFC 9113 section 4.1) to bound header blocks
-        before h2 buffers them: h2 alone would accept 64 CONTINUATION frames of
-        up to 16 KiB each. Cost: one slice per frame, not per byte."""
-        i, n = 0, len(data)
-        while i < n:
-            if self._skip:
-                k = min(self._skip, n - i)
-                self._skip -= k
-                i += k
-                continue
-            need = 9 - len(self._hdr)
-            if n - i < need:
-                self._hdr += data[i:]
-                return None
-            head = self._hdr + data[i:i + need] if self._hdr else data[i:i + 9]
-            self._hdr = b""
-            i += need
-            length = int.from_bytes(head[0:3], "big")
-            ftype, flags = head[3], head[4]
-            if ftype == _HEADERS:
-                if not flags & _END_HEADERS:
-                    self._block_frames, self._block_bytes = 0, length
-            elif ftype == _CONTINUATION and self._block_frames >= 0:
-                self._block_frames += 1
-                self._block_bytes += length
-                if self._block_frames > self.cfg.max_continuation_frames:
-                    return "too many CONTINUATION frames in one header block"
-                if self._block_bytes > self.cfg.max_header_list_size:
-                    return "header block larger than the header list limit"
-                if flags & _END_HEADERS:
-                    self._block_frames = -1
-            self._skip = length
-        return None
-
-    def _handle(self, events: list[h2.events.Event], now: float) -> None:
+    def _handle(self, events: list[h2c.Event], now: float) -> None:
         hub = self.hub
         core = hub.core
         # Bytes of DATA that ended its stream, consumed but not yet acknowledged:
@@ -490,31 +391,31 @@ class H2Connection(_Connection):
         # whole read (one WINDOW_UPDATE decision instead of one per request).
         ack = ack_sid = 0
         for ev in events:
-            if isinstance(ev, h2.events.DataReceived):
+            if isinstance(ev, h2c.DataReceived):
                 st = self.streams.get(ev.stream_id)
                 if st is not None and ev.data:
                     core.receive_body(st.xid, ev.data)
                 # Acknowledged now that the core has it (or discarded it for a
                 # stream already gone): the window reopens only as we consume.
                 if ev.flow_controlled_length:
-                    if ev.stream_ended is not None:
+                    if ev.stream_ended:
                         ack += ev.flow_controlled_length
                         ack_sid = ev.stream_id
                     else:
                         self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-            elif isinstance(ev, h2.events.RequestReceived):
+            elif isinstance(ev, h2c.RequestReceived):
                 self._request(ev, now)
-            elif isinstance(ev, h2.events.StreamEnded):
+            elif isinstance(ev, h2c.StreamEnded):
                 st = self.streams.get(ev.stream_id)
                 if st is not None:
                     st.request_done = True
                     core.receive_end(st.xid, now=now)
                     self._maybe_forget(st)
-            elif isinstance(ev, h2.events.StreamReset):
+            elif isinstance(ev, h2c.StreamReset):
                 self._peer_reset(ev.stream_id, now)
                 if self.closed:
                     return
-            elif isinstance(ev, h2.events.WindowUpdated):
+            elif isinstance(ev, h2c.WindowUpdated):
                 if ev.stream_id == 0:
                     for st in list(self.blocked):
                         self._send_pending(st)
@@ -522,12 +423,12 @@ class H2Connection(_Connection):
                     st = self.streams.get(ev.stream_id)
                     if st is not None and st.pending:
                         self._send_pending(st)
-            elif isinstance(ev, h2.events.RemoteSettingsChanged):
+            elif isinstance(ev, h2c.RemoteSettingsChanged):
                 for st in list(self.blocked):  # a new initial window or frame size
                     self._send_pending(st)
-            elif isinstance(ev, h2.events.PingAckReceived):
+            elif isinstance(ev, h2c.PingAckReceived):
                 self._ping_sent = None
-            elif isinstance(ev, h2.events.ConnectionTerminated):
+            elif isinstance(ev, h2c.ConnectionTerminated):
                 self._write_now()
                 if self.transport is not None:
                     self.transport.close()
@@ -538,7 +439,7 @@ class H2Connection(_Connection):
         if ack:
             self.h2.acknowledge_received_data(ack, ack_sid)
 
-    def _request(self, ev: h2.events.RequestReceived, now: float) -> None:
+    def _request(self, ev: h2c.RequestReceived, now: float) -> None:
         hdrs = ev.headers
         if hdrs == self._req_key:  # the same list as the last request: same verdict
             method, path, authority, fields = self._req_val
@@ -548,13 +449,13 @@ class H2Connection(_Connection):
             except _hpack.MalformedHeaders as exc:
                 # RFC 9113 section 8.1.1: a malformed request is a stream error.
                 log.info("refusing a malformed HTTP/2 request: %s", exc)
-                self._reset(ev.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+                self._reset(ev.stream_id, h2c.PROTOCOL_ERROR)
                 return
             self._req_key = hdrs
         headers = list(fields)
         sid = ev.stream_id
         if self.goaway_sent:
-            self._reset(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
+            self._reset(sid, h2c.REFUSED_STREAM)
             return
         xid = self.hub.core.receive_request(method, path, headers, now=now)
         st = _Stream(sid, xid)
@@ -572,7 +473,7 @@ class H2Connection(_Connection):
         while resets and resets[0] <= now - self.cfg.reset_window:
             resets.popleft()
         if len(resets) > self.cfg.max_resets and not self.closed:
-            self._fatal(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "too many stream resets")
+            self._fatal(h2c.ENHANCE_YOUR_CALM, "too many stream resets")
 
     def _peer_reset(self, sid: int, now: float) -> None:
         self._count_reset(now)
@@ -592,8 +493,8 @@ class H2Connection(_Connection):
     # Output is staged per stream while the hub drains the core and turned into
     # frames once per loop iteration (flush): a typical SSE reply (head, priming
     # event, response, end) becomes one HEADERS and one DATA frame with
-    # END_STREAM instead of a HEADERS and three DATA frames; h2's per-frame cost
-    # is most of an HTTP/2 exchange.
+    # END_STREAM instead of a HEADERS and three DATA frames (fewer frames, fewer
+    # writes, and fewer frames for the peer to parse).
 
     def head(self, ev: ResponseHead) -> None:
         st = self.by_xid.get(ev.xid)
@@ -642,7 +543,7 @@ class H2Connection(_Connection):
             if not st.closed:
                 st.pending = None
                 st.pending_len = 0
-                self._reset(st.sid, h2.errors.ErrorCodes.NO_ERROR)
+                self._reset(st.sid, h2c.NO_ERROR)
                 self._drop(st)
             return
         self._stage(st)
@@ -679,7 +580,7 @@ class H2Connection(_Connection):
     def _send_headers(self, st: _Stream, hdrs: list[tuple[bytes, bytes]], *, end: bool) -> None:
         try:
             self.h2.send_headers(st.sid, hdrs, end_stream=end)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+        except (h2c.StreamClosedError, h2c.FlowControlError):
             self._drop(st)
             return
         self._out()
@@ -728,7 +629,7 @@ class H2Connection(_Connection):
             if not pending and st.end and not st.closed and not (sent and last):
                 conn.end_stream(st.sid)
                 sent = True
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+        except (h2c.StreamClosedError, h2c.FlowControlError):
             self._drop(st)
             return
         if sent:
@@ -766,13 +667,13 @@ class H2Connection(_Connection):
         self._check_idle(self.hub._now())
 
     def _abandon(self, st: _Stream) -> None:
-        self._reset(st.sid, h2.errors.ErrorCodes.CANCEL)
+        self._reset(st.sid, h2c.CANCEL)
         self._drop(st, lost=True)
 
     def _reset(self, sid: int, code: int) -> None:
         try:
             self.h2.reset_stream(sid, code)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+        except (h2c.StreamClosedError, h2c.FlowControlError):
             pass
         self._out()
 
@@ -799,13 +700,8 @@ class H2Connection(_Connection):
 
     def _fatal(self, code: int, why: str) -> None:
         log.warning("closing an HTTP/2 connection: %s", why)
-        # h2 has queued a GOAWAY itself for some errors (flow control, frame
-        # size): then its state machine is CLOSED and one GOAWAY is enough.
-        if self.h2.state_machine.state is not h2.connection.ConnectionState.CLOSED:
-            try:
-                self.h2.close_connection(error_code=code, last_stream_id=self.h2.highest_inbound_stream_id)
-            except h2.exceptions.ProtocolError:
-                pass
+        if not self.h2.closed:
+            self.h2.close_connection(error_code=code)
         self.goaway_sent = True
         self._write_now()
         self._close()
@@ -824,8 +720,8 @@ class H2Connection(_Connection):
             return
         if not self.goaway_sent:
             self.goaway_sent = True
-            # Framed by hand: h2's close_connection() moves its state machine to
-            # CLOSED, after which the open streams could send nothing more.
+            # Framed by hand: close_connection() is the end of the connection
+            # (nothing more is read), but here the open streams go on.
             last = self.h2.highest_inbound_stream_id
             self._write_now()
             if self.transport is not None:
@@ -867,12 +763,12 @@ class H2Connection(_Connection):
             self._close()
             return
         if self._ping_sent is not None and now - self._ping_sent >= cfg.keepalive_timeout:
-            self._fatal(h2.errors.ErrorCodes.NO_ERROR, "no PING ACK within the keep-alive timeout")
+            self._fatal(h2c.NO_ERROR, "no PING ACK within the keep-alive timeout")
             return
         if self._idle_since is None and not self.streams:
             self._idle_since = now
         if cfg.idle_timeout is not None and self._idle_since is not None and now - self._idle_since >= cfg.idle_timeout:
-            self._fatal(h2.errors.ErrorCodes.NO_ERROR, "idle timeout")
+            self._fatal(h2c.NO_ERROR, "idle timeout")
             return
         if (cfg.keepalive_interval is not None and self._ping_sent is None
                 and now - self._last_rx >= cfg.keepalive_interval):
