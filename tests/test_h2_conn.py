@@ -1,0 +1,286 @@
+"""streamcore._h2conn, our sans-IO HTTP/2 server connection (RFC 9113), driven
+frame by frame: with the h2 package's client side as the reference peer, and
+with hand-made frames for every connection error it must raise. Any bytes give
+events or ConnectionError, nothing else (hypothesis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamcore import _h2conn as c
+
+REQ = [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"h"), (b":path", b"/mcp"),
+       (b"content-type", b"application/json")]
+
+
+def frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
+
+
+SETTINGS0 = frame(c.SETTINGS, 0, 0)
+
+
+def pair(**kw: Any) -> tuple[c.ServerConnection, h2.connection.H2Connection]:
+    server = c.ServerConnection(**kw)
+    server.initiate_connection()
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    client.initiate_connection()
+    client.receive_data(server.data_to_send())
+    exchange(server, client)  # the client's preface and SETTINGS, our ACK
+    return server, client
+
+
+def exchange(server: c.ServerConnection, client: h2.connection.H2Connection) -> tuple[list[Any], list[Any]]:
+    """Move bytes both ways until quiet; the events of each side."""
+    s_events: list[Any] = []
+    c_events: list[Any] = []
+    for _ in range(10):
+        out = client.data_to_send()
+        if out:
+            s_events += server.receive_data(out)
+        back = server.data_to_send()
+        if back:
+            c_events += client.receive_data(back)
+        if not out and not back:
+            break
+    return s_events, c_events
+
+
+def test_requests_and_responses_with_h2_as_the_peer() -> None:
+    """Requests with bodies and trailers in, HEADERS + DATA + END_STREAM out, with the h2
+    client as the reference: HPACK, framing and stream states agree with it."""
+    server, client = pair()
+    for i in range(3):
+        sid = client.get_next_available_stream_id()
+        client.send_headers(sid, REQ + [(b"x-i", str(i).encode())])
+        client.send_data(sid, b'{"a":1}', end_stream=i != 2)
+        if i == 2:
+            client.send_headers(sid, [(b"x-trailer", b"1")], end_stream=True)
+        evs, _ = exchange(server, client)
+        kinds = [type(e).__name__ for e in evs]
+        assert kinds[0] == "RequestReceived" and "DataReceived" in kinds and kinds[-1] == "StreamEnded"
+        assert evs[0].headers == REQ + [(b"x-i", str(i).encode())]
+        if i == 2:
+            assert "TrailersReceived" in kinds
+        data = [e for e in evs if isinstance(e, c.DataReceived)][0]
+        assert data.data == b'{"a":1}'
+        server.acknowledge_received_data(data.flow_controlled_length, sid)
+        server.send_headers(sid, [(b":status", b"200"), (b"content-type", b"text/event-stream")])
+        server.send_data(sid, b"data: x\n\n", end_stream=True)
+        _, cevs = exchange(server, client)
+        got = {type(e).__name__ for e in cevs}
+        assert {"ResponseReceived", "DataReceived", "StreamEnded"} <= got
+        assert sid not in server.streams  # both sides closed: forgotten
+
+
+def test_flow_control_windows_follow_the_peer() -> None:
+    """The peer's SETTINGS_INITIAL_WINDOW_SIZE and WINDOW_UPDATEs bound what we send."""
+    server, client = pair()
+    client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 10})
+    sid = client.get_next_available_stream_id()
+    client.send_headers(sid, REQ, end_stream=True)
+    evs, _ = exchange(server, client)
+    assert server.local_flow_control_window(sid) == 10
+    server.send_headers(sid, [(b":status", b"200")])
+    with pytest.raises(c.FlowControlError):
+        server.send_data(sid, b"x" * 11)
+    server.send_data(sid, b"x" * 10)
+    assert server.local_flow_control_window(sid) == 0
+    _, cevs = exchange(server, client)
+    client.acknowledge_received_data(10, sid)
+    client.increment_flow_control_window(5, stream_id=sid)
+    evs, _ = exchange(server, client)
+    assert any(isinstance(e, c.WindowUpdated) and e.stream_id == sid for e in evs)
+    assert server.local_flow_control_window(sid) >= 5
+
+
+def test_inbound_windows_reopen_in_half_window_steps() -> None:
+    server, client = pair(initial_window_size=65535)
+    sid = client.get_next_available_stream_id()
+    client.send_headers(sid, REQ)
+    client.send_data(sid, b"x" * 16384)
+    evs, _ = exchange(server, client)
+    server.acknowledge_received_data(16384, sid)
+    assert server.data_to_send() == b""  # under half a window: nothing yet
+    client.send_data(sid, b"x" * 16384)
+    exchange(server, client)
+    server.acknowledge_received_data(16384, sid)
+    out = server.data_to_send()
+    assert out.count(bytes([c.WINDOW_UPDATE])) >= 2  # the connection's and the stream's
+
+
+def test_refused_stream_keeps_hpack_in_step() -> None:
+    server, client = pair(max_concurrent_streams=1)
+    exchange(server, client)
+    client.remote_settings.max_concurrent_streams = 10  # misbehave
+    client.remote_settings.acknowledge()
+    a = client.get_next_available_stream_id()
+    client.send_headers(a, REQ)
+    b = client.get_next_available_stream_id()
+    client.send_headers(b, REQ + [(b"x-new", b"v")], end_stream=True)
+    client.send_data(a, b"{}", end_stream=True)
+    evs, cevs = exchange(server, client)
+    assert server.refused == 1
+    assert [e.error_code for e in cevs if isinstance(e, h2.events.StreamReset)] == [c.REFUSED_STREAM]
+    server.send_headers(a, [(b":status", b"200")], end_stream=True)
+    exchange(server, client)
+    d = client.get_next_available_stream_id()
+    client.send_headers(d, REQ + [(b"x-new", b"v")], end_stream=True)  # indexed: the refused block filled it
+    evs, _ = exchange(server, client)
+    assert [e.headers for e in evs if isinstance(e, c.RequestReceived)] == [REQ + [(b"x-new", b"v")]]
+
+
+def test_peer_reset_and_goaway_and_ping() -> None:
+    server, client = pair()
+    sid = client.get_next_available_stream_id()
+    client.send_headers(sid, REQ)
+    client.reset_stream(sid, 8)
+    client.ping(b"12345678")
+    evs, cevs = exchange(server, client)
+    assert any(isinstance(e, c.StreamReset) and e.error_code == 8 for e in evs)
+    assert any(isinstance(e, h2.events.PingAckReceived) for e in cevs)
+    server.ping(b"abcdefgh")
+    evs, _ = exchange(server, client)
+    assert any(isinstance(e, c.PingAckReceived) and e.ping_data == b"abcdefgh" for e in evs)
+    client.close_connection(error_code=0)
+    evs, _ = exchange(server, client)
+    assert isinstance(evs[-1], c.ConnectionTerminated) and server.closed
+
+
+def start() -> c.ServerConnection:
+    server = c.ServerConnection()
+    server.initiate_connection()
+    server.receive_data(c.PREFACE + SETTINGS0)
+    server.data_to_send()
+    return server
+
+
+def headers_block(extra: bytes = b"") -> bytes:
+    import hpack
+
+    return hpack.Encoder().encode(REQ) + extra
+
+
+@pytest.mark.parametrize("wire, code", [
+    (frame(c.DATA, 0, 0, b"x"), c.PROTOCOL_ERROR),  # DATA on stream 0
+    (frame(c.DATA, 0, 1, b"x"), c.PROTOCOL_ERROR),  # DATA on an idle stream
+    (frame(c.HEADERS, c.END_HEADERS, 2, headers_block()), c.PROTOCOL_ERROR),  # even stream id
+    (frame(c.HEADERS, c.END_HEADERS, 0, headers_block()), c.PROTOCOL_ERROR),
+    (frame(c.HEADERS, c.END_HEADERS, 1, b"\x80"), c.COMPRESSION_ERROR),
+    (frame(c.HEADERS, c.END_HEADERS | c.PADDED, 1, b"\x05abc"), c.PROTOCOL_ERROR),  # pad past the end
+    (frame(c.HEADERS, c.END_HEADERS | c.PRIORITY_FLAG, 1, b"\x00\x00\x00\x01\x10" + headers_block()),
+     c.PROTOCOL_ERROR),  # depends on itself
+    (frame(c.HEADERS, 0, 1, headers_block()) + frame(c.PING, 0, 0, b"12345678"), c.PROTOCOL_ERROR),
+    (frame(c.CONTINUATION, c.END_HEADERS, 1, b""), c.PROTOCOL_ERROR),
+    (frame(c.PRIORITY, 0, 1, b"\x00" * 4), c.FRAME_SIZE_ERROR),
+    (frame(c.PRIORITY, 0, 0, b"\x00" * 5), c.PROTOCOL_ERROR),
+    (frame(c.RST_STREAM, 0, 0, b"\x00" * 4), c.PROTOCOL_ERROR),
+    (frame(c.RST_STREAM, 0, 1, b"\x00" * 4), c.PROTOCOL_ERROR),  # idle stream
+    (frame(c.RST_STREAM, 0, 1, b"\x00" * 3), c.FRAME_SIZE_ERROR),
+    (frame(c.SETTINGS, 0, 1, b""), c.PROTOCOL_ERROR),
+    (frame(c.SETTINGS, c.ACK, 0, b"\x00" * 6), c.FRAME_SIZE_ERROR),
+    (frame(c.SETTINGS, 0, 0, b"\x00" * 5), c.FRAME_SIZE_ERROR),
+    (frame(c.SETTINGS, 0, 0, b"\x00\x02\x00\x00\x00\x02"), c.PROTOCOL_ERROR),  # ENABLE_PUSH 2
+    (frame(c.SETTINGS, 0, 0, b"\x00\x04\x80\x00\x00\x00"), c.FLOW_CONTROL_ERROR),  # window 2**31
+    (frame(c.SETTINGS, 0, 0, b"\x00\x05\x00\x00\x3f\xff"), c.PROTOCOL_ERROR),  # frame size 16383
+    (frame(c.PUSH_PROMISE, c.END_HEADERS, 1, b"\x00\x00\x00\x02"), c.PROTOCOL_ERROR),
+    (frame(c.PING, 0, 0, b"1234567"), c.FRAME_SIZE_ERROR),
+    (frame(c.PING, 0, 1, b"12345678"), c.PROTOCOL_ERROR),
+    (frame(c.GOAWAY, 0, 1, b"\x00" * 8), c.PROTOCOL_ERROR),
+    (frame(c.GOAWAY, 0, 0, b"\x00" * 7), c.FRAME_SIZE_ERROR),
+    (frame(c.WINDOW_UPDATE, 0, 0, b"\x00\x00\x00\x00"), c.PROTOCOL_ERROR),
+    (frame(c.WINDOW_UPDATE, 0, 0, b"\x7f\xff\xff\xff"), c.FLOW_CONTROL_ERROR),
+    (frame(c.WINDOW_UPDATE, 0, 1, b"\x00\x00\x00\x01"), c.PROTOCOL_ERROR),  # idle stream
+    (frame(c.WINDOW_UPDATE, 0, 0, b"\x00\x00\x01"), c.FRAME_SIZE_ERROR),
+    (b"\x00\x40\x01" + bytes([c.DATA, 0]) + b"\x00\x00\x00\x01", c.FRAME_SIZE_ERROR),  # 16385 bytes
+])
+def test_connection_errors(wire: bytes, code: int) -> None:
+    """Each rule of RFC 9113 sections 4-6 that makes a connection error, with its code."""
+    server = start()
+    with pytest.raises(c.ConnectionError) as info:
+        server.receive_data(wire)
+    assert info.value.error_code == code
+
+
+def test_stream_rules_after_open() -> None:
+    server = start()
+    block = headers_block()
+    server.receive_data(frame(c.HEADERS, c.END_HEADERS | c.END_STREAM, 1, block))
+    with pytest.raises(c.ConnectionError) as info:  # DATA after END_STREAM
+        start_again = server
+        start_again.receive_data(frame(c.DATA, 0, 1, b"x"))
+    assert info.value.error_code == c.STREAM_CLOSED
+    server = start()
+    server.receive_data(frame(c.HEADERS, c.END_HEADERS, 1, block))
+    with pytest.raises(c.ConnectionError) as info:  # trailers without END_STREAM
+        server.receive_data(frame(c.HEADERS, c.END_HEADERS, 1, b"\x82"))
+    assert info.value.error_code == c.PROTOCOL_ERROR
+    server = start()
+    server.receive_data(frame(c.HEADERS, c.END_HEADERS, 3, block))
+    server.receive_data(frame(c.HEADERS, c.END_HEADERS, 1, b"\x82\x86\x84\x41\x01h"))  # an old id: refused
+    assert b"\x00\x00\x04\x03\x00\x00\x00\x00\x01\x00\x00\x00\x05" in server.data_to_send()  # STREAM_CLOSED
+    assert list(server.streams) == [3]
+
+
+def test_first_frame_must_be_settings_and_preface_checked() -> None:
+    server = c.ServerConnection()
+    with pytest.raises(c.ConnectionError):
+        server.receive_data(b"PRI * HTTP/1.1\r\n\r\nSM\r\n\r\n")
+    server = c.ServerConnection()
+    assert server.receive_data(c.PREFACE[:10]) == []
+    with pytest.raises(c.ConnectionError):
+        server.receive_data(c.PREFACE[10:] + frame(c.PING, 0, 0, b"12345678"))
+
+
+def test_continuation_limits_before_decoding() -> None:
+    """CONTINUATION frames per block and compressed block bytes, each at its boundary."""
+    for frames, ok in ((3, True), (4, False)):
+        server = c.ServerConnection(max_continuation_frames=3)
+        server.receive_data(c.PREFACE + SETTINGS0)
+        wire = frame(c.HEADERS, 0, 1, b"")
+        wire += b"".join(frame(c.CONTINUATION, 0, 1, b"") for _ in range(frames - 1))
+        wire += frame(c.CONTINUATION, c.END_HEADERS, 1, headers_block())
+        if ok:
+            assert isinstance(server.receive_data(wire)[0], c.RequestReceived)
+        else:
+            with pytest.raises(c.ConnectionError) as info:
+                server.receive_data(wire)
+            assert info.value.error_code == c.ENHANCE_YOUR_CALM
+
+
+def test_inbound_window_is_enforced() -> None:
+    server = c.ServerConnection(initial_window_size=65535)
+    server.receive_data(c.PREFACE + SETTINGS0 + frame(c.HEADERS, c.END_HEADERS, 1, headers_block()))
+    full = b"".join(frame(c.DATA, 0, 1, b"x" * 16384) for _ in range(3)) + frame(c.DATA, 0, 1, b"x" * 16383)
+    assert len(server.receive_data(full)) == 4  # exactly the window
+    with pytest.raises(c.ConnectionError) as info:
+        server.receive_data(frame(c.DATA, 0, 1, b"x"))
+    assert info.value.error_code == c.FLOW_CONTROL_ERROR
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 255), st.integers(0, 7),
+                                 st.binary(max_size=40)), max_size=8), cut=st.integers(1, 50))
+def test_any_frames_give_events_or_connection_error(frames: list[tuple[int, int, int, bytes]], cut: int) -> None:
+    """Any sequence of frames, delivered in pieces: events, or ConnectionError, never
+    another exception; the connection's output is whole frames."""
+    server = c.ServerConnection()
+    server.initiate_connection()
+    wire = c.PREFACE + SETTINGS0 + b"".join(frame(t, f, s, p) for t, f, s, p in frames)
+    try:
+        for i in range(0, len(wire), cut):
+            server.receive_data(wire[i:i + cut])
+    except c.ConnectionError:
+        pass
+    out = server.data_to_send()
+    i = 0
+    while i < len(out):
+        i += 9 + int.from_bytes(out[i:i + 3], "big")
+    assert i == len(out)
