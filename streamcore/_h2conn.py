@@ -135,11 +135,12 @@ class StreamEnded(Event):
 
 
 class StreamReset(Event):
-    """The peer reset the stream (RST_STREAM)."""
-    __slots__ = ("stream_id", "error_code")
+    """The stream is gone: the peer reset it (RST_STREAM), or, with ``local``, we did
+    because the request was malformed (a body that is not its content-length)."""
+    __slots__ = ("stream_id", "error_code", "local")
 
-    def __init__(self, stream_id: int, error_code: int) -> None:
-        self.stream_id, self.error_code = stream_id, error_code
+    def __init__(self, stream_id: int, error_code: int, local: bool = False) -> None:
+        self.stream_id, self.error_code, self.local = stream_id, error_code, local
 
 
 class WindowUpdated(Event):
@@ -184,7 +185,7 @@ def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
 
 
 class _Stream:
-    __slots__ = ("out_window", "in_window", "unacked", "recv_open", "send_open")
+    __slots__ = ("out_window", "in_window", "unacked", "recv_open", "send_open", "body_left")
 
     def __init__(self, out_window: int, in_window: int) -> None:
         self.out_window = out_window  # what we may still send
@@ -192,6 +193,18 @@ class _Stream:
         self.unacked = 0  # consumed, not yet handed back
         self.recv_open = True
         self.send_open = True
+        self.body_left = -1  # content-length still to come; -1: none declared
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The declared content-length, -1 for none, -2 for an invalid or conflicting one."""
+    found = -1
+    for name, value in headers:
+        if name == b"content-length":
+            if not value.isdigit() or len(value) > 18 or (found >= 0 and int(value) != found):
+                return -2
+            found = int(value)
+    return found
 
 
 class ServerConnection:
@@ -426,9 +439,23 @@ class ServerConnection:
         if st.in_window < 0:
             raise ConnectionError(FLOW_CONTROL_ERROR, "DATA past the stream window")
         ended = bool(flags & END_STREAM)
+        if st.body_left >= 0:
+            st.body_left -= len(data)
+            if st.body_left < 0 or (ended and st.body_left):
+                # RFC 9113 section 8.1.1: a body that is not its content-length is malformed
+                self._malformed(sid, events)
+                if flow:
+                    self.acknowledge_received_data(flow, sid)
+                return
         events.append(DataReceived(sid, data, flow, ended))
         if ended:
             self._recv_closed(sid, st, events)
+
+    def _malformed(self, sid: int, events: list[Event]) -> None:
+        """A stream error PROTOCOL_ERROR: RST_STREAM, and StreamReset for the caller."""
+        self.streams.pop(sid, None)
+        self._out.append(_frame(RST_STREAM, 0, sid, PROTOCOL_ERROR.to_bytes(4, "big")))
+        events.append(StreamReset(sid, PROTOCOL_ERROR, local=True))
 
     def _recv_closed(self, sid: int, st: _Stream, events: list[Event]) -> None:
         st.recv_open = False
@@ -493,7 +520,12 @@ class ServerConnection:
                 self._out.append(_frame(RST_STREAM, 0, sid, REFUSED_STREAM.to_bytes(4, "big")))
                 self.refused += 1
                 return
+            length = _content_length(headers)
+            if length == -2 or (ended and length > 0):
+                self._malformed(sid, events)
+                return
             st = self.streams[sid] = _Stream(self.peer_initial_window, self.initial_window_size)
+            st.body_left = length
             events.append(RequestReceived(sid, headers, ended))
             if ended:
                 self._recv_closed(sid, st, events)
@@ -503,6 +535,9 @@ class ServerConnection:
             raise ConnectionError(STREAM_CLOSED, "HEADERS after END_STREAM")
         if not ended:
             raise ConnectionError(PROTOCOL_ERROR, "trailers without END_STREAM")
+        if st.body_left > 0:
+            self._malformed(sid, events)
+            return
         events.append(TrailersReceived(sid, headers))
         self._recv_closed(sid, st, events)
 
@@ -537,7 +572,11 @@ class ServerConnection:
             key = int.from_bytes(payload[k:k + 2], "big")
             value = int.from_bytes(payload[k + 2:k + 6], "big")
             if key == HEADER_TABLE_SIZE:
-                self.encoder.header_table_size = value
+                # The peer's decoder allows this much; we use no more than the
+                # default, so a generous peer cannot make our table grow.
+                size = min(value, _hpack.DEFAULT_HEADER_TABLE_SIZE)
+                if size != self.encoder.header_table_size:
+                    self.encoder.header_table_size = size
             elif key == ENABLE_PUSH:
                 if value > 1:
                     raise ConnectionError(PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH not 0 or 1")

@@ -284,3 +284,37 @@ def test_any_frames_give_events_or_connection_error(frames: list[tuple[int, int,
     while i < len(out):
         i += 9 + int.from_bytes(out[i:i + 3], "big")
     assert i == len(out)
+
+
+@pytest.mark.parametrize("declared, body, ok", [
+    (b"2", [b"{}"], True),
+    (b"2", [b"{", b"}"], True),
+    (b"2", [b"{}x"], False),  # more than declared
+    (b"3", [b"{}"], False),  # less, then END_STREAM
+    (b"x", [b"{}"], False),  # not a number
+])
+def test_content_length_must_match_the_body(declared: bytes, body: list[bytes], ok: bool) -> None:
+    """RFC 9113 section 8.1.1: a body other than its content-length is malformed: the stream
+    is reset (PROTOCOL_ERROR, StreamReset with local=True), the connection lives on."""
+    import hpack
+
+    server = start()
+    evs = server.receive_data(frame(c.HEADERS, c.END_HEADERS, 1,
+                                    hpack.Encoder().encode(REQ + [(b"content-length", declared)])))
+    for i, part in enumerate(body):
+        evs += server.receive_data(frame(c.DATA, c.END_STREAM if i == len(body) - 1 else 0, 1, part))
+    resets = [e for e in evs if isinstance(e, c.StreamReset)]
+    if ok:
+        assert not resets and isinstance(evs[-1], c.StreamEnded)
+    else:
+        assert len(resets) == 1 and resets[0].local and resets[0].error_code == c.PROTOCOL_ERROR
+        assert 1 not in server.streams
+
+
+def test_peer_header_table_size_is_capped() -> None:
+    """A peer allowing a huge HPACK table does not make ours grow past 4096 bytes."""
+    server = start()
+    server.receive_data(frame(c.SETTINGS, 0, 0, b"\x00\x01\xff\xff\xff\xff"))
+    assert server.encoder.header_table_size == 4096
+    server.receive_data(frame(c.SETTINGS, 0, 0, b"\x00\x01\x00\x00\x01\x00"))
+    assert server.encoder.header_table_size == 256

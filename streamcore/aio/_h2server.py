@@ -412,7 +412,7 @@ class H2Connection(_Connection):
                     core.receive_end(st.xid, now=now)
                     self._maybe_forget(st)
             elif isinstance(ev, h2c.StreamReset):
-                self._peer_reset(ev.stream_id, now)
+                self._peer_reset(ev.stream_id, now, counted=not ev.local)
                 if self.closed:
                     return
             elif isinstance(ev, h2c.WindowUpdated):
@@ -475,10 +475,11 @@ class H2Connection(_Connection):
         if len(resets) > self.cfg.max_resets and not self.closed:
             self._fatal(h2c.ENHANCE_YOUR_CALM, "too many stream resets")
 
-    def _peer_reset(self, sid: int, now: float) -> None:
-        self._count_reset(now)
-        if self.closed:
-            return
+    def _peer_reset(self, sid: int, now: float, *, counted: bool = True) -> None:
+        if counted:
+            self._count_reset(now)
+            if self.closed:
+                return
         st = self.streams.pop(sid, None)
         if st is not None:
             st.closed = True
