@@ -188,7 +188,7 @@ def test_size_update_evicts_and_bounds(impl: ModuleType) -> None:
 @given(blocks=st.lists(st.binary(max_size=40), max_size=5))
 def test_twins_agree_on_any_bytes(blocks: list[bytes]) -> None:
     """Both twins give the same lists, or the same exception type, block after block."""
-    from tests._twins import twins
+    from _twins import twins
 
     mods = twins(CODEC)
     results = []

@@ -147,7 +147,7 @@ class _Stream:
     """One request stream: its exchange and what waits for the peer's window."""
 
     __slots__ = ("sid", "xid", "head", "pending", "pending_len", "off", "end", "paused", "request_done", "closed",
-                 "staged")
+                 "staged", "held")
 
     def __init__(self, sid: int, xid: int) -> None:
         self.sid = sid
@@ -163,6 +163,10 @@ class _Stream:
         self.request_done = False
         self.closed = False
         self.staged = False  # on the connection's list of streams with output to frame
+        # xid -1: no exchange of the core (yet): the adapter answers the stream
+        # itself (the OAuth PRM document), or holds it while its token is
+        # introspected, with its body (bytes, flow-controlled length) unacknowledged.
+        self.held: list[tuple[bytes, int]] | None = None
 
 
 class H2Listener:
@@ -296,11 +300,14 @@ class H2Connection(_Connection):
         self._timer: asyncio.TimerHandle | None = None
         self._shutdown_at: float | None = None
         self.goaway_sent = False
+        self._client: str | None = None  # the peer's address, for max_sessions_per_client
 
     # -- asyncio.Protocol ----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self._client = peer[0] if isinstance(peer, tuple) and peer else None
         self.listener.connections.add(self)
         self.hub._conns.add(self)  # counted against max_connections, closed by aclose()
         now = self.hub._now()
@@ -394,7 +401,11 @@ class H2Connection(_Connection):
             if isinstance(ev, h2c.DataReceived):
                 st = self.streams.get(ev.stream_id)
                 if st is not None and ev.data:
-                    core.receive_body(st.xid, ev.data)
+                    if st.xid >= 0:
+                        core.receive_body(st.xid, ev.data)
+                    elif st.held is not None:  # acknowledged once the core takes it
+                        st.held.append((ev.data, ev.flow_controlled_length))
+                        continue
                 # Acknowledged now that the core has it (or discarded it for a
                 # stream already gone): the window reopens only as we consume.
                 if ev.flow_controlled_length:
@@ -409,7 +420,8 @@ class H2Connection(_Connection):
                 st = self.streams.get(ev.stream_id)
                 if st is not None:
                     st.request_done = True
-                    core.receive_end(st.xid, now=now)
+                    if st.xid >= 0:
+                        core.receive_end(st.xid, now=now)
                     self._maybe_forget(st)
             elif isinstance(ev, h2c.StreamReset):
                 self._peer_reset(ev.stream_id, now, counted=not ev.local)
@@ -457,12 +469,60 @@ class H2Connection(_Connection):
         if self.goaway_sent:
             self._reset(sid, h2c.REFUSED_STREAM)
             return
-        xid = self.hub.core.receive_request(method, path, headers, now=now)
-        st = _Stream(sid, xid)
-        self.streams[sid] = st
-        self.by_xid[xid] = st
-        self.hub._route[xid] = self
         self._idle_since = None
+        auth = self.hub.auth
+        if auth is not None and self._h2_auth_hold(sid, method, path, headers):
+            return
+        self._exchange(_Stream(sid, -1), method, path, headers, now)
+
+    def _exchange(self, st: _Stream, method: bytes, path: bytes, headers: list[tuple[bytes, bytes]],
+                  now: float) -> None:
+        hub = self.hub
+        xid = hub.core.receive_request(method, path, headers, now=now, client=self._client)
+        st.xid = xid
+        self.streams[st.sid] = st
+        self.by_xid[xid] = st
+        hub._route[xid] = self
+
+    def _h2_auth_hold(self, sid: int, method: bytes, path: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+        """OAuth (docs/auth.md), as on HTTP/1.1: True if the adapter takes this request:
+        the Protected Resource Metadata document (RFC 9728), answered here, or a
+        request held while its token is introspected (its body waits, unacknowledged)."""
+        auth = self.hub.auth
+        assert auth is not None
+        doc = auth.document(method, path)
+        st = _Stream(sid, -1)
+        if doc is not None:
+            st.head = [(b":status", b"200"), (b"content-type", b"application/json"),
+                       (b"content-length", b"%d" % len(doc)), (b"cache-control", b"max-age=300")]
+            st.pending = deque([doc])
+            st.pending_len = len(doc)
+            st.end = True
+            self.streams[sid] = st
+            self._stage(st)
+            return True
+        pending = auth.prepare(headers)
+        if pending is None:
+            return False
+        st.held = []
+        self.streams[sid] = st
+
+        def done(_: Any) -> None:
+            if st.closed or self.closed:
+                return
+            hub = self.hub
+            now = hub._now()
+            self._exchange(st, method, path, headers, now)
+            held, st.held = st.held or [], None
+            for data, flow in held:
+                hub.core.receive_body(st.xid, data)
+                self.h2.acknowledge_received_data(flow, sid)
+            if st.request_done:
+                hub.core.receive_end(st.xid, now=now)
+            self._out()
+            hub._drain()
+        asyncio.ensure_future(pending).add_done_callback(done)
+        return True
 
     def _count_reset(self, now: float) -> None:
         # Rapid Reset (CVE-2023-44487): RST_STREAM is free for the peer and a
@@ -483,10 +543,11 @@ class H2Connection(_Connection):
         st = self.streams.pop(sid, None)
         if st is not None:
             st.closed = True
-            self.by_xid.pop(st.xid, None)
             self.blocked.discard(st)
-            self.hub._route.pop(st.xid, None)
-            self.hub.core.connection_lost(st.xid, now=now)
+            if st.xid >= 0:
+                self.by_xid.pop(st.xid, None)
+                self.hub._route.pop(st.xid, None)
+                self.hub.core.connection_lost(st.xid, now=now)
         self._check_idle(now)
 
     # -- the core's output -------------------------------------------------------------
@@ -662,7 +723,7 @@ class H2Connection(_Connection):
         st.pending_len = 0
         self.blocked.discard(st)
         self.streams.pop(st.sid, None)
-        if self.by_xid.pop(st.xid, None) is not None and (lost or not st.end):
+        if st.xid >= 0 and self.by_xid.pop(st.xid, None) is not None and (lost or not st.end):
             self.hub._route.pop(st.xid, None)
             self.hub.core.connection_lost(st.xid, now=self.hub._now())
         self._check_idle(self.hub._now())
