@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import h2.events
+import pytest
 
 from streamcore.aio.server import ResourceServer, StreamableHttpServer
 from streamcore.auth import BearerAuth, IntrospectionVerifier, ProtectedResource
@@ -125,3 +126,29 @@ def test_held_stream_reset_by_the_peer_is_forgotten() -> None:
             isrv.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("verifier", ["jwt", "introspection"])
+def test_our_client_over_h2_with_oauth(verifier: str) -> None:
+    """``connect(url, http2=True, auth=...)``: the 401 challenge, discovery (the PRM over
+    h2), the code flow and the retry with the token all happen on HTTP/2 (AUTH-07);
+    with introspection, the server holds each new token's first stream meanwhile."""
+    from test_auth_interop import _oauth, as_log, auth_server, our_server
+
+    from streamcore.aio.client import connect
+
+    with auth_server() as issuer:
+        async def main() -> None:
+            async with our_server(issuer, verifier=verifier) as url:
+                auth = _oauth()
+                async with connect(url, auth=auth, listen=False, timeout=10, http2=True) as s:
+                    out = await s.call_tool("echo", {"text": "over h2"})
+                    assert "over h2" in json.dumps(out)
+                    h2t = s._h2
+                    assert h2t is not None and h2t.conns and not h2t.http1_only  # no fallback
+                t = auth.client.tokens_for(url)
+                assert t is not None and t.resource == url
+        asyncio.run(asyncio.wait_for(main(), 60))
+        paths = [e["path"] for e in as_log(issuer)]
+        assert "/token" in paths and ("/introspect" in paths) == (verifier == "introspection")
