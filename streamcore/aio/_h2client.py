@@ -352,6 +352,7 @@ class H2Transport:
             conn = None
             session._feed_error(h, exc or "connect timeout")
         challenges = 0  # OAuth retries so far (at most 2, as over HTTP/1.1)
+        refused = 0  # streams refused (REFUSED_STREAM, or not processed before a GOAWAY)
         try:
             for attempt in range(5):
                 if conn is None:
@@ -374,6 +375,10 @@ class H2Transport:
                 try:
                     await conn.request(st, req, authority, scheme, path, creds)
                 except _Retry:
+                    refused += 1
+                    if refused == 3:
+                        session._feed_error(h, "HTTP/2: the server refused the stream three times")
+                        break
                     continue
                 if st.held is not None:
                     status, rheaders, body = st.held
@@ -386,8 +391,8 @@ class H2Transport:
                         session._feed_data(h, bytes(body))
                     session._feed_data(h, b"")
                 break
-            else:
-                session._feed_error(h, "HTTP/2: the stream was refused (or re-authorized) five times")
+            else:  # five rounds: connections lost, refusals and re-authorizations together
+                session._feed_error(h, "HTTP/2: the request could not be carried in five attempts")
         except asyncio.CancelledError:
             return True  # aborted by the core: nothing more to report
         except (OSError, asyncio.TimeoutError, h2.exceptions.ProtocolError) as exc:
