@@ -400,6 +400,8 @@ def profile_summary(st: Any) -> dict[str, float]:
             key = "streamcore HPACK codec (streamcore.hpack)"
         elif any(f"{os.sep}{lib}{os.sep}" in file and "site-packages" in file for lib in ("h2", "hpack", "hyperframe")):
             key = "h2 + hpack + hyperframe"
+        elif "_h2conn" in file:
+            key = "streamcore HTTP/2 connection (_h2conn)"
         elif "_h2server" in file:
             key = "streamcore HTTP/2 adapter (_h2server)"
         elif "streamcore/aio/" in file:
@@ -409,7 +411,7 @@ def profile_summary(st: Any) -> dict[str, float]:
         elif "asyncio" in file or "uvloop" in file or file == "~":
             key = "event loop, builtins (socket writes included)"
         elif "logging" in file:
-            key = "logging (hpack's debug calls)"
+            key = "logging"
         else:
             key = "other"
         groups[key] = groups.get(key, 0.0) + tt

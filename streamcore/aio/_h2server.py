@@ -1,4 +1,4 @@
-"""HTTP/2 for the asyncio server: each h2 stream is one exchange of the core.
+"""HTTP/2 for the asyncio server: each HTTP/2 stream is one exchange of the core.
 
 Theory of operation
 ===================
@@ -36,7 +36,7 @@ Flow control is backpressure (RFC 9113 section 5.2):
 
 Limits (each with a default below, a setting in :class:`H2Config`, and a
 test at its boundary): concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS;
-one more is refused with RST_STREAM REFUSED_STREAM, see :class:`_RefusingH2`), header list size
+one more is refused with RST_STREAM REFUSED_STREAM and counts as a reset), header list size
 (SETTINGS_MAX_HEADER_LIST_SIZE, and the compressed size of a header block),
 CONTINUATION frames per header block (the 2024 CONTINUATION flood), stream
 resets by the peer per time window (Rapid Reset, CVE-2023-44487), PING
@@ -376,7 +376,7 @@ class H2Connection(_Connection):
         return False  # HTTP/2 streams end under the GOAWAY grace instead
 
     def _inbound(self) -> int:
-        return 0  # h2 keeps at most a partial frame; bodies go to the core as they arrive
+        return 0  # the connection keeps at most a partial frame; bodies go to the core as they arrive
 
     def pause_writing(self) -> None:
         self.write_paused = True
