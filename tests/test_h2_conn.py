@@ -318,3 +318,108 @@ def test_peer_header_table_size_is_capped() -> None:
     assert server.encoder.header_table_size == 4096
     server.receive_data(frame(c.SETTINGS, 0, 0, b"\x00\x01\x00\x00\x01\x00"))
     assert server.encoder.header_table_size == 256
+
+
+# -- differential: the h2 package's server side, fed the same bytes -------------------------
+
+def _norm(ev: Any) -> tuple[Any, ...] | None:
+    """The facts of an event both connections report (by class name: the classes differ)."""
+    kind = type(ev).__name__
+    if kind == "RequestReceived":
+        return (kind, ev.stream_id, [(bytes(n), bytes(v)) for n, v in ev.headers])
+    if kind == "TrailersReceived":
+        return (kind, ev.stream_id, [(bytes(n), bytes(v)) for n, v in ev.headers])
+    if kind == "DataReceived":
+        return (kind, ev.stream_id, bytes(ev.data), ev.flow_controlled_length)
+    if kind == "StreamEnded":
+        return (kind, ev.stream_id)
+    if kind == "StreamReset":
+        return (kind, ev.stream_id, int(ev.error_code))
+    if kind == "WindowUpdated":
+        return (kind, ev.stream_id, ev.delta)
+    if kind == "PingAckReceived":
+        return (kind, bytes(ev.ping_data))
+    if kind == "ConnectionTerminated":
+        return (kind, int(ev.error_code), ev.last_stream_id)
+    return None  # settings, PING (h2 reports it, we answer it silently), priority
+
+
+actions = st.lists(st.one_of(
+    st.tuples(st.just("request"), st.lists(st.tuples(st.sampled_from([b"x-a", b"x-b", b"accept", b"cookie"]),
+                                                     st.binary(min_size=1, max_size=20).filter(
+                                                         lambda v: v.strip(b" \t") == v and not set(v) & {0, 10, 13})),
+                                           max_size=4),
+              st.binary(max_size=300), st.booleans()),
+    st.tuples(st.just("data"), st.integers(0, 5), st.binary(max_size=300), st.booleans()),
+    st.tuples(st.just("reset"), st.integers(0, 5), st.sampled_from([0, 8])),
+    st.tuples(st.just("ping"), st.binary(min_size=8, max_size=8)),
+    st.tuples(st.just("window"), st.integers(1, 1000)),
+    st.tuples(st.just("trailers"), st.integers(0, 5)),
+), max_size=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=actions)
+def test_same_events_as_the_h2_package(steps: list[Any]) -> None:
+    """What a real client (h2's client side) sends, our connection reports as the h2
+    package's server side does: the same requests, bodies, ends, resets, window updates
+    and PING answers, in the same order (both limited to 100 streams, 64 KiB windows)."""
+    import h2.config as hc
+    import h2.settings as hs
+
+    ours = c.ServerConnection(initial_window_size=65535)
+    ours.initiate_connection()
+    ref = h2.connection.H2Connection(hc.H2Configuration(client_side=False, header_encoding=None,
+                                                        normalize_inbound_headers=False))  # cookies: check_request
+    ref.local_settings = hs.Settings(client=False, initial_values={
+        hs.SettingCodes.MAX_CONCURRENT_STREAMS: 100, hs.SettingCodes.MAX_HEADER_LIST_SIZE: 64 * 1024,
+        hs.SettingCodes.INITIAL_WINDOW_SIZE: 65535, hs.SettingCodes.ENABLE_PUSH: 0})
+    ref.initiate_connection()
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    client.initiate_connection()
+    client.receive_data(ours.data_to_send())
+    ref.data_to_send()
+    got: list[Any] = []
+    want: list[Any] = []
+    open_: list[int] = []
+
+    def pump() -> None:
+        out = client.data_to_send()
+        if out:
+            got.extend(e for e in map(_norm, ours.receive_data(out)) if e)
+            want.extend(e for e in map(_norm, ref.receive_data(out)) if e)
+        back = ours.data_to_send()
+        ref.data_to_send()
+        if back:
+            client.receive_data(back)
+
+    pump()
+    for step in steps:
+        kind = step[0]
+        try:
+            if kind == "request":
+                sid = client.get_next_available_stream_id()
+                client.send_headers(sid, REQ + step[1], end_stream=not step[2] and step[3])
+                if step[2]:
+                    client.send_data(sid, step[2], end_stream=step[3])
+                if not step[3]:
+                    open_.append(sid)
+            elif kind == "data" and open_:
+                sid = open_[step[1] % len(open_)]
+                client.send_data(sid, step[2], end_stream=step[3])
+                if step[3]:
+                    open_.remove(sid)
+            elif kind == "trailers" and open_:
+                sid = open_.pop(step[1] % len(open_))
+                client.send_headers(sid, [(b"x-trailer", b"t")], end_stream=True)
+            elif kind == "reset" and open_:
+                sid = open_.pop(step[1] % len(open_))
+                client.reset_stream(sid, step[2])
+            elif kind == "ping":
+                client.ping(step[1])
+            elif kind == "window":
+                client.increment_flow_control_window(step[1])
+        except h2.exceptions.FlowControlError:
+            continue  # the client itself will not send past the window
+        pump()
+    assert got == want
