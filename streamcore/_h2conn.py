@@ -136,7 +136,7 @@ class StreamEnded(Event):
 
 class StreamReset(Event):
     """The stream is gone: the peer reset it (RST_STREAM), or, with ``local``, we did
-    because the request was malformed (a body that is not its content-length)."""
+    for a stream error (a malformed request, a frame the stream's state forbids)."""
     __slots__ = ("stream_id", "error_code", "local")
 
     def __init__(self, stream_id: int, error_code: int, local: bool = False) -> None:
@@ -433,8 +433,11 @@ class ServerConnection:
             if flow:  # a stream we closed: the bytes still counted, hand them back
                 self.acknowledge_received_data(flow, sid)
             return
-        if not st.recv_open:
-            raise ConnectionError(STREAM_CLOSED, "DATA after END_STREAM")
+        if not st.recv_open:  # half-closed (remote): section 5.1, a stream error
+            self._malformed(sid, events, STREAM_CLOSED)
+            if flow:
+                self.acknowledge_received_data(flow, sid)
+            return
         st.in_window -= flow
         if st.in_window < 0:
             raise ConnectionError(FLOW_CONTROL_ERROR, "DATA past the stream window")
@@ -451,11 +454,12 @@ class ServerConnection:
         if ended:
             self._recv_closed(sid, st, events)
 
-    def _malformed(self, sid: int, events: list[Event]) -> None:
-        """A stream error PROTOCOL_ERROR: RST_STREAM, and StreamReset for the caller."""
-        self.streams.pop(sid, None)
-        self._out.append(_frame(RST_STREAM, 0, sid, PROTOCOL_ERROR.to_bytes(4, "big")))
-        events.append(StreamReset(sid, PROTOCOL_ERROR, local=True))
+    def _malformed(self, sid: int, events: list[Event], code: int = PROTOCOL_ERROR) -> None:
+        """A stream error (RFC 9113 section 5.4.2): RST_STREAM, and StreamReset(local=True)
+        for the caller when the stream was open."""
+        if self.streams.pop(sid, None) is not None:
+            events.append(StreamReset(sid, code, local=True))
+        self._out.append(_frame(RST_STREAM, 0, sid, code.to_bytes(4, "big")))
 
     def _recv_closed(self, sid: int, st: _Stream, events: list[Event]) -> None:
         st.recv_open = False
@@ -531,11 +535,10 @@ class ServerConnection:
                 self._recv_closed(sid, st, events)
             return
         headers = self._decode(block)
-        if not st.recv_open:
-            raise ConnectionError(STREAM_CLOSED, "HEADERS after END_STREAM")
-        if not ended:
-            raise ConnectionError(PROTOCOL_ERROR, "trailers without END_STREAM")
-        if st.body_left > 0:
+        if not st.recv_open:  # half-closed (remote): section 5.1, a stream error
+            self._malformed(sid, events, STREAM_CLOSED)
+            return
+        if not ended or st.body_left > 0:  # trailers without END_STREAM, or a short body: malformed
             self._malformed(sid, events)
             return
         events.append(TrailersReceived(sid, headers))
@@ -544,8 +547,8 @@ class ServerConnection:
     def _priority(self, flags: int, sid: int, payload: bytes, events: list[Event]) -> None:
         if sid == 0:
             raise ConnectionError(PROTOCOL_ERROR, "PRIORITY on stream 0")
-        if len(payload) != 5:
-            raise ConnectionError(FRAME_SIZE_ERROR, "PRIORITY of the wrong size")
+        if len(payload) != 5:  # section 6.3: a stream error
+            self._malformed(sid, events, FRAME_SIZE_ERROR)
 
     def _rst_stream(self, flags: int, sid: int, payload: bytes, events: list[Event]) -> None:
         if sid == 0:
@@ -637,9 +640,11 @@ class ServerConnection:
             if sid > self.highest_inbound_stream_id:
                 raise ConnectionError(PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
             return  # a closed stream: nothing to update
-        if inc == 0:
-            raise ConnectionError(PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
+        if inc == 0:  # section 6.9: a stream error on a stream
+            self._malformed(sid, events, PROTOCOL_ERROR)
+            return
         st.out_window += inc
-        if st.out_window > MAX_WINDOW:
-            raise ConnectionError(FLOW_CONTROL_ERROR, "stream window past 2**31 - 1")
+        if st.out_window > MAX_WINDOW:  # section 6.9.1: a stream error on a stream
+            self._malformed(sid, events, FLOW_CONTROL_ERROR)
+            return
         events.append(WindowUpdated(sid, inc))
