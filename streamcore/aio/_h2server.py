@@ -563,7 +563,7 @@ class H2Connection(_Connection):
         if st is None or st.closed:
             return
         hdrs = [(b":status", b"%d" % ev.status)]
-        hdrs.extend((n, v) for n, v in ev.headers if n not in _HOP_BY_HOP)
+        hdrs += [h for h in ev.headers if h[0] not in _HOP_BY_HOP]
         st.head = hdrs
         self._stage(st)
 
@@ -654,6 +654,26 @@ class H2Connection(_Connection):
             return
         conn = self.h2
         pending = st.pending
+        if (pending is not None and st.end and not st.off and not self.write_paused
+                and st.pending_len <= conn.max_outbound_frame_size):
+            # The common reply: all of it is queued and fits one frame.
+            try:
+                fits = st.pending_len <= conn.local_flow_control_window(st.sid)
+                if fits:
+                    conn.send_data(st.sid, pending[0] if len(pending) == 1 else b"".join(pending), end_stream=True)
+            except (h2c.StreamClosedError, h2c.FlowControlError):
+                self._drop(st)
+                return
+            if fits:
+                st.pending = None
+                st.pending_len = 0
+                self.blocked.discard(st)
+                self._out()
+                if st.paused:
+                    st.paused = False
+                    self.hub.core.resume_writing(st.xid, now=self.hub._now())
+                self._finished(st)
+                return
         if pending is None:
             pending = st.pending = deque()
         sent = last = False
