@@ -1,6 +1,12 @@
 """HTTP/2 benchmark: tools/call over h2 against our HTTP/1.1 and hypercorn, one run.
 
     python benches/bench_h2.py [--requests 20000] [--sessions 1000] [--profile]
+    python benches/bench_h2.py --instructions 1000
+
+``--instructions N`` runs only the streamcore rows, each against its own server
+under ``valgrind --tool=callgrind`` (instrumentation switched on after a
+warm-up, for ``N`` requests), and reports instructions per request: on a
+shared machine that figure does not move with the load the way CPU time does.
 
 Needs h2load (Debian nghttp2-client) and hypercorn (pip). Every server runs on
 uvloop in its own process on loopback, one at a time; h2load shares the
@@ -252,12 +258,66 @@ def rss_per_listen(n: int, http2: bool) -> float:
         proc.stop()
 
 
+WORKLOADS = (("h2, 1 conn x 16 streams", 1, 16, False), ("h2, 1 conn x 100 streams", 1, 100, False),
+             ("h2, 16 conns x 1 stream", 16, 1, False), ("HTTP/1.1, 16 conns", 16, 1, True),
+             ("HTTP/1.1, 100 conns", 100, 1, True))
+
+
+def instructions(n: int) -> int:
+    """Instructions per request of the server process (callgrind), per workload."""
+    rows: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        call = tmp / "call.json"
+        call.write_text(json.dumps(CALL))
+        for label, c, m, h1 in WORKLOADS:
+            out = tmp / f"callgrind.{len(rows)}"
+            proc = Proc(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--instr-atstart=no",
+                         sys.executable, "-m", "streamcore", "serve", "--port", "0", "--uvloop", "--no-store"],
+                        env={"PYTHONPATH": str(ROOT)})
+            assert proc.p.stdout is not None
+            line = proc.p.stdout.readline()
+            while "http://" not in line and line:
+                line = proc.p.stdout.readline()  # valgrind's banner
+            url = re.search(r"(http://\S+/mcp)", line).group(1)  # type: ignore[union-attr]
+            try:
+                sid = session(url)
+                hs = {"mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
+                h2load(url, call, 300, c, m, h1=h1, headers=hs)  # warm-up, not counted
+                subprocess.run(["callgrind_control", "-i", "on", str(proc.p.pid)], capture_output=True, check=True)
+                r = h2load(url, call, n, c, m, h1=h1, headers=hs)
+                subprocess.run(["callgrind_control", "-i", "off", str(proc.p.pid)], capture_output=True, check=True)
+                subprocess.run(["callgrind_control", "-d", str(proc.p.pid)], capture_output=True, check=True)
+            finally:
+                proc.p.send_signal(signal.SIGINT)
+                try:
+                    proc.p.wait(60)
+                except subprocess.TimeoutExpired:  # the counts are dumped already
+                    proc.p.kill()
+                    proc.p.wait(5)
+            total = max(int(x) for f in tmp.glob(f"{out.name}*")
+                        for x in re.findall(r"^(?:summary|totals): (\d+)", f.read_text(errors="replace"), re.M))
+            rows[label] = total / n
+            print(f"{label}: {rows[label]:,.0f} instructions/request ({r['2xx']} of {n} 2xx)", flush=True)
+    h1_16, h1_100 = rows["HTTP/1.1, 16 conns"], rows["HTTP/1.1, 100 conns"]
+    print(f"\ncallgrind, {n} requests per row after a 300-request warm-up, server on uvloop:\n")
+    print("| workload | instructions/request | our HTTP/1.1 ÷ this |\n|---|---:|---:|")
+    for label, v in rows.items():
+        peer = h1_100 if "100" in label else h1_16
+        print(f"| {label} | {v:,.0f} | {peer / v:.2f} |")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--profile", action="store_true", help="also profile our server under h2 -c1 -m100")
+    ap.add_argument("--instructions", type=int, metavar="N",
+                    help="only: instructions per request under callgrind, N requests per workload")
     args = ap.parse_args()
+    if args.instructions:
+        return instructions(args.instructions)
     n = args.requests
     rows: list[tuple[str, str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as d:
@@ -270,11 +330,7 @@ def main() -> int:
             sid = session(url)
             hs = {"mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
             h2load(url, call, 2000, 1, 16, headers=hs)  # warm-up
-            for label, c, m, h1 in (("h2, 1 conn x 16 streams", 1, 16, False),
-                                    ("h2, 1 conn x 100 streams", 1, 100, False),
-                                    ("h2, 16 conns x 1 stream", 16, 1, False),
-                                    ("HTTP/1.1, 16 conns", 16, 1, True),
-                                    ("HTTP/1.1, 100 conns", 100, 1, True)):
+            for label, c, m, h1 in WORKLOADS:
                 c0 = proc.cpu()
                 rows.append(("streamcore tools/call", label, h2load(url, call, n, c, m, h1=h1, headers=hs)))
                 rows[-1][2]["cpu_us"] = (proc.cpu() - c0) / n * 1e6
@@ -338,10 +394,14 @@ def asyncio_profile(call: Path, n: int) -> dict[str, float]:
 def profile_summary(st: Any) -> dict[str, float]:
     groups: dict[str, float] = {}
     total = 0.0
-    for (file, _line, _fn), (_cc, _nc, tt, _ct, _callers) in st.stats.items():
+    for (file, _line, fn), (_cc, _nc, tt, _ct, _callers) in st.stats.items():
         total += tt
-        if any(f"{os.sep}{lib}{os.sep}" in file and "site-packages" in file for lib in ("h2", "hpack", "hyperframe")):
+        if "_hpack" in file or "_hpack" in fn:
+            key = "streamcore HPACK codec (streamcore.hpack)"
+        elif any(f"{os.sep}{lib}{os.sep}" in file and "site-packages" in file for lib in ("h2", "hpack", "hyperframe")):
             key = "h2 + hpack + hyperframe"
+        elif "_h2conn" in file:
+            key = "streamcore HTTP/2 connection (_h2conn)"
         elif "_h2server" in file:
             key = "streamcore HTTP/2 adapter (_h2server)"
         elif "streamcore/aio/" in file:
@@ -351,7 +411,7 @@ def profile_summary(st: Any) -> dict[str, float]:
         elif "asyncio" in file or "uvloop" in file or file == "~":
             key = "event loop, builtins (socket writes included)"
         elif "logging" in file:
-            key = "logging (hpack's debug calls)"
+            key = "logging"
         else:
             key = "other"
         groups[key] = groups.get(key, 0.0) + tt

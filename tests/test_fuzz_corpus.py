@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
-TARGETS = ["sse", "chunked", "jsonrpc", "http11", "server"]
+TARGETS = ["sse", "chunked", "jsonrpc", "http11", "server", "hpack", "h2conn"]
 
 
 def load(name: str) -> object:

@@ -243,14 +243,19 @@ def test_body_too_large_is_answered_early_and_the_stream_stopped() -> None:
 
 
 def test_max_concurrent_streams_boundary() -> None:
-    """The advertised SETTINGS_MAX_CONCURRENT_STREAMS is honoured up to the limit;
-    one more open stream is a connection error (h2 checks before HPACK decoding)."""
+    """The advertised SETTINGS_MAX_CONCURRENT_STREAMS is honoured up to the limit; one
+    more open stream gets RST_STREAM REFUSED_STREAM (RFC 9113 section 5.1.2) and the
+    connection lives on. The refused block was decoded all the same: the next
+    request, whose fields are indexed references into the HPACK table that
+    block filled, is answered."""
     limit = 5
 
     async def body(hub: StreamableHttpServer, port: int) -> None:
         raw = await Raw.open(port)
         await raw.pump(lambda: bool(raw.of(h2.events.RemoteSettingsChanged)))
         assert raw.h2.remote_settings.max_concurrent_streams == limit
+        sid = await raw.session()
+        hs = [(b"mcp-session-id", sid), (b"mcp-protocol-version", b"2025-11-25")]
         # open streams (requests whose body has not ended) up to the limit
         sids = [raw.request("POST", b"{", end=False) for _ in range(limit)]
         raw.h2.ping(b"12345678")
@@ -259,12 +264,67 @@ def test_max_concurrent_streams_boundary() -> None:
         assert raw.goaway() is None and len(hub.h2_listener.connections) == 1
         raw.h2.remote_settings.max_concurrent_streams = limit + 1  # misbehave on purpose
         raw.h2.remote_settings.acknowledge()
-        raw.request("POST", b"{", end=False)
-        await raw.pump(lambda: raw.goaway() is not None or raw.closed)
-        assert raw.goaway().error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
-        assert raw.goaway().last_stream_id == sids[-1]
+        extra = raw.request("POST", json.dumps(call(7)).encode(), headers=hs + [(b"x-new-field", b"only-here")],
+                            end=False)
+        await raw.pump(lambda: bool(raw.of(h2.events.StreamReset, extra)) or raw.closed)
+        assert raw.of(h2.events.StreamReset, extra)[0].error_code == h2.errors.ErrorCodes.REFUSED_STREAM
+        assert raw.goaway() is None
+        for s in sids:  # free the slots
+            raw.h2.end_stream(s)
+        raw.flush()
+        await raw.pump(lambda: all(raw.ended(s) for s in sids))
+        again = raw.request("POST", json.dumps(call(8)).encode(), headers=hs + [(b"x-new-field", b"only-here")])
+        await raw.pump(lambda: raw.ended(again))
+        assert raw.status(again) == 200 and raw.goaway() is None
+        assert sse_messages(raw.body(again))[-1]["id"] == 8
     run(body, h2_config=H2Config(max_concurrent_streams=limit))
     assert DEFAULT_MAX_CONCURRENT_STREAMS == 100
+
+
+def test_refused_streams_count_as_resets() -> None:
+    """Opening stream after stream past the limit is refused each time, and those
+    refusals count against max_resets like the peer's own RST_STREAMs (Rapid Reset)."""
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        raw = await Raw.open(port)
+        await raw.pump(lambda: bool(raw.of(h2.events.RemoteSettingsChanged)))
+        raw.request("POST", b"{", end=False)  # the one allowed stream stays open
+        raw.h2.remote_settings.max_concurrent_streams = 100
+        raw.h2.remote_settings.acknowledge()
+        refused = [raw.request("POST", b"{", end=False) for _ in range(3)]
+        await raw.pump(lambda: len(raw.of(h2.events.StreamReset)) == 3 or raw.closed)
+        assert all(raw.of(h2.events.StreamReset, s)[0].error_code == h2.errors.ErrorCodes.REFUSED_STREAM
+                   for s in refused)
+        assert raw.goaway() is None
+        raw.request("POST", b"{", end=False)  # the 4th refusal: over max_resets=3
+        await raw.pump(lambda: raw.goaway() is not None or raw.closed)
+        assert raw.goaway().error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    run(body, h2_config=H2Config(max_concurrent_streams=1, max_resets=3))
+
+
+@pytest.mark.parametrize("bad", [
+    [(b"X-Upper", b"1")],
+    [(b"connection", b"keep-alive")],
+    [(b"te", b"gzip")],
+    [(b"x-a", b" padded")],
+    [(b":status", b"200")],
+    [(b"host", b"other.example")],
+])
+def test_malformed_request_is_a_stream_error(bad: list[tuple[bytes, bytes]]) -> None:
+    """RFC 9113 section 8.1.1: a malformed request (section 8.2, 8.3) gets RST_STREAM
+    PROTOCOL_ERROR; the connection and its other streams go on."""
+    async def body(hub: StreamableHttpServer, port: int) -> None:
+        raw = await Raw.open(port)
+        raw.h2.config.validate_outbound_headers = False  # send what a broken peer would
+        raw.h2.config.normalize_outbound_headers = False
+        sid = await raw.session()
+        s = raw.request("POST", b"{}", headers=bad)
+        await raw.pump(lambda: raw.ended(s))
+        assert raw.of(h2.events.StreamReset, s)[0].error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
+        ok = raw.request("POST", json.dumps(call(3)).encode(),
+                         headers=[(b"mcp-session-id", sid), (b"mcp-protocol-version", b"2025-11-25")])
+        await raw.pump(lambda: raw.ended(ok))
+        assert raw.status(ok) == 200 and raw.goaway() is None
+    run(body)
 
 
 def test_header_list_size_boundary() -> None:

@@ -10,7 +10,7 @@ seconds=${FUZZ_SECONDS:-20}
 python -c 'import atheris' 2>/dev/null || python -m pip install -q 'atheris>=2.3'
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for t in sse chunked jsonrpc http11 server; do
+for t in sse chunked jsonrpc http11 server hpack h2conn; do
   mkdir -p "$work/$t"
   echo "+ fuzz/fuzz_$t.py for ${seconds}s"
   rc=0

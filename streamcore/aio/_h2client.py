@@ -56,14 +56,25 @@ class _Retry(Exception):
     """The server refused the stream before processing it (GOAWAY, REFUSED_STREAM)."""
 
 
-class _Stream:
-    __slots__ = ("handle", "session", "done", "window")
+#: Body bytes of a 401/403 kept while OAuth decides whether to retry (the rest is dropped).
+_MAX_CHALLENGE_BODY = 64 * 1024
 
-    def __init__(self, handle: int, session: "ClientSession", loop: asyncio.AbstractEventLoop) -> None:
+
+class _Stream:
+    __slots__ = ("handle", "session", "done", "window", "hold", "held", "url", "sent")
+
+    def __init__(self, handle: int, session: "ClientSession", loop: asyncio.AbstractEventLoop,
+                 url: str = "", sent: str | None = None, hold: bool = False) -> None:
         self.handle = handle
         self.session = session
         self.done: asyncio.Future[None] = loop.create_future()
         self.window = asyncio.Event()  # set when the send window may have opened
+        # OAuth (docs/auth.md): a 401/403 is kept from the core until the
+        # authorization flow says whether a retry has a better token.
+        self.hold = hold
+        self.held: tuple[int, list[tuple[bytes, bytes]], bytearray] | None = None
+        self.url = url
+        self.sent = sent  # the Authorization value this request carried
 
 
 class _H2Conn(asyncio.Protocol):
@@ -136,7 +147,11 @@ class _H2Conn(asyncio.Protocol):
         if isinstance(ev, h2.events.DataReceived):
             st = self.streams.get(ev.stream_id)
             if st is not None and ev.data:
-                st.session._feed_data(st.handle, ev.data)
+                if st.held is not None:
+                    if len(st.held[2]) < _MAX_CHALLENGE_BODY:
+                        st.held[2].extend(ev.data[:_MAX_CHALLENGE_BODY - len(st.held[2])])
+                else:
+                    st.session._feed_data(st.handle, ev.data)
             if ev.flow_controlled_length:  # acknowledged once the core has it
                 self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.ResponseReceived):
@@ -151,11 +166,18 @@ class _H2Conn(asyncio.Protocol):
                     status = int(value)
                 elif n[:1] != b":":
                     headers.append((n.lower(), bytes(value)))
+            if st.hold and status in (401, 403):
+                st.held = (status, headers, bytearray())  # the exchange decides, at the end of the stream
+                return
+            auth = st.session._auth
+            if auth is not None and st.sent is not None and status < 400:
+                auth.succeeded(st.url, headers)
             st.session._feed_response(st.handle, status, headers)
         elif isinstance(ev, h2.events.StreamEnded):
             st = self.streams.pop(ev.stream_id, None)
             if st is not None:
-                st.session._feed_data(st.handle, b"")
+                if st.held is None:
+                    st.session._feed_data(st.handle, b"")
                 self._close_stream(st, None)
         elif isinstance(ev, h2.events.StreamReset):
             st = self.streams.pop(ev.stream_id, None)
@@ -213,12 +235,15 @@ class _H2Conn(asyncio.Protocol):
     def can_open(self) -> bool:
         return self.h2.open_outbound_streams < self.h2.remote_settings.max_concurrent_streams
 
-    async def request(self, st: _Stream, req: HttpRequest, authority: str, scheme: str, path: str) -> None:
+    async def request(self, st: _Stream, req: HttpRequest, authority: str, scheme: str, path: str,
+                      creds: list[tuple[str, str]] | None = None) -> None:
         conn = self.h2
         headers = [(b":method", req.method.encode()), (b":scheme", scheme.encode()),
                    (b":authority", authority.encode("idna" if not authority.isascii() else "ascii")),
                    (b":path", path.encode("latin-1"))]
         headers.extend(req.headers)  # already lower-case bytes
+        for k, v in creds or ():
+            headers.append((k.lower().encode("latin-1"), v.encode("latin-1")))
         body = req.body
         if body is not None:
             headers.append((b"content-length", b"%d" % len(body)))
@@ -326,8 +351,10 @@ class H2Transport:
         except (OSError, asyncio.TimeoutError) as exc:
             conn = None
             session._feed_error(h, exc or "connect timeout")
+        challenges = 0  # OAuth retries so far (at most 2, as over HTTP/1.1)
+        refused = 0  # streams refused (REFUSED_STREAM, or not processed before a GOAWAY)
         try:
-            for attempt in range(3):
+            for attempt in range(5):
                 if conn is None:
                     break
                 if attempt:
@@ -341,14 +368,31 @@ class H2Transport:
                     await conn.slot.wait()
                 if not conn.usable:
                     continue
-                st = _Stream(h, session, loop)
+                auth = session._auth
+                creds = await auth.headers(req.method, req.url) if auth is not None else []
+                sent = creds[0][1] if creds else None
+                st = _Stream(h, session, loop, req.url, sent, hold=auth is not None and challenges < 2)
                 try:
-                    await conn.request(st, req, authority, scheme, path)
-                    break
+                    await conn.request(st, req, authority, scheme, path, creds)
                 except _Retry:
+                    refused += 1
+                    if refused == 3:
+                        session._feed_error(h, "HTTP/2: the server refused the stream three times")
+                        break
                     continue
-            else:
-                session._feed_error(h, "HTTP/2: the server refused the stream three times")
+                if st.held is not None:
+                    status, rheaders, body = st.held
+                    assert auth is not None
+                    if await auth.challenge(req.url, status, rheaders, sent):  # AUTH-07: authorize, retry
+                        challenges += 1
+                        continue
+                    session._feed_response(h, status, rheaders)
+                    if body:
+                        session._feed_data(h, bytes(body))
+                    session._feed_data(h, b"")
+                break
+            else:  # five rounds: connections lost, refusals and re-authorizations together
+                session._feed_error(h, "HTTP/2: the request could not be carried in five attempts")
         except asyncio.CancelledError:
             return True  # aborted by the core: nothing more to report
         except (OSError, asyncio.TimeoutError, h2.exceptions.ProtocolError) as exc:

@@ -146,8 +146,6 @@ class ClientSession:
             raise LocalProtocolError("max_concurrent_server_requests must be a positive int, "
                                      f"not {max_concurrent_server_requests!r}")
         self._auth = auth  # OAuth 2.1 (docs/auth.md): Authorization on every request, 401/403 -> flow -> retry
-        if auth is not None and http2:
-            raise ValueError("auth= works over HTTP/1.1 only so far; leave http2 off with OAuth (docs/auth.md)")
         self.handlers: dict[str, Handler] = dict(handlers or {})
         caps: dict[str, Any] = {}
         for m in self.handlers:

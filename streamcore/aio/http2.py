@@ -1,4 +1,6 @@
-"""HTTP/2 for the asyncio adapters (needs the h2 package: ``pip install 'streamcore[http2]'``).
+"""HTTP/2 for the asyncio adapters. The server runs on streamcore's own HTTP/2
+connection and HPACK codec; the client needs the h2 package
+(``pip install 'streamcore[http2]'``).
 
 The public face of :mod:`streamcore.aio._h2server` and :mod:`streamcore.aio._h2client`:
 ``H2Config`` holds every HTTP/2 limit of the server, with its default; pass it as
