@@ -701,13 +701,14 @@ class RedisCluster:
         return t
 
     async def _call(self, aw: Any) -> Any:
-        """One Redis call, bounded by op_timeout; trouble marks Redis unavailable."""
+        """One Redis call, bounded by op_timeout; trouble marks Redis unavailable (once started)."""
         try:
             return await asyncio.wait_for(aw, self.op_timeout)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._fail(exc)
+            if self._bg:
+                self._fail(exc)
             raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
 
     async def _load_scripts(self) -> None:
