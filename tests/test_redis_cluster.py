@@ -324,3 +324,19 @@ def test_resume_into_events_trimmed_in_redis_is_refused_with_410(redis_server: R
             r = await c.get(b.url, headers=hdrs(other, **{"last-event-id": f"{stream}99.1"}))
             assert r.status_code == 400
     asyncio.run(body())
+
+
+def test_a_malformed_bus_message_is_dropped_with_a_line(redis_server: RedisServer,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Whoever can publish on Redis is trusted, but garbage there must not crash an instance."""
+    async def body() -> None:
+        async with nodes(redis_server, n=1) as (a,), httpx.AsyncClient(timeout=10) as c:
+            for junk in (b"not json", b'{"t": "q"}\n', b'{"t": "h", "x": "y"}\n', b"\xff\xfe"):
+                await a.cluster._r.publish(f"streamcore:bus:{a.cluster.name}", junk)  # type: ignore[union-attr]
+            await asyncio.sleep(0.2)
+            sid = await initialize(c, a)  # still serving
+            assert sid
+    caplog.set_level(logging.INFO, logger="streamcore.redis")
+    asyncio.run(body())
+    lines = [r for r in caplog.records if r.name == "streamcore.redis" and "malformed" in r.getMessage()]
+    assert len(lines) == 4 and all(r.exc_info is None for r in lines)  # one line each, no traceback
