@@ -57,7 +57,7 @@ DEFAULT_PROBE_INTERVAL = 0.25
 #: The JSON-RPC error a request gets when the instance running its handler died (data.reason).
 HANDLER_LOST = (-32603, "Request handler lost: the server instance running it stopped; retry the request")
 
-_SKIP = 16  # sequence numbers an adopter skips (events sent, not yet stored, by a dead home)
+_SKIP = 100_000  # sequence numbers an adopter skips (events a dead home sent but had not stored)
 _MAX_BUS_HEADERS = 256
 _MAX_ROUTES = 100_000  # sessions whose home an instance remembers
 
