@@ -297,6 +297,14 @@ class _ClusterServer(Server):
             xid = h.real
         super().resume_writing(xid, now=now)
 
+    def respond(self, rid: int, result: Any = None, *,
+                error: tuple[int, str] | tuple[int, str, Any] | None = None, now: float) -> None:
+        p = self._legacy.pending.get(rid)
+        super().respond(rid, result, error=error, now=now)
+        st = p.stream if p is not None else None
+        if st is not None and st.finished:  # its last answer is stored: nothing is owed any more
+            self.cluster._queue(("c", ("DEL", self.cluster._k("o", p.session.id, st.key)), None))  # type: ignore[union-attr]
+
     # -- output -----------------------------------------------------------------------
 
     def next_output(self) -> Any:
@@ -548,7 +556,11 @@ class _ClusterServer(Server):
         s = _Session(sid, identity, version, now)
         store = self.cluster.store
         top = 0
-        for key in sorted(streams, key=int):
+        keys = sorted(streams, key=int)
+        keep = self.config.max_streams_per_session
+        if len(keys) > keep:  # the newest streams, as the core itself would keep them
+            keys = (["0"] if "0" in keys else []) + [k for k in keys if k != "0"][-(keep - ("0" in keys)):]
+        for key in keys:
             first_kept, events, owed = streams[key]
             store._preload(sid, key, first_kept, events, now)
             st = _Stream(key, s, key == "0")
@@ -578,7 +590,7 @@ class _ClusterServer(Server):
         core.sessions[sid] = s
         core._schedule(now + self.config.session_idle_timeout)
         self._known.add(sid)
-        log.info("adopted session %s… (%d streams) from a stopped instance", sid[:6], len(streams))
+        log.info("adopted session %s... (%d streams) from a stopped instance", sid[:6], len(keys))
 
 
 class RedisCluster:

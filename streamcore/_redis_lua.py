@@ -29,7 +29,11 @@ local function trim_one(p, sid, st)
   redis.call('HSET', p..':f:'..sid, st, seq + 1)
   local nxt = redis.call('XRANGE', k, '-', '+', 'COUNT', 1)
   if #nxt == 0 then
+    -- all trimmed: the stream is forgotten (a resume naming it is refused, 400)
     redis.call('ZREM', p..':z', sid..' '..st)
+    redis.call('SREM', p..':k:'..sid, st)
+    redis.call('HDEL', p..':f:'..sid, st)
+    redis.call('DEL', k, p..':o:'..sid..':'..st)
   else
     redis.call('ZADD', p..':z', 'XX', tonumber(nxt[1][2][2]), sid..' '..st)
   end

@@ -126,6 +126,9 @@ def test_a_session_of_a_continues_on_b(redis_server: RedisServer) -> None:
             assert r.status_code == 200 and r.headers["mcp-session-id"] == sid
             assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "5"
             assert b.hub.core.sessions == 0 and a.hub.core.sessions == 1  # served by its home, A
+            await a.cluster._barrier()
+            # Answered requests leave no bookkeeping behind (only streams still owing answers have it).
+            assert await a.cluster._r.keys("streamcore:o:*") == []  # type: ignore[union-attr]
             # A notification from A's application reaches the GET stream the client holds on B.
             async with c.stream("GET", b.url, headers=hdrs(sid)) as g:
                 assert g.status_code == 200
@@ -423,3 +426,56 @@ def test_two_serve_redis_processes_are_one_server_and_survive_kill_9(redis_serve
                 except subprocess.TimeoutExpired:
                     os.kill(p.pid, signal.SIGKILL)
                     p.wait(5)
+
+
+def test_slow_redis_fails_closed_within_op_timeout_then_recovers(redis_server: RedisServer) -> None:
+    """Redis slow (DEBUG SLEEP blocks it 1.5 s): a request that needs it gets 503 + Retry-After
+    within about op_timeout, not a hang; once Redis answers again, the same request is served."""
+    import redis as redis_py
+
+    async def body() -> None:
+        async with nodes(redis_server, op_timeout=0.3) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            blocker = redis_py.asyncio.Redis.from_url(redis_server.url)
+            sleeper = asyncio.ensure_future(blocker.execute_command("DEBUG", "SLEEP", "1.5"))
+            await asyncio.sleep(0.1)
+            t0 = asyncio.get_running_loop().time()
+            r = await post(c, b, call(1, "add", {"a": 1, "b": 1}), sid)  # B must ask the registry
+            waited = asyncio.get_running_loop().time() - t0
+            assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+            assert waited < 1.0
+            await sleeper
+            await blocker.aclose()
+            for _ in range(100):
+                if not a.cluster.down and not b.cluster.down:
+                    break
+                await asyncio.sleep(0.05)
+            r = await post(c, b, call(2, "add", {"a": 1, "b": 1}), sid)
+            assert r.status_code == 200 and parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "2"
+    asyncio.run(body())
+
+
+def test_a_cancellation_posted_to_b_stops_the_call_running_on_a(redis_server: RedisServer) -> None:
+    """CANCEL-02: notifications/cancelled for a call streaming from A, POSTed to B, reaches A's
+    core: the handler stops, and the stream ends without a result."""
+    async def body() -> None:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            async with c.stream("POST", a.url, content=json.dumps(call(4, "countdown", {"n": 100, "delay": 0.02},
+                                                                     "p4")), headers=hdrs(sid)) as s:
+                buf = ""
+                cancelled = False
+                t0 = asyncio.get_running_loop().time()
+                async for chunk in s.aiter_text():
+                    buf += chunk
+                    if not cancelled and len(parse_sse(buf)) >= 3:
+                        cancelled = True
+                        r = await post(c, b, {"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                              "params": {"requestId": 4, "reason": "test"}}, sid)
+                        assert r.status_code == 202
+                took = asyncio.get_running_loop().time() - t0
+            msgs = [m for _e, m in parse_sse(buf)]
+            assert cancelled and not any(m.get("id") == 4 for m in msgs)  # no result after cancel
+            assert len(msgs) < 50 and took < 1.5  # 100 x 0.02 s would be 2 s
+            assert a.hub.core.in_flight == 0
+    asyncio.run(body())
