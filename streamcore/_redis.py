@@ -106,7 +106,9 @@ class RedisEventStore:
     def drop_session(self, session_id: str) -> None:
         """Forget the session's events here and, with its registry record, in Redis."""
         self.local.drop_session(session_id)
-        self.cluster._queue(("x", session_id))
+        core = self.cluster._core_
+        if core is None or session_id not in core._disowned:  # another instance owns it now
+            self.cluster._queue(("x", session_id))
 
     def _preload(self, session_id: str, stream: str, first_kept: int, events: list[tuple[int, bytes]],
                  now: float) -> None:
@@ -206,6 +208,8 @@ class _ClusterServer(Server):
         self._next_held = -2  # -1 is the adapter's (documents it answers itself)
         self._inj: deque[Event] = deque()
         self._hold_out: dict[int, list[Event]] = {}  # output waiting for a session's registration
+        self._dead: set[int] = set()  # exchanges answered 503 by us whose core output is dropped
+        self._disowned: set[str] = set()  # sessions being closed here because another instance took them
         self._known: set[str] = set()  # sessions of ours that are in the registry
         self._remote: dict[tuple[str, int], int] = {}  # (origin, fx) -> real xid, at the home
         # session -> its home, as last resolved (bounded). A stale entry costs one publish that
@@ -262,7 +266,7 @@ class _ClusterServer(Server):
             return super().receive_end(h.real, now=now)
         h.ended = True
         if h.mode == "refused" or h.too_big:
-            self._refuse(h)
+            self._refuse(h, drain=False)  # the adapter drains after receive_end
         elif h.mode == "remote":
             self._forward(h)
 
@@ -332,6 +336,10 @@ class _ClusterServer(Server):
                             del self._alias[x]
                             self._held.pop(a, None)
                         x = a
+                if self._dead and x in self._dead:
+                    if cls is ResponseEnd:
+                        self._dead.discard(x)
+                    continue
                 held_out = self._hold_out.get(x) if self._hold_out else None
                 if held_out is not None:
                     held_out.append(ev)
@@ -369,11 +377,26 @@ class _ClusterServer(Server):
         self._known.add(sid)
         x = ev.xid
         self._hold_out[x] = [ev]
-        fut = self.cluster._register(sid, s.version, s.identity)
+        cluster = self.cluster
+        fut = cluster._register(sid, s.version, s.identity)
+        timer = asyncio.get_running_loop().call_later(cluster.op_timeout * 2, fut.cancel)
 
         def release(_: Any) -> None:
-            self._inj.extend(self._hold_out.pop(x, ()))
-            self.cluster._drain()
+            timer.cancel()
+            held = self._hold_out.pop(x, None)
+            if held is None:
+                return
+            if fut.cancelled() or fut.exception() is not None:
+                # Not in the registry: the session cannot be served by the others. Fail closed.
+                self._known.discard(sid)
+                self._inj.extend(_error_events(
+                    x, 503, -32000, "Service unavailable: the session store is unreachable",
+                    [(b"retry-after", b"%d" % cluster.retry_after)]))
+                self._dead.add(x)
+                self._legacy.close_session(sid)
+            else:
+                self._inj.extend(held)
+            cluster._drain()
         fut.add_done_callback(release)
         return True
 
@@ -471,7 +494,7 @@ class _ClusterServer(Server):
         cluster._watch(h.home, h.xid)
         return True
 
-    def _refuse(self, h: _Held) -> None:
+    def _refuse(self, h: _Held, drain: bool = True) -> None:
         self._held.pop(h.xid, None)
         if h.too_big:
             self._inj.extend(_error_events(h.xid, 413, -32600, "Request body too large", [], close=True))
@@ -479,7 +502,8 @@ class _ClusterServer(Server):
             self._inj.extend(_error_events(
                 h.xid, 503, -32000, "Service unavailable: the session store is unreachable",
                 [(b"retry-after", b"%d" % self.cluster.retry_after)]))
-        self.cluster._drain()
+        if drain:
+            self.cluster._drain()
 
     # -- the bus -------------------------------------------------------------------------
 
@@ -539,6 +563,16 @@ class _ClusterServer(Server):
             return
         self._held.pop(xid, None)
         self._inj.append(ResponseEnd(xid=xid, close=True, _parsed=True))
+
+    def _disown(self, sid: str) -> None:
+        """Our lease lapsed and another instance adopted ``sid``: forget it here, not in Redis."""
+        self._disowned.add(sid)
+        try:
+            self._legacy.close_session(sid)
+        finally:
+            self._disowned.discard(sid)
+            self._known.discard(sid)
+        log.warning("session %s... is served by another instance now (this one's lease lapsed)", sid[:6])
 
     # -- adoption ------------------------------------------------------------------------
 
@@ -791,17 +825,41 @@ class RedisCluster:
                 raise
             except Exception:
                 continue
-            # Redis may have restarted empty: put our sessions back in the registry.
-            core = self._core_
-            if core is not None:
-                for sid in list(core._known):
-                    s = core._legacy.sessions.get(sid)
-                    if s is not None:
-                        self._register(sid, s.version, s.identity)
             self.down = False
+            try:
+                await self._fence()
+            except Exception:
+                self.down = True
+                continue
             log.warning("redis reachable again: serving requests")
             self._kick()
             return
+
+    async def _fence(self) -> None:
+        """After an outage or a lapsed lease: which of our sessions are still ours?
+
+        A record naming another home means that instance adopted the session
+        while we could not renew our lease: we forget it here (never two homes).
+        A missing record (Redis restarted empty) is written again."""
+        core = self._core_
+        assert self._r is not None
+        if core is None or not core._known:
+            return
+        sids = list(core._known)
+        pipe = self._r.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(self._k("s", sid), "home")
+        self.round_trips += 1
+        homes = await asyncio.wait_for(pipe.execute(), self.op_timeout)
+        for sid, home in zip(sids, homes):
+            s = core._legacy.sessions.get(sid)
+            if s is None:
+                continue
+            if home is None:
+                self._register(sid, s.version, s.identity).add_done_callback(_quiet)
+            elif home.decode() != self.name:
+                core._disown(sid)
+        self._drain()
 
     # -- writes (write-behind, one pipeline at a time, in order) ---------------------------
 
@@ -910,7 +968,7 @@ class RedisCluster:
         self._queue(("c", ("HSET", key, "home", self.name, "ver", version, "ident", ident), None))
         self._queue(("c", ("PEXPIRE", key, self._record_ttl_ms()), fut))
         if self.down:
-            fut.set_result(None)  # fail closed elsewhere; this instance still serves what it holds
+            fut.set_exception(RedisUnavailable("redis unavailable"))
         return fut
 
     # -- the bus ---------------------------------------------------------------------------
@@ -1000,7 +1058,7 @@ class RedisCluster:
                 continue
             try:
                 pipe = self._r.pipeline(transaction=False)
-                pipe.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000))
+                pipe.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000), xx=True)
                 homes = list(self._watched)
                 for h in homes:
                     pipe.exists(self._k("inst", h))
@@ -1019,6 +1077,14 @@ class RedisCluster:
             except Exception as exc:
                 self._fail(exc)
                 continue
+            if not res[0]:  # our lease had lapsed: others may have adopted our sessions
+                log.warning("this instance's lease had lapsed; checking which sessions are still ours")
+                try:
+                    await self._call(self._r.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000)))
+                    await self._fence()
+                except Exception as exc:
+                    self._fail(exc)
+                    continue
             for h, alive in zip(homes, res[1:1 + len(homes)]):
                 if not alive:
                     for xid in list(self._watched.pop(h, ())):
@@ -1084,6 +1150,11 @@ class RedisCluster:
         assert self._r is not None
         await self._call(self._barrier())
         return int(await self._call(self._r.get(self._k("total"))) or 0)
+
+
+def _quiet(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # retrieved: a failed re-registration is retried at the next fence
 
 
 def _noscript(r: Any) -> bool:

@@ -479,3 +479,29 @@ def test_a_cancellation_posted_to_b_stops_the_call_running_on_a(redis_server: Re
             assert len(msgs) < 50 and took < 1.5  # 100 x 0.02 s would be 2 s
             assert a.hub.core.in_flight == 0
     asyncio.run(body())
+
+
+def test_an_instance_whose_lease_lapsed_gives_up_sessions_adopted_meanwhile(redis_server: RedisServer) -> None:
+    """Never two homes: A's lease lapses (deleted here, as a long pause or a partition would let
+    it expire), B adopts A's session; A notices at its next renewal and forgets the session, so
+    a request reaching A is forwarded to B rather than served from A's stale copy."""
+    async def body() -> None:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            r = await post(c, a, call(1, "echo", {"text": "one"}), sid)
+            assert r.status_code == 200
+            await a.cluster._r.delete(f"streamcore:inst:{a.cluster.name}")  # type: ignore[union-attr]
+            r = await post(c, b, call(2, "echo", {"text": "two"}), sid)  # B claims and adopts
+            assert r.status_code == 200 and b.hub.core.sessions == 1
+            for _ in range(60):
+                if a.hub.core.sessions == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert a.hub.core.sessions == 0
+            r = await post(c, a, call(3, "echo", {"text": "three"}), sid)
+            assert r.status_code == 200 and parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "three"
+            assert a.hub.core.sessions == 0 and b.hub.core.sessions == 1  # served by B, through A
+            assert await a.cluster._r.hget(f"streamcore:s:{sid}", "home") == b"node1"  # type: ignore[union-attr]
+            # B still has the session's events: A's forgetting did not drop them in Redis.
+            assert await b.cluster.stored(sid, "1")
+    asyncio.run(body())
