@@ -691,6 +691,7 @@ class RedisCluster:
         self._r: aioredis.Redis | None = None
         self._bus_r: aioredis.Redis | None = None
         self._ops: deque[tuple[Any, ...]] = deque()
+        self._bus_out: dict[str, list[tuple[dict[str, Any], bytes]]] = {}  # instance -> frames to send
         self._dropped = 0
         self._writer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -874,7 +875,8 @@ class RedisCluster:
         self._kick()
 
     def _kick(self) -> None:
-        if (self._writer is None or self._writer.done()) and not self.down and not self._closed and self._r:
+        if (self._writer is None or self._writer.done()) and not self.down and not self._closed and self._r \
+                is not None:
             self._writer = asyncio.ensure_future(self._write_loop())
 
     def _record_ttl_ms(self) -> int:
@@ -886,9 +888,11 @@ class RedisCluster:
         assert self._r is not None
         store = self.store
         p = self.prefix
-        while self._ops and not self.down:
+        while (self._ops or self._bus_out) and not self.down:
             batch = list(self._ops)
             self._ops.clear()
+            if self._bus_out:
+                batch += self._take_bus()  # after the appends: an event is stored before it is relayed
             pipe = self._r.pipeline(transaction=False)
             futs: list[tuple[int, asyncio.Future[Any]]] = []
             appends: list[Any] = []
@@ -974,7 +978,24 @@ class RedisCluster:
     # -- the bus ---------------------------------------------------------------------------
 
     def _send(self, to: str, msg: dict[str, Any], payload: bytes = b"") -> None:
-        self._queue(("p", self._k("bus", to), json.dumps(msg).encode() + b"\n" + payload, None))
+        """A frame for instance ``to``. Frames to one instance queued in one loop iteration
+        go as ONE message (head, events and end of a response, usually), in order."""
+        frames = self._bus_out.get(to)
+        if frames is None:
+            frames = self._bus_out[to] = []
+        if len(frames) >= self.max_pending_writes:
+            frames.pop(0)
+        msg["n"] = len(payload)
+        frames.append((msg, payload))
+        self._kick()
+
+    def _take_bus(self) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for to, frames in self._bus_out.items():
+            head = json.dumps([m for m, _ in frames]).encode()
+            out.append(("p", self._k("bus", to), b"".join([head, b"\n"] + [d for _, d in frames]), None))
+        self._bus_out.clear()
+        return out
 
     async def _send_counted(self, to: str, msg: dict[str, Any], payload: bytes) -> int:
         if self.down:
@@ -1025,25 +1046,27 @@ class RedisCluster:
         core, hub = self._core_, self.hub
         if core is None or hub is None:
             return
-        head, _, payload = raw.partition(b"\n")
+        head, _, rest = raw.partition(b"\n")
         try:
-            m = json.loads(head)
-            t = m["t"]
+            parsed = json.loads(head)
+            frames = parsed if isinstance(parsed, list) else [dict(parsed, n=len(rest))]
             now = self._now()
-            if t == "q":
-                core._serve_remote(m, payload, now)
-            elif t in ("h", "d", "e"):
-                core._remote_output(m, payload)
-            elif t == "l":
-                core._remote_lost(m, now)
-            elif t == "p":
-                if m.get("o") != self.name:
-                    core.publish(str(m["m"]), json.loads(payload) if payload else None, now=now)
-            else:
-                return
+            at = 0
+            for m in frames:
+                n = int(m.get("n", 0))
+                payload, at = rest[at:at + n], at + n
+                t = m["t"]
+                if t == "q":
+                    core._serve_remote(m, payload, now)
+                elif t in ("h", "d", "e"):
+                    core._remote_output(m, payload)
+                elif t == "l":
+                    core._remote_lost(m, now)
+                elif t == "p":
+                    if m.get("o") != self.name:
+                        core.publish(str(m["m"]), json.loads(payload) if payload else None, now=now)
         except Exception as exc:  # a malformed bus message: one line, never a crash of the loop
             log.warning("malformed bus message dropped (%s: %s)", type(exc).__name__, exc)
-            return
         hub._drain()
 
     # -- ownership -------------------------------------------------------------------------
