@@ -557,7 +557,15 @@ class _ClusterServer(Server):
             return
         sid = _header(h.headers, b"mcp-session-id")
         self._routes.pop((sid or b"").decode("latin-1"), None)
-        if not h.head_seen:
+        if not h.head_seen and h.method == b"POST":
+            # Delivered, not answered: it may have run. Not run again (at most once); the
+            # client retries if it wants to.
+            self._held.pop(xid, None)
+            code, message = HANDLER_LOST
+            self._inj.extend(_error_events(xid, 503, code, message,
+                                           [(b"retry-after", b"%d" % self.cluster.retry_after)]))
+            return
+        if not h.head_seen:  # a GET or DELETE: ask again, and serve it here if the session moved
             h.mode = "wait"
             h.task = self.cluster._spawn(self._resolve(h, (sid or b"").decode("latin-1")))
             return

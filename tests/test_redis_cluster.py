@@ -57,7 +57,7 @@ async def nodes(redis: RedisServer, n: int = 2, **kw: Any) -> AsyncIterator[list
             cluster = RedisCluster(redis.url, name=f"node{i}", lease_ttl=kw.get("lease_ttl", 1.5),
                                    op_timeout=kw.get("op_timeout", 0.5), probe_interval=0.1,
                                    max_stream_events=kw.get("max_stream_events", 10_000))
-            hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms")), cluster=cluster,
+            hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms"), json_response=kw.get("json", False)), cluster=cluster,
                                        shutdown_grace=0.2)
             srv = await hub.start("127.0.0.1", 0)
             out.append(Node(hub, srv.sockets[0].getsockname()[1]))
@@ -103,7 +103,7 @@ async def initialize(c: httpx.AsyncClient, node: Node, caps: dict[str, Any] | No
                                         "clientInfo": {"name": "t", "version": "1"}}})
     assert r.status_code == 200, r.text
     sid = r.headers["mcp-session-id"]
-    msgs = parse_sse(r.text)
+    msgs = parse_sse(r.text) if r.headers["content-type"].startswith("text/event-stream") else [(None, r.json())]
     assert msgs[-1][1]["result"]["protocolVersion"] == V
     return sid
 
@@ -504,4 +504,23 @@ def test_an_instance_whose_lease_lapsed_gives_up_sessions_adopted_meanwhile(redi
             assert await a.cluster._r.hget(f"streamcore:s:{sid}", "home") == b"node1"  # type: ignore[union-attr]
             # B still has the session's events: A's forgetting did not drop them in Redis.
             assert await b.cluster.stored(sid, "1")
+    asyncio.run(body())
+
+
+def test_a_json_call_forwarded_to_a_home_that_dies_ends_with_an_error_not_a_hang(redis_server: RedisServer) -> None:
+    """JSON responses (no stream to resume): a call POSTed to B runs on A, its home; A dies; B
+    answers 503 + Retry-After with HANDLER_LOST within the lease time, and does not run it again."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0, json=True) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            t0 = asyncio.get_running_loop().time()
+            pending = asyncio.ensure_future(post(c, b, call(5, "countdown", {"n": 100, "delay": 0.05}), sid))
+            await asyncio.sleep(0.3)
+            assert a.hub.core.in_flight == 1 and b.hub.core.in_flight == 0  # running at the home
+            a.crash()
+            r = await pending
+            took = asyncio.get_running_loop().time() - t0
+            assert r.status_code == 503 and r.headers["retry-after"] == "1"
+            assert r.json()["error"]["code"] == HANDLER_LOST[0]
+            assert took < 0.3 + 1.0 * 2 and b.hub.core.in_flight == 0
     asyncio.run(body())
