@@ -152,6 +152,7 @@ class _RemoteConn:
         core = self.cluster._core_
         if core is not None:
             core._remote.pop((self.origin, self.fx), None)
+        self.cluster._unwatch_origin(self.origin, ev.xid)
         hub = self.cluster.hub
         if hub is not None:
             hub._route.pop(ev.xid, None)
@@ -516,15 +517,22 @@ class _ClusterServer(Server):
         real = super().receive_request(m["m"].encode("latin-1"), m["u"].encode("latin-1"), headers, now=now,
                                        client=m.get("c"))
         self._remote[(origin, fx)] = real
+        self.cluster._watch_origin(origin, real)
         hub._route[real] = cast(Any, _RemoteConn(self.cluster, origin, fx, real))
         if body and real in self._exchanges:
             super().receive_body(real, body)
         if real in self._exchanges:
             super().receive_end(real, now=now)
 
+    def _origin_died(self, origin: str) -> None:
+        now = self.cluster._now()
+        for key in [k for k in self._remote if k[0] == origin]:
+            self._remote_lost({"o": origin, "x": key[1]}, now)
+
     def _remote_lost(self, m: dict[str, Any], now: float) -> None:
         real = self._remote.pop((str(m["o"]), int(m["x"])), None)
         if real is not None:
+            self.cluster._unwatch_origin(str(m["o"]), real)
             hub = self.cluster.hub
             if hub is not None:
                 hub._route.pop(real, None)
@@ -705,7 +713,8 @@ class RedisCluster:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._bg: list[asyncio.Task[None]] = []
         self._shas: dict[str, str] = {}
-        self._watched: dict[str, set[int]] = {}
+        self._watched: dict[str, set[int]] = {}  # home -> held xids forwarded to it (at the socket's instance)
+        self._origins: dict[str, set[int]] = {}  # origin -> real xids served for it (at the home)
         self._closed = False
         self.sealer_key: bytes | None = None
         #: Requests sent to Redis so far, a pipeline counting once (the bus connection's reads aside).
@@ -1090,7 +1099,7 @@ class RedisCluster:
             try:
                 pipe = self._r.pipeline(transaction=False)
                 pipe.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000), xx=True)
-                homes = list(self._watched)
+                homes = list(self._watched.keys() | self._origins.keys())
                 for h in homes:
                     pipe.exists(self._k("inst", h))
                 core = self._core_
@@ -1121,10 +1130,24 @@ class RedisCluster:
                     for xid in list(self._watched.pop(h, ())):
                         if core is not None:
                             core._home_died(xid)
+                    # The instance holding these clients' sockets died: as a hang-up (CANCEL-01:
+                    # the streams detach and stay resumable; a GET stream can be opened again).
+                    if self._origins.pop(h, None) is not None and core is not None:
+                        core._origin_died(h)
                     self._drain()
 
     def _watch(self, home: str, xid: int) -> None:
         self._watched.setdefault(home, set()).add(xid)
+
+    def _watch_origin(self, origin: str, real: int) -> None:
+        self._origins.setdefault(origin, set()).add(real)
+
+    def _unwatch_origin(self, origin: str, real: int) -> None:
+        s = self._origins.get(origin)
+        if s is not None:
+            s.discard(real)
+            if not s:
+                del self._origins[origin]
 
     def _unwatch(self, home: str, xid: int) -> None:
         s = self._watched.get(home)

@@ -524,3 +524,30 @@ def test_a_json_call_forwarded_to_a_home_that_dies_ends_with_an_error_not_a_hang
             assert r.json()["error"]["code"] == HANDLER_LOST[0]
             assert took < 0.3 + 1.0 * 2 and b.hub.core.in_flight == 0
     asyncio.run(body())
+
+
+def test_when_the_instance_holding_a_get_stream_dies_the_client_opens_it_again_elsewhere(
+        redis_server: RedisServer) -> None:
+    """The client's GET stream of a session homed on A runs through B; B dies; A sees it as a
+    hang-up (the stream detaches, CANCEL-01), so the client's new GET through A is not refused
+    as a second stream (409), and a notification reaches it."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            async with c.stream("GET", b.url, headers=hdrs(sid)) as g:
+                assert g.status_code == 200
+                await asyncio.sleep(0.2)
+                b.crash()
+            for _ in range(60):
+                if not a.cluster._origins:
+                    break
+                await asyncio.sleep(0.05)
+            assert not a.cluster._origins and not a.hub.core._legacy.sessions[sid].get_stream.x  # detached
+            async with c.stream("GET", a.url, headers=hdrs(sid)) as g:
+                assert g.status_code == 200
+                a.hub.notify(sid, "notifications/message", {"level": "info", "data": "again"})
+                async for line in g.aiter_lines():
+                    if line.startswith("data:") and line[5:].strip():
+                        assert json.loads(line[5:])["params"]["data"] == "again"
+                        break
+    asyncio.run(body())
