@@ -308,7 +308,7 @@ class _ClusterServer(Server):
         super().respond(rid, result, error=error, now=now)
         st = p.stream if p is not None else None
         if st is not None and st.finished:  # its last answer is stored: nothing is owed any more
-            self.cluster._queue(("c", ("DEL", self.cluster._k("o", p.session.id, st.key)), None))  # type: ignore[union-attr]
+            self.cluster._queue(("od", p.session.id, st.key))  # type: ignore[union-attr]
 
     # -- output -----------------------------------------------------------------------
 
@@ -707,6 +707,7 @@ class RedisCluster:
         self._r: aioredis.Redis | None = None
         self._bus_r: aioredis.Redis | None = None
         self._ops: deque[tuple[Any, ...]] = deque()
+        self._bus_ok = False  # subscribed to our channel
         self._bus_out: dict[str, list[tuple[dict[str, Any], bytes]]] = {}  # instance -> frames to send
         self._dropped = 0
         self._writer: asyncio.Task[None] | None = None
@@ -923,14 +924,23 @@ class RedisCluster:
                                  store.max_stream_events, store.max_events, *appends)
                     appends.clear()
                     n += 1
+            # A stream opened and settled within one batch owes nothing: neither its
+            # record nor its deletion need to reach Redis (the common fast request).
+            settled = {(op[1], op[2]) for op in batch if op[0] == "od"}
+            recorded = {(op[1], op[2]) for op in batch if op[0] == "o"} if settled else set()
             for op in batch:
                 kind = op[0]
+                if kind == "o" or kind == "od":
+                    if (op[1], op[2]) in (settled if kind == "o" else recorded):
+                        continue
                 if kind == "a":
                     appends.extend((op[1], op[2], op[3], op[4], wall_ms))
                     continue
                 flush_appends()
                 if kind == "x":
                     pipe.evalsha(self._shas["drop"], 0, p, op[1])
+                elif kind == "od":
+                    pipe.delete(self._k("o", op[1], op[2]))
                 elif kind == "o":
                     k = self._k("o", op[1], op[2])
                     pipe.rpush(k, op[3])
@@ -1033,6 +1043,7 @@ class RedisCluster:
             pubsub = self._bus_r.pubsub(ignore_subscribe_messages=True)
             try:
                 await asyncio.wait_for(pubsub.subscribe(*channels), self.op_timeout)
+                self._bus_ok = True
                 if not ready.done():
                     ready.set_result(None)
                 idle = 0.0
@@ -1050,6 +1061,7 @@ class RedisCluster:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._bus_ok = False
                 if not self._closed:
                     self._fail(exc)
                     await asyncio.sleep(self.probe_interval)
@@ -1094,7 +1106,9 @@ class RedisCluster:
         refresh_at = self._now()
         while not self._closed:
             await asyncio.sleep(every)
-            if self.down:
+            if self.down or not self._bus_ok:
+                # Not reachable on the bus: do not renew. If that lasts, the others take our
+                # sessions over (and we give them up when we are back: _fence).
                 continue
             try:
                 pipe = self._r.pipeline(transaction=False)
