@@ -850,7 +850,9 @@ class RedisCluster:
             except Exception:
                 self.down = True
                 continue
-            log.warning("redis reachable again: serving requests")
+            dropped, self._dropped = self._dropped, 0
+            log.warning("redis reachable again: serving requests%s",
+                        f" ({dropped} queued writes were dropped meanwhile)" if dropped else "")
             self._kick()
             return
 

@@ -115,15 +115,20 @@ def call(i: int, name: str, arguments: dict[str, Any], progress: str | None = No
     return {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": params}
 
 
-def test_a_session_of_a_continues_on_b(redis_server: RedisServer) -> None:
-    """SRV-SESS-01, SRV-SESS-05: initialize on A; POST, GET and DELETE on B; then 404 everywhere."""
+@pytest.mark.parametrize("http", ["http/1.1", "h2c"])
+def test_a_session_of_a_continues_on_b(redis_server: RedisServer, http: str) -> None:
+    """SRV-SESS-01, SRV-SESS-05: initialize on A; POST, GET and DELETE on B; then 404 everywhere
+    (over HTTP/1.1, and over HTTP/2 with prior knowledge: forwarding is engine-neutral)."""
+    h2 = http == "h2c"
+
     async def body() -> None:
-        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10, http1=not h2, http2=h2) as c:
             sid = await initialize(c, a)
             r = await post(c, b, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
             assert r.status_code == 202
             r = await post(c, b, call(1, "add", {"a": 2, "b": 3}), sid)
             assert r.status_code == 200 and r.headers["mcp-session-id"] == sid
+            assert r.http_version == ("HTTP/2" if h2 else "HTTP/1.1")
             assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "5"
             assert b.hub.core.sessions == 0 and a.hub.core.sessions == 1  # served by its home, A
             await a.cluster._barrier()
