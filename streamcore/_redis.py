@@ -217,6 +217,8 @@ class _ClusterServer(Server):
         # nobody receives (then the registry is asked), never a wrong answer: sessions move only
         # when their home dies.
         self._routes: dict[str, str] = {}
+        self._introspecting: set[tuple[str, int]] = set()  # forwarded, waiting for a token check
+        self._lost_early: set[tuple[str, int]] = set()  # ... and their clients already left
 
     # -- the adapter's input --------------------------------------------------------
 
@@ -514,6 +516,31 @@ class _ClusterServer(Server):
         assert hub is not None
         origin, fx = str(m["o"]), int(m["x"])
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in m["h"][:_MAX_BUS_HEADERS]]
+        if hub.auth is not None:
+            # OAuth introspection: the token may be unknown here; check it as the adapter would.
+            pending = hub.auth.prepare(headers)
+            if pending is not None:
+                self._introspecting.add((origin, fx))
+
+                async def later() -> None:
+                    try:
+                        await pending
+                    except Exception:  # pragma: no cover - prepare's awaitable logs its own failures
+                        pass
+                    self._introspecting.discard((origin, fx))
+                    self._serve_remote_now(m, origin, fx, headers, body, self.cluster._now())
+                    self.cluster._drain()
+                self.cluster._spawn(later())
+                return
+        self._serve_remote_now(m, origin, fx, headers, body, now)
+
+    def _serve_remote_now(self, m: dict[str, Any], origin: str, fx: int, headers: list[tuple[bytes, bytes]],
+                          body: bytes, now: float) -> None:
+        hub = self.cluster.hub
+        assert hub is not None
+        if (origin, fx) in self._lost_early:
+            self._lost_early.discard((origin, fx))
+            return  # the client left while its token was being checked
         real = super().receive_request(m["m"].encode("latin-1"), m["u"].encode("latin-1"), headers, now=now,
                                        client=m.get("c"))
         self._remote[(origin, fx)] = real
@@ -530,7 +557,10 @@ class _ClusterServer(Server):
             self._remote_lost({"o": origin, "x": key[1]}, now)
 
     def _remote_lost(self, m: dict[str, Any], now: float) -> None:
-        real = self._remote.pop((str(m["o"]), int(m["x"])), None)
+        key = (str(m["o"]), int(m["x"]))
+        if key in self._introspecting:
+            self._lost_early.add(key)
+        real = self._remote.pop(key, None)
         if real is not None:
             self.cluster._unwatch_origin(str(m["o"]), real)
             hub = self.cluster.hub
