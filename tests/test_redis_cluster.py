@@ -57,7 +57,8 @@ async def nodes(redis: RedisServer, n: int = 2, **kw: Any) -> AsyncIterator[list
             cluster = RedisCluster(redis.url, name=f"node{i}", lease_ttl=kw.get("lease_ttl", 1.5),
                                    op_timeout=kw.get("op_timeout", 0.5), probe_interval=0.1,
                                    max_stream_events=kw.get("max_stream_events", 10_000))
-            hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms"), json_response=kw.get("json", False)), cluster=cluster,
+            hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms"), json_response=kw.get("json", False),
+                                                    session_idle_timeout=kw.get("idle", 1800.0)), cluster=cluster,
                                        shutdown_grace=0.2)
             srv = await hub.start("127.0.0.1", 0)
             out.append(Node(hub, srv.sockets[0].getsockname()[1]))
@@ -555,4 +556,23 @@ def test_when_the_instance_holding_a_get_stream_dies_the_client_opens_it_again_e
                     if line.startswith("data:") and line[5:].strip():
                         assert json.loads(line[5:])["params"]["data"] == "again"
                         break
+    asyncio.run(body())
+
+
+def test_expiry_at_the_home_takes_effect_everywhere(redis_server: RedisServer) -> None:
+    """SRV-SESS-05: the home expires an idle session (0.5 s here): at once its record and events
+    leave Redis, and every instance answers 404 for it."""
+    async def body() -> None:
+        async with nodes(redis_server, idle=0.5) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            r = await post(c, b, call(1, "add", {"a": 1, "b": 1}), sid)
+            assert r.status_code == 200
+            assert await a.cluster._r.exists(f"streamcore:s:{sid}") == 1  # type: ignore[union-attr]
+            await asyncio.sleep(0.8)
+            await a.cluster._barrier()
+            assert a.hub.core.sessions == 0
+            assert await a.cluster._r.exists(f"streamcore:s:{sid}", f"streamcore:k:{sid}") == 0  # type: ignore[union-attr]
+            for node in (a, b):
+                r = await post(c, node, call(2, "add", {"a": 1, "b": 1}), sid)
+                assert r.status_code == 404
     asyncio.run(body())
