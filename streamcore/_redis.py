@@ -1088,8 +1088,13 @@ class RedisCluster:
                             await asyncio.wait_for(pubsub.ping(), self.op_timeout)
                         continue
                     idle = 0.0
-                    if msg.get("type") == "message":
-                        self._on_message(msg["data"])
+                    for _ in range(64):  # what has arrived already, then one drain for it all
+                        if msg.get("type") == "message":
+                            self._on_message(msg["data"], drain=False)
+                        msg = await pubsub.get_message(timeout=0.0)
+                        if msg is None:
+                            break
+                    self._drain()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -1103,7 +1108,7 @@ class RedisCluster:
                 except Exception:
                     pass
 
-    def _on_message(self, raw: bytes) -> None:
+    def _on_message(self, raw: bytes, drain: bool = True) -> None:
         core, hub = self._core_, self.hub
         if core is None or hub is None:
             return
@@ -1128,7 +1133,8 @@ class RedisCluster:
                         core.publish(str(m["m"]), json.loads(payload) if payload else None, now=now)
         except Exception as exc:  # a malformed bus message: one line, never a crash of the loop
             log.warning("malformed bus message dropped (%s: %s)", type(exc).__name__, exc)
-        hub._drain()
+        if drain:
+            hub._drain()
 
     # -- ownership -------------------------------------------------------------------------
 

@@ -108,7 +108,7 @@ def test_bus_survives_idle_longer_than_the_socket_timeout(redis_server: RedisSer
     async def body() -> None:
         async with cluster(redis_server, op_timeout=0.2, lease_ttl=3.0) as c:
             got: list[bytes] = []
-            c._on_message = got.append  # type: ignore[method-assign]
+            c._on_message = lambda raw, drain=True: got.append(raw)  # type: ignore[method-assign]
             await asyncio.sleep(0.7)
             c._send(c.name, {"t": "z"}, b"ping")
             for _ in range(50):
