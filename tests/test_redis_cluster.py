@@ -576,3 +576,37 @@ def test_expiry_at_the_home_takes_effect_everywhere(redis_server: RedisServer) -
                 r = await post(c, node, call(2, "add", {"a": 1, "b": 1}), sid)
                 assert r.status_code == 404
     asyncio.run(body())
+
+
+def test_a_home_shutting_down_hands_its_get_streams_over(redis_server: RedisServer) -> None:
+    """Graceful shutdown of the home (SIGTERM -> aclose): the client's GET stream held through B
+    ends within the lease time; the client resumes it on B with Last-Event-ID (B adopts the
+    session) and B's notifications reach it."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            last = None
+            async with c.stream("GET", b.url, headers=hdrs(sid)) as g:
+                await asyncio.sleep(0.2)
+                a.hub.notify(sid, "notifications/message", {"level": "info", "data": "before"})
+                t0 = asyncio.get_running_loop().time()
+                closer = None
+                async for line in g.aiter_lines():
+                    if line.startswith("id:"):
+                        last = line[3:].strip()
+                    if line.startswith("data:") and "before" in line and closer is None:
+                        closer = asyncio.ensure_future(a.hub.aclose())
+                ended = asyncio.get_running_loop().time() - t0
+            assert closer is not None
+            await closer
+            assert last is not None and ended < 1.0 * 2 + 1.0
+            async with c.stream("GET", b.url, headers=hdrs(sid, **{"last-event-id": last})) as g:
+                assert g.status_code == 200
+                await asyncio.sleep(0.1)
+                b.hub.notify(sid, "notifications/message", {"level": "info", "data": "after"})
+                async for line in g.aiter_lines():
+                    if line.startswith("data:") and line[5:].strip():
+                        assert json.loads(line[5:])["params"]["data"] == "after"
+                        break
+            assert b.hub.core.sessions == 1
+    asyncio.run(body())
