@@ -58,7 +58,8 @@ async def nodes(redis: RedisServer, n: int = 2, **kw: Any) -> AsyncIterator[list
                                    op_timeout=kw.get("op_timeout", 0.5), probe_interval=0.1,
                                    max_stream_events=kw.get("max_stream_events", 10_000))
             hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms"), json_response=kw.get("json", False),
-                                                    session_idle_timeout=kw.get("idle", 1800.0)), cluster=cluster,
+                                                    session_idle_timeout=kw.get("idle", 1800.0),
+                                                    authenticate=kw.get("authenticate")), cluster=cluster,
                                        shutdown_grace=0.2)
             srv = await hub.start("127.0.0.1", 0)
             out.append(Node(hub, srv.sockets[0].getsockname()[1]))
@@ -94,8 +95,8 @@ def hdrs(sid: str | None = None, **extra: str) -> dict[str, str]:
     return h
 
 
-async def post(c: httpx.AsyncClient, node: Node, body: Any, sid: str | None = None) -> httpx.Response:
-    return await c.post(node.url, content=json.dumps(body), headers=hdrs(sid))
+async def post(c: httpx.AsyncClient, node: Node, body: Any, sid: str | None = None, **extra: str) -> httpx.Response:
+    return await c.post(node.url, content=json.dumps(body), headers=hdrs(sid, **extra))
 
 
 async def initialize(c: httpx.AsyncClient, node: Node, caps: dict[str, Any] | None = None) -> str:
@@ -609,4 +610,34 @@ def test_a_home_shutting_down_hands_its_get_streams_over(redis_server: RedisServ
                         assert json.loads(line[5:])["params"]["data"] == "after"
                         break
             assert b.hub.core.sessions == 1
+    asyncio.run(body())
+
+
+def _token_identity(headers: list[tuple[bytes, bytes]]) -> Any:
+    for k, v in headers:
+        if k == b"authorization" and v.startswith(b"Bearer "):
+            return {"sub": v[7:].decode()}
+    return None
+
+
+def test_a_session_belongs_to_its_identity_on_every_instance(redis_server: RedisServer) -> None:
+    """SEC-10 across instances: a session alice created on A is 404 to bob through B, before and
+    after B adopts it (the identity travels as JSON through the registry), and 200 to alice."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0, authenticate=_token_identity) as (a, b), \
+                httpx.AsyncClient(timeout=10) as c:
+            alice, bob = {"authorization": "Bearer alice"}, {"authorization": "Bearer bob"}
+            r = await c.post(a.url, headers=hdrs(**alice), content=json.dumps(
+                {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                 "params": {"protocolVersion": V, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+            sid = r.headers["mcp-session-id"]
+            assert (await post(c, b, call(1, "echo", {"text": "x"}), sid, **bob)).status_code == 404
+            assert (await post(c, b, call(2, "echo", {"text": "x"}), sid)).status_code == 401
+            assert (await post(c, b, call(3, "echo", {"text": "x"}), sid, **alice)).status_code == 200
+            a.crash()
+            await asyncio.sleep(1.2)  # A's lease expires
+            assert (await post(c, b, call(4, "echo", {"text": "x"}), sid, **bob)).status_code == 404
+            assert b.hub.core.sessions == 1  # adopted by that request, and still not bob's
+            r = await post(c, b, call(5, "echo", {"text": "ok"}), sid, **alice)
+            assert r.status_code == 200 and parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "ok"
     asyncio.run(body())
