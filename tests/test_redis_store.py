@@ -157,3 +157,21 @@ def test_writes_queued_while_redis_is_away_are_bounded(redis_server: RedisServer
     asyncio.run(body())
     full = [r for r in caplog.records if "write queue full" in r.getMessage()]
     assert len(full) == 1
+
+
+def test_serve_redis_refuses_clearly_when_redis_cannot_be_reached() -> None:
+    """``serve --redis URL`` with nothing listening there: one error line and exit 1 (no traceback);
+    with ``--no-store``, a usage error (exit 2)."""
+    import subprocess
+    import sys
+
+    from _redis_server import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    p = subprocess.run([sys.executable, "-m", "streamcore", "serve", "--port", "0", "--redis", url],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert f"error: cannot reach redis at {url}" in p.stderr and "Traceback" not in p.stderr
+    p = subprocess.run([sys.executable, "-m", "streamcore", "serve", "--port", "0", "--redis", url, "--no-store"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "--no-store" in p.stderr
