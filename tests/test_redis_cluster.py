@@ -641,3 +641,43 @@ def test_a_session_belongs_to_its_identity_on_every_instance(redis_server: Redis
             r = await post(c, b, call(5, "echo", {"text": "ok"}), sid, **alice)
             assert r.status_code == 200 and parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "ok"
     asyncio.run(body())
+
+
+def test_a_reconnect_storm_after_the_home_dies_is_served_in_bounded_time(redis_server: RedisServer) -> None:
+    """100 sessions of A resume at once on B after A dies: every one is adopted and replayed
+    (a lookup that waits too long for a connection gets 503 + Retry-After, and the client's
+    retry is served), Redis is never declared down, and it all ends in bounded time."""
+    n = 100
+
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0) as (a, b):
+            limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
+            async with httpx.AsyncClient(timeout=30, limits=limits) as c:
+                sids: list[str] = []
+                for _ in range(n // 20):
+                    sids += await asyncio.gather(*(initialize(c, a) for _ in range(20)))
+                lasts = []
+                for sid in sids:  # one stored event each, then the result
+                    r = await post(c, a, call(1, "echo", {"text": sid}), sid)
+                    lasts.append(r.text.split("id:", 1)[1].split("\n", 1)[0].strip())  # the priming event's id
+                await asyncio.sleep(0.2)
+                a.crash()
+                await asyncio.sleep(1.1)  # A's lease is gone
+                t0 = asyncio.get_running_loop().time()
+                statuses: list[int] = []
+
+                async def resume(sid: str, last: str) -> str:
+                    for _ in range(30):
+                        g = await c.get(b.url, headers=hdrs(sid, **{"last-event-id": last}))
+                        statuses.append(g.status_code)
+                        if g.status_code == 200:
+                            return str(parse_sse(g.text)[-1][1]["result"]["content"][0]["text"])
+                        assert g.status_code == 503 and g.headers["retry-after"] == "1"
+                        await asyncio.sleep(1.0)
+                    raise AssertionError("not served")
+                texts = await asyncio.gather(*(resume(s, last) for s, last in zip(sids, lasts)))
+                took = asyncio.get_running_loop().time() - t0
+            assert texts == sids  # each session got its own replay, none mixed
+            assert b.hub.core.sessions == n and not b.cluster.down
+            assert took < 20.0, (took, statuses.count(503))
+    asyncio.run(body())
