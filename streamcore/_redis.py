@@ -62,6 +62,7 @@ HANDLER_LOST = (-32603, "Request handler lost: the server instance running it st
 _SKIP = 100_000  # sequence numbers an adopter skips (events a dead home sent but had not stored)
 _MAX_BUS_HEADERS = 256
 _MAX_ROUTES = 100_000  # sessions whose home an instance remembers
+_MAX_BUS_PEERS = 4096  # senders whose last sequence number an instance remembers
 
 
 class RedisUnavailable(Exception):
@@ -747,6 +748,8 @@ class RedisCluster:
         self._ops: deque[tuple[Any, ...]] = deque()
         self._bus_ok = False  # subscribed to our channel
         self._bus_out: dict[str, list[tuple[dict[str, Any], bytes]]] = {}  # instance -> frames to send
+        self._seq_out: dict[str, int] = {}  # destination ("" = everyone) -> last sequence number sent
+        self._seq_in: dict[tuple[bytes, bytes], int] = {}  # (sender, channel) -> last one received
         self._dropped = 0
         self._writer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -1076,11 +1079,20 @@ class RedisCluster:
         frames.append((msg, payload))
         self._kick()
 
+    def _stamp(self, to: str | None) -> bytes:
+        """``<sender> <channel> <seq>``: a receiver drops what it has seen (a pipeline retried
+        after a timeout may have been delivered the first time)."""
+        key = to or ""
+        n = self._seq_out.get(key, 0) + 1
+        self._seq_out[key] = n
+        return b"%s %s %d\n" % (self.name.encode(), b"d" if to is not None else b"b", n)
+
     def _take_bus(self) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         for to, frames in self._bus_out.items():
             head = json.dumps([m for m, _ in frames]).encode()
-            out.append(("p", self._k("bus", to), b"".join([head, b"\n"] + [d for _, d in frames]), None))
+            out.append(("p", self._k("bus", to),
+                        b"".join([self._stamp(to), head, b"\n"] + [d for _, d in frames]), None))
         self._bus_out.clear()
         return out
 
@@ -1088,12 +1100,12 @@ class RedisCluster:
         if self.down:
             raise RedisUnavailable("redis unavailable")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue(("p", self._k("bus", to), json.dumps(msg).encode() + b"\n" + payload, fut))
+        self._queue(("p", self._k("bus", to), self._stamp(to) + json.dumps(msg).encode() + b"\n" + payload, fut))
         return int(await asyncio.wait_for(fut, self.op_timeout * 2))
 
     def _broadcast(self, method: str, params: Any) -> None:
         """``publish`` to the listen streams of every other instance (2026-07-28)."""
-        self._queue(("p", self._k("bus"), json.dumps({"t": "p", "o": self.name, "m": method}).encode()
+        self._queue(("p", self._k("bus"), self._stamp(None) + json.dumps({"t": "p", "o": self.name, "m": method}).encode()
                      + b"\n" + json.dumps(params).encode(), None))
 
     async def _bus_loop(self, ready: asyncio.Future[None]) -> None:
@@ -1137,10 +1149,19 @@ class RedisCluster:
                     pass
 
     def _on_message(self, raw: bytes, drain: bool = True) -> None:
+        head, _, rest = raw.partition(b"\n")
+        stamp = head.split(b" ")
+        if len(stamp) == 3 and stamp[2].isdigit():
+            key, n = (stamp[0], stamp[1]), int(stamp[2])
+            if n <= self._seq_in.get(key, 0):
+                return  # seen already
+            if len(self._seq_in) >= _MAX_BUS_PEERS and key not in self._seq_in:
+                self._seq_in.pop(next(iter(self._seq_in)))
+            self._seq_in[key] = n
+            head, _, rest = rest.partition(b"\n")
         core, hub = self._core_, self.hub
         if core is None or hub is None:
             return
-        head, _, rest = raw.partition(b"\n")
         try:
             parsed = json.loads(head)
             frames = parsed if isinstance(parsed, list) else [dict(parsed, n=len(rest))]

@@ -681,3 +681,32 @@ def test_a_reconnect_storm_after_the_home_dies_is_served_in_bounded_time(redis_s
             assert b.hub.core.sessions == n and not b.cluster.down
             assert took < 20.0, (took, statuses.count(503))
     asyncio.run(body())
+
+
+def test_a_bus_message_delivered_twice_is_acted_on_once(redis_server: RedisServer) -> None:
+    """Bus messages carry <sender> <channel> <seq>: one delivered again (a write pipeline retried
+    after a timeout may have reached Redis the first time) is dropped, so a client never gets an
+    SSE event twice; the next sequence number is delivered."""
+    async def body() -> None:
+        async with nodes(redis_server, n=1) as (a,), httpx.AsyncClient(timeout=10) as c:
+            h, d = modern("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, 1)
+            chan = f"streamcore:bus:{a.cluster.name}"
+
+            def msg(seq: int) -> bytes:
+                return (b"other b %d\n" % seq + json.dumps({"t": "p", "o": "other",
+                        "m": "notifications/tools/list_changed"}).encode() + b"\nnull")
+            async with c.stream("POST", a.url, headers=h, content=d) as s:
+                buf = ""
+                sent = False
+                async for chunk in s.aiter_text():
+                    buf += chunk
+                    msgs = [m for _e, m in parse_sse(buf)]
+                    if not sent and msgs:
+                        sent = True
+                        for seq in (1, 1, 1, 2):
+                            await a.cluster._r.publish(chan, msg(seq))  # type: ignore[union-attr]
+                        await asyncio.sleep(0.3)
+                        a.hub.close_listen(next(iter(a.hub.core._modern.listens)))  # type: ignore[union-attr]
+            changed = [m for _e, m in parse_sse(buf) if m.get("method") == "notifications/tools/list_changed"]
+            assert len(changed) == 2
+    asyncio.run(body())
