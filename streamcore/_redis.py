@@ -748,6 +748,7 @@ class RedisCluster:
         self._ops: deque[tuple[Any, ...]] = deque()
         self._bus_ok = False  # subscribed to our channel
         self._bus_out: dict[str, list[tuple[dict[str, Any], bytes]]] = {}  # instance -> frames to send
+        self._sender = f"{self.name}.{secrets.token_hex(4)}".encode()
         self._seq_out: dict[str, int] = {}  # destination ("" = everyone) -> last sequence number sent
         self._seq_in: dict[tuple[bytes, bytes], int] = {}  # (sender, channel) -> last one received
         self._dropped = 0
@@ -1081,11 +1082,12 @@ class RedisCluster:
 
     def _stamp(self, to: str | None) -> bytes:
         """``<sender> <channel> <seq>``: a receiver drops what it has seen (a pipeline retried
-        after a timeout may have been delivered the first time)."""
+        after a timeout may have been delivered the first time). The sender is this process
+        (name and a random epoch), so an instance restarted under the same name starts afresh."""
         key = to or ""
         n = self._seq_out.get(key, 0) + 1
         self._seq_out[key] = n
-        return b"%s %s %d\n" % (self.name.encode(), b"d" if to is not None else b"b", n)
+        return b"%s %s %d\n" % (self._sender, b"d" if to is not None else b"b", n)
 
     def _take_bus(self) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
