@@ -28,7 +28,9 @@ adapter and off the hot path:
 * **Forwarding over the bus**: a request naming a session that is not held
   here is held while one Redis call (a Lua script) says where the session
   lives; then the whole request is published to its home's channel, and the
-  home's response (head, every SSE event, end) comes back on ours, in order.
+  home's response (head, every SSE event, end) comes back on ours, in order
+  (every bus message names its sending process and a sequence number, and a
+  receiver drops one it has seen: a retried write cannot duplicate an event).
   So a POST, GET or DELETE can arrive anywhere; a notification or a
   server-to-client request reaches the GET stream wherever the client holds
   it; an elicitation answer POSTed to another instance reaches the waiting
