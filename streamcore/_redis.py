@@ -796,14 +796,32 @@ class RedisCluster:
         # when idle so that a dead Redis is noticed.
         self._bus_r = aioredis.Redis.from_url(self.url, socket_timeout=None,
                                               socket_connect_timeout=self.op_timeout)
-        await self._call(self._load_scripts())
-        await self._call(self._r.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000)))
-        key = secrets.token_bytes(32)
-        await self._call(self._r.set(self._k("mrtr-key"), key, nx=True))
-        self.sealer_key = cast(bytes, await self._call(self._r.get(self._k("mrtr-key"))))
-        bus_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._bg = [asyncio.ensure_future(self._lease_loop()), asyncio.ensure_future(self._bus_loop(bus_ready))]
-        await asyncio.wait_for(bus_ready, self.op_timeout * 5)
+        try:
+            await self._call(self._load_scripts())
+            await self._call(self._r.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000)))
+            key = secrets.token_bytes(32)
+            await self._call(self._r.set(self._k("mrtr-key"), key, nx=True))
+            self.sealer_key = cast(bytes, await self._call(self._r.get(self._k("mrtr-key"))))
+            bus_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._bg = [asyncio.ensure_future(self._lease_loop()), asyncio.ensure_future(self._bus_loop(bus_ready))]
+            try:
+                await asyncio.wait_for(bus_ready, self.op_timeout * 5)
+            except asyncio.TimeoutError as exc:
+                raise RedisUnavailable("could not subscribe to the bus") from exc
+        except BaseException:
+            # Could not start: leave nothing behind (the caller may try again).
+            for t in self._bg:
+                t.cancel()
+            self._bg = []
+            self.down = False
+            for r in (self._r, self._w, self._bus_r):
+                if r is not None:
+                    try:
+                        await r.aclose()
+                    except Exception:  # pragma: no cover - closing what never connected
+                        pass
+            self._r = self._w = self._bus_r = None
+            raise
 
     async def _aclose(self) -> None:
         """Flush what is queued (bounded by op_timeout), give up the lease, close."""
