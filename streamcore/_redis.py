@@ -613,6 +613,18 @@ class _ClusterServer(Server):
         self._held.pop(xid, None)
         self._inj.append(ResponseEnd(xid=xid, close=True, _parsed=True))
 
+    @staticmethod
+    def _identity_of(ident: str | None) -> Any:
+        """The adopted session's identity. A JSON identity is itself. Another object (e.g. an
+        OAuth ``AccessToken``) was recorded by its ``repr``, and the session's identity becomes
+        one that equals exactly the identities with that ``repr`` (SEC-10 holds as before)."""
+        if not ident:
+            return None
+        value = json.loads(ident)
+        if isinstance(value, dict) and set(value) == {_REPR_KEY}:
+            return _ReprIdentity(str(value[_REPR_KEY]))
+        return value
+
     def _disown(self, sid: str) -> None:
         """Our lease lapsed and another instance adopted ``sid``: forget it here, not in Redis."""
         self._disowned.add(sid)
@@ -635,7 +647,7 @@ class _ClusterServer(Server):
             return
         now = self.cluster._now()
         core = self._legacy
-        identity = json.loads(ident) if ident else None
+        identity = self._identity_of(ident)
         s = _Session(sid, identity, version, now)
         store = self.cluster.store
         top = 0
@@ -1072,10 +1084,7 @@ class RedisCluster:
         return fut
 
     def _register(self, sid: str, version: str, identity: Any) -> asyncio.Future[Any]:
-        try:
-            ident = json.dumps(identity)
-        except (TypeError, ValueError):
-            ident = json.dumps(repr(identity))  # cannot be adopted by another instance (documented)
+        ident = _identity_record(identity)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         key = self._k("s", sid)
         self._queue(("c", ("HSET", key, "home", self.name, "ver", version, "ident", ident), None))
@@ -1326,6 +1335,39 @@ class RedisCluster:
         assert self._r is not None
         await self._call(self._barrier())
         return int(await self._call(self._r.get(self._k("total"))) or 0)
+
+
+_REPR_KEY = "streamcore.redis/repr"
+
+
+class _ReprIdentity:
+    """An adopted session's identity that was not a JSON value: equal to the identities whose
+    ``repr`` it was (the core compares ``session.identity != request.identity``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return other.text == self.text if isinstance(other, _ReprIdentity) else repr(other) == self.text
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return self.text  # recorded again as itself if this instance dies too
+
+
+def _identity_record(identity: Any) -> str:
+    """How the registry keeps an identity: JSON if it is a JSON value, else its ``repr``."""
+    try:
+        return json.dumps(identity)
+    except (TypeError, ValueError):
+        return json.dumps({_REPR_KEY: repr(identity)})
 
 
 def _quiet(fut: asyncio.Future[Any]) -> None:

@@ -75,9 +75,12 @@ adapter and off the hot path:
 Limits: ``max_stream_events`` (10,000), ``max_events`` (100,000 in Redis
 and in the local window), ``max_bytes`` (the local window), ``ttl`` (300 s),
 ``lease_ttl`` (5 s), ``op_timeout`` (1 s), ``max_pending_writes`` (100,000).
-Identities (``ServerConfig.authenticate``) must be JSON values for a session
-to be adopted by another instance. Redis Cluster (sharded) is not supported;
-one Redis (with replicas/Sentinel for availability) is.
+Identities (``ServerConfig.authenticate``) travel through the registry as
+JSON when they are JSON values, otherwise by their ``repr``: after an
+adoption, a request's identity matches the session's when it is equal (JSON)
+or has the same ``repr`` (an OAuth ``AccessToken``, a dataclass). Redis
+Cluster (sharded) is not supported; one Redis (with replicas/Sentinel for
+availability) is.
 """
 
 from __future__ import annotations
