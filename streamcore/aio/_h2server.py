@@ -108,6 +108,10 @@ DEFAULT_SHUTDOWN_GRACE = 10.0
 
 # Connection-specific fields RFC 9113 section 8.2.2 forbids in HTTP/2.
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
+# The xid of a stream with no exchange of the core (answered or held by the adapter).
+# Only -1: other negative xids are the core's own (streamcore.redis holds requests
+# under negative xids while it finds their session's home).
+_NO_XID = -1
 _ORIGIN_REFUSED = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden: Origin not allowed"}}'
 
 
@@ -404,7 +408,7 @@ class H2Connection(_Connection):
             if isinstance(ev, h2c.DataReceived):
                 st = self.streams.get(ev.stream_id)
                 if st is not None and ev.data:
-                    if st.xid >= 0:
+                    if st.xid != _NO_XID:
                         core.receive_body(st.xid, ev.data)
                     elif st.held is not None:  # acknowledged once the core takes it
                         st.held.append((ev.data, ev.flow_controlled_length))
@@ -423,7 +427,7 @@ class H2Connection(_Connection):
                 st = self.streams.get(ev.stream_id)
                 if st is not None:
                     st.request_done = True
-                    if st.xid >= 0:
+                    if st.xid != _NO_XID:
                         core.receive_end(st.xid, now=now)
                     self._maybe_forget(st)
             elif isinstance(ev, h2c.StreamReset):
@@ -485,7 +489,7 @@ class H2Connection(_Connection):
         auth = self.hub.auth
         if auth is not None and self._h2_auth_hold(sid, method, path, headers, cors):
             return
-        st = _Stream(sid, -1)
+        st = _Stream(sid, _NO_XID)
         st.cors = cors
         self._exchange(st, method, path, headers, now)
 
@@ -497,7 +501,7 @@ class H2Connection(_Connection):
                                          (b"content-length", b"%d" % len(_ORIGIN_REFUSED))], _ORIGIN_REFUSED
         else:
             status, fields, body = answer
-        st = _Stream(sid, -1)
+        st = _Stream(sid, _NO_XID)
         self.streams[sid] = st
         st.head = [(b":status", b"%d" % status), *((n, v) for n, v in fields if n not in _HOP_BY_HOP)]
         if body and method != b"HEAD":
@@ -523,7 +527,7 @@ class H2Connection(_Connection):
         auth = self.hub.auth
         assert auth is not None
         doc = auth.document(method, path)
-        st = _Stream(sid, -1)
+        st = _Stream(sid, _NO_XID)
         st.cors = cors
         if doc is not None:
             st.head = [(b":status", b"200"), (b"content-type", b"application/json"),
@@ -577,7 +581,7 @@ class H2Connection(_Connection):
         if st is not None:
             st.closed = True
             self.blocked.discard(st)
-            if st.xid >= 0:
+            if st.xid != _NO_XID:
                 self.by_xid.pop(st.xid, None)
                 self.hub._route.pop(st.xid, None)
                 self.hub.core.connection_lost(st.xid, now=now)
@@ -782,7 +786,7 @@ class H2Connection(_Connection):
         st.pending_len = 0
         self.blocked.discard(st)
         self.streams.pop(st.sid, None)
-        if st.xid >= 0 and self.by_xid.pop(st.xid, None) is not None and (lost or not st.end):
+        if st.xid != _NO_XID and self.by_xid.pop(st.xid, None) is not None and (lost or not st.end):
             self.hub._route.pop(st.xid, None)
             self.hub.core.connection_lost(st.xid, now=self.hub._now())
         self._check_idle(self.hub._now())

@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Coroutine, Mapping, Protocol, cast
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Protocol, cast
 
 import h11
 
@@ -58,6 +58,9 @@ from .._server import Server, ServerConfig
 from ..cors import CorsPolicy
 from ..web._front import REFUSE, Front
 from ._auth import ResourceServer, load_jwks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..redis import RedisCluster
 
 __all__ = [
     "App", "McpError", "ClientRequestFailed", "RequestContext", "StreamableHttpServer", "serve",
@@ -1028,6 +1031,11 @@ class StreamableHttpServer:
     ``Mcp-Session-Id`` and refuses other origins with 403; ``pages``
     (``{path: (content type, body)}``, e.g. :func:`streamcore.web.demo_pages`)
     are answered by the adapter for ``GET`` and ``HEAD``.
+    ``cluster``: a :class:`streamcore.redis.RedisCluster` makes this server one
+    instance of several sharing one Redis (event store, session registry,
+    message bus; see :mod:`streamcore.redis`). Its event store becomes the
+    config's, ``start()`` connects to Redis first, ``aclose()`` flushes and
+    gives up the lease, and ``publish`` reaches every instance's listen streams.
     """
 
     def __init__(
@@ -1056,6 +1064,7 @@ class StreamableHttpServer:
         auth: ResourceServer | None = None,
         cors: CorsPolicy | None = None,
         pages: Mapping[str, tuple[str, bytes]] | None = None,
+        cluster: "RedisCluster | None" = None,
     ) -> None:
         self.auth = auth  # OAuth resource server: PRM document, token introspection (docs/auth.md)
         # Browser clients (docs/browser.md): CORS, and static pages answered by the adapter.
@@ -1076,7 +1085,10 @@ class StreamableHttpServer:
         self._engine = _ENGINES[http1]
         self.max_head_size = max_head_size
         self.app = app
-        self.core = Server(config)
+        #: Several instances as one server (streamcore.redis): the Redis store, registry and bus.
+        self.cluster = cluster
+        self.core = Server(config) if cluster is None else cluster._make_core(config or ServerConfig(), self)
+        self._own_sealer = request_state is None
         allowed = self.core.config.allowed_origins
         if cors is not None and allowed is not None:  # the core's Origin check must not refuse them
             missing = [h for h in (cors.origin_hosts or ("*",)) if h not in allowed]
@@ -1151,6 +1163,10 @@ class StreamableHttpServer:
         per 10 s; asyncio already backs off accepting for 1 s each time.
         """
         self._loop = loop = asyncio.get_running_loop()
+        if self.cluster is not None and not self._servers:
+            await self.cluster._start()
+            if self._own_sealer and self.cluster.sealer_key is not None:
+                self.request_state = StateSealer(self.cluster.sealer_key)  # the same on every instance
         engine = self._engine
         factory: Callable[[], asyncio.Protocol] = lambda: engine(self)
         if self._http2 is not False:
@@ -1268,6 +1284,8 @@ class StreamableHttpServer:
             self._abort_all()
             raise
         self._abort_all()
+        if self.cluster is not None:
+            await self.cluster._aclose()
 
     def _abort_all(self) -> None:
         for t in list(self._tasks.values()):
@@ -1529,6 +1547,8 @@ class StreamableHttpServer:
     def publish(self, method: str, params: Any = None) -> None:
         """A notification to every matching ``subscriptions/listen`` stream (2026-07-28)."""
         self.core.publish(method, params, now=self._now())
+        if self.cluster is not None:
+            self.cluster._broadcast(method, params)  # the listen streams of the other instances
         self._drain()
 
     def close_listen(self, handle: int) -> bool:
