@@ -89,6 +89,8 @@ def server_specs() -> dict[str, ServerSpec]:
             "py-sdk", [py, str(HERE / "py_sdk_server.py"), "{port}"], ROOT, fixed_port=True),
         "ts-sdk": ServerSpec(
             "ts-sdk", [node, str(INTEROP / "ts_server.mjs"), "{port}"], INTEROP),
+        "bare": ServerSpec(
+            "bare", [py, str(HERE / "bare_server.py"), "{port}"], ROOT),
     }
 
 
@@ -219,7 +221,7 @@ request = function()
 end
 """
 #: servers that speak 2026-07-28 (TS SDK 1.32.2 does not)
-MODERN_SERVERS = {"streamcore", "streamcore-uvloop", "py-sdk"}
+MODERN_SERVERS = {"streamcore", "streamcore-uvloop", "py-sdk", "bare"}
 
 
 def check_modern(url: str) -> None:
