@@ -314,6 +314,7 @@ class _Connection(asyncio.Protocol):
         "discarding", "phase", "phase_at", "linger_at", "stalled_at", "timer",
         "reading_paused", "responded", "streaming", "method", "target",
         "_doc", "_held",  # OAuth: a PRM document to answer; a head waiting for introspection
+        "client",  # the peer's address, read once per connection
     )
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
@@ -341,11 +342,14 @@ class _Connection(asyncio.Protocol):
         self.target = b""  # kept for the access log only
         self._doc: bytes | None = None  # oauth: a metadata document to answer at the request's end
         self._held = False  # oauth: the head waits for its token to be introspected
+        self.client: Any = None
 
     # -- connection lifetime ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.client = peer[0] if isinstance(peer, tuple) and peer else None
         hub = self.hub
         timer = hub._pending.pop(transport, None)  # type: ignore[call-overload]
         admitted = timer is not None  # counted already, by _Admission
@@ -661,19 +665,22 @@ class _Connection(asyncio.Protocol):
         self.responded = False
         self.phase = _BODY if has_body else None
         self.phase_at = hub._now()
-        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
-        client = peer[0] if isinstance(peer, tuple) and peer else None  # for max_sessions_per_client
+        client = self.client  # for max_sessions_per_client
         xid = hub.core.receive_request(method, target, headers, now=self.phase_at, client=client)
         self.xid = xid
         hub._route[xid] = self
-        if self.phase is None and self.stalled_at is None and self.timer is not None:
-            # Nothing to time while we answer: drop the head timer now rather
-            # than keep one (and two floats) per idle stream until it fires.
+        if self.phase is not None or self.stalled_at is not None:
+            self._arm()
+        elif self.timer is not None and method == b"GET":
+            # Nothing to time while we answer, and a GET stream stays open:
+            # drop the head timer now rather than keep one (and two floats)
+            # per idle stream until it fires. A POST keeps its timer: it
+            # fires, finds nothing due and lapses, or is still armed when the
+            # response ends, which saves a TimerHandle and a heap push and pop
+            # per request on a keep-alive connection.
             self.timer.cancel()
             self.timer = None
             self.phase_at = 0.0
-        else:
-            self._arm()
         return xid
 
     def shutdown_stream(self, retry_ms: int) -> bool:
