@@ -3,6 +3,7 @@
 Exit codes of serve: 0 after Ctrl-C or SIGTERM (a graceful, bounded shutdown),
 1 when it cannot listen (port in use, address not available, no permission),
 2 for a usage error (including --uvloop without uvloop installed).
+The demo server runs on uvloop when it is installed (``--asyncio`` opts out).
 """
 
 from __future__ import annotations
@@ -41,13 +42,21 @@ def _serve(args: argparse.Namespace) -> int:
     from .store import MemoryEventStore
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.uvloop:
+    # uvloop when installed (it is the faster loop: docs/performance.md), unless --asyncio.
+    if args.uvloop and args.asyncio:
+        print("error: --uvloop and --asyncio exclude each other", file=sys.stderr)
+        return EXIT_USAGE
+    loop_name = "asyncio"
+    if not args.asyncio:
         try:
             import uvloop
         except ImportError:
-            print("error: --uvloop needs the uvloop package: pip install 'streamcore[uvloop]'", file=sys.stderr)
-            return EXIT_USAGE
-        uvloop.install()
+            if args.uvloop:
+                print("error: --uvloop needs the uvloop package: pip install 'streamcore[uvloop]'", file=sys.stderr)
+                return EXIT_USAGE
+        else:
+            uvloop.install()
+            loop_name = "uvloop"
     hosts = None if "*" in args.allow_host else frozenset(
         {"localhost", "127.0.0.1", "[::1]", "::1"} | {h.lower() for h in args.allow_host}
     )
@@ -71,7 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
     scheme = "https" if ctx is not None else "http"
 
     def ready(port: int) -> None:
-        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
+        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp ({loop_name})", flush=True)
 
     settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
     if args.max_connections is not None:
@@ -106,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="answer requests with application/json, not SSE")
     sp.add_argument("--no-store", action="store_true", help="no event store: streams are not resumable")
     sp.add_argument("--retry-ms", type=int, default=None, help="SSE retry advice sent with priming events")
-    sp.add_argument("--uvloop", action="store_true", help="run on uvloop (pip install 'streamcore[uvloop]')")
+    sp.add_argument("--uvloop", action="store_true",
+                    help="require uvloop (the default when installed: pip install 'streamcore[uvloop]')")
+    sp.add_argument("--asyncio", action="store_true", help="run on asyncio's own loop even if uvloop is installed")
     sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                     help="also accept this Host name (repeatable; '*' switches the Host check off), "
                     "e.g. the public name behind a reverse proxy")

@@ -82,7 +82,7 @@ def server_specs() -> dict[str, ServerSpec]:
     node = shutil.which("node") or "node"
     return {
         "streamcore": ServerSpec(
-            "streamcore", [py, "-m", "streamcore", "serve", "--port", "{port}", "--no-store"], ROOT),
+            "streamcore", [py, "-m", "streamcore", "serve", "--port", "{port}", "--no-store", "--asyncio"], ROOT),
         "streamcore-uvloop": ServerSpec(
             "streamcore-uvloop", [py, "-m", "streamcore", "serve", "--port", "{port}", "--no-store", "--uvloop"], ROOT),
         "py-sdk": ServerSpec(
