@@ -85,6 +85,12 @@ def _serve(args: argparse.Namespace) -> int:
     settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
     if args.max_connections is not None:
         settings["max_connections"] = args.max_connections
+    # Everything imported so far lives as long as the process: move it out of
+    # the garbage collector's generations, so that a full collection under
+    # load walks only what the traffic made (shorter pauses, a shorter p99).
+    import gc
+
+    gc.freeze()
     try:
         asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready, http1=args.http1,
                           ssl=ctx, http2=False if args.no_http2 else None, **settings))

@@ -55,41 +55,19 @@ class EventStore(Protocol):
         """Forget every event of the session."""
 
 
-class _Log:
-    """The events of one stream that are still kept, oldest first.
-
-    Compact on purpose (issue 15): the sequence numbers sit in an
-    ``array('q')`` (8 bytes each, no int objects), the payloads in a list,
-    and a ``head`` index replaces popping from the front (a deque costs a
-    512-byte block even for the one or two events a POST stream holds).
-    """
-
-    __slots__ = ("seqs", "datas", "head", "first_kept", "stale", "owner", "key")
-
-    def __init__(self, owner: dict[str, "_Log | int"], key: str, first_kept: int) -> None:
-        self.seqs = array("q")
-        self.datas: list[bytes | None] = []
-        self.head = 0  # index of the oldest event still kept
-        # Sequence numbers below this were purged (or never stored).
-        self.first_kept = first_kept
-        # Entries of the global order that no longer name a kept event of this
-        # log (cleared, or the session dropped): eviction skips that many.
-        self.stale = 0
-        self.owner = owner  # the session's table of streams, which holds this log
-        self.key = key
-
-    def live(self) -> int:
-        return len(self.datas) - self.head
-
-    def clear(self) -> int:
-        """Forget every event; returns their payload bytes."""
-        gone = sum(len(d) for d in self.datas[self.head:] if d is not None)
-        self.stale += self.live()
-        self.seqs = array("q")
-        self.datas = []
-        self.head = 0
-        return gone
-
+# A stream's log is an array('q'): [first_kept, stale, head, seq, pos, seq, pos, ...].
+# first_kept: sequence numbers below it were purged (or never stored); stale:
+# entries of the global order that no longer name a kept event of this log
+# (cleared for an oversized event), which eviction skips; head: the index of
+# the oldest kept (seq, pos) pair; pos: the event's global position, whose
+# payload and time are in the store's order lists. The cyclic garbage
+# collector walks every tracked object on a full collection, and those pauses
+# set the p99 under load (issue 15): the old store tracked three objects per
+# event or stream (a deque, a log object, tuples); this one tracks one array
+# per stream and nothing per event (payloads are bytes, times and seqs sit in
+# arrays), and allocates nothing tracked per event, so gen-0 collections are
+# rarer too.
+_FIRST, _STALE, _HEAD, _PAIRS = 0, 1, 2, 3
 
 #: Purged streams remembered (their ``first_kept``): at least this many, or an
 #: eighth of ``max_events``, so that a client that saw every event of a stream
@@ -101,11 +79,10 @@ _MIN_PURGED = 1024
 class MemoryEventStore:
     """A bounded in-memory store: byte cap, event cap and TTL, oldest evicted first.
 
-    Memory is bounded by the caps, whatever the traffic: each event costs its
-    payload plus about 60 bytes (``benches/e2e/store_bytes.py``), a stream
-    whose events were all evicted is forgotten (remembering only where it
-    stopped, in a bounded table), and dropping a session costs its own streams
-    only.
+    Memory is bounded by the caps whatever the traffic: each event costs its
+    payload plus about 60 bytes (``benches/e2e/store_bytes.py``); a stream
+    whose events were all evicted is forgotten but for where it stopped (in a
+    bounded table); dropping a session costs that session's streams only.
     """
 
     def __init__(
@@ -120,17 +97,20 @@ class MemoryEventStore:
         self.max_bytes = max_bytes
         self.max_events = max_events
         self.ttl = ttl
-        # session id -> stream -> its log, or (an int) the first_kept of a
-        # stream whose events were all evicted
-        self._sessions: dict[str, dict[str, _Log | int]] = {}
-        # Global arrival order, for eviction: the log of each event and its
-        # time, as parallel sequences read from _ohead on (compacted now and
-        # then, never popped from the front).
-        self._olog: list[_Log | None] = []
+        # session id -> stream -> its log (above), or, as an int, the
+        # first_kept of a stream whose events were all evicted
+        self._sessions: dict[str, dict[str, array[int] | int]] = {}
+        # The global arrival order, for eviction: per event its session's
+        # streams, its stream, its payload and its time. Read from _ohead on;
+        # compacted now and then rather than popped from the front.
+        self._osess: list[dict[str, array[int] | int] | None] = []
+        self._okey: list[str | None] = []
+        self._odata: list[bytes | None] = []
         self._otime = array("d")
         self._ohead = 0
+        self._obase = 0  # the global position of index 0 of the order lists
         # Purged streams in the order they were purged, for the bound.
-        self._purged: deque[tuple[dict[str, _Log | int], str]] = deque()
+        self._purged: deque[tuple[dict[str, array[int] | int], str]] = deque()
         self._bytes = 0
         self._count = 0
 
@@ -144,67 +124,75 @@ class MemoryEventStore:
         if streams is None:
             streams = self._sessions[session_id] = {}
         log = streams.get(stream)
-        if not isinstance(log, _Log):
-            log = streams[stream] = _Log(streams, stream, seq if log is None else min(log, seq))
+        if not isinstance(log, array):
+            log = streams[stream] = array("q", (seq if log is None else min(log, seq), 0, _PAIRS))
         if len(data) > self.max_bytes or self.max_events == 0:
             # Cannot be kept at all: record the gap so replay says "purged".
-            self._count -= log.live()
-            self._bytes -= log.clear()
-            log.first_kept = seq + 1
+            self._clear(log)
+            log[_FIRST] = seq + 1
             return
-        log.seqs.append(seq)
-        log.datas.append(data)
-        self._olog.append(log)
+        log.append(seq)
+        log.append(self._obase + len(self._odata))
+        self._osess.append(streams)
+        self._okey.append(stream)
+        self._odata.append(data)
         self._otime.append(now)
         self._bytes += len(data)
         self._count += 1
         self._evict(now)
 
-    def _evict(self, now: float) -> None:
-        olog, otime = self._olog, self._otime
-        h, n = self._ohead, len(olog)
-        deadline = now - self.ttl
-        while h < n and (self._bytes > self.max_bytes or self._count > self.max_events or otime[h] < deadline):
-            log = olog[h]
-            olog[h] = None
-            h += 1
-            assert log is not None
-            if log.stale:
-                log.stale -= 1  # its event was cleared, or its session dropped
-                continue
-            i = log.head
-            data = log.datas[i]
-            log.datas[i] = None
-            log.head = i + 1
-            log.first_kept = log.seqs[i] + 1
+    def _clear(self, log: array[int]) -> None:
+        """Forget every kept event of ``log`` now (their order entries become stale)."""
+        odata, base = self._odata, self._obase
+        for i in range(log[_HEAD] + 1, len(log), 2):
+            j = log[i] - base
+            data = odata[j]
+            odata[j] = None
             self._bytes -= len(data) if data is not None else 0
             self._count -= 1
-            if log.head == len(log.datas):
-                self._purge(log)
-            elif log.head > 32 and 2 * log.head > len(log.datas):  # amortised O(1) per event
-                del log.datas[:log.head]
-                del log.seqs[:log.head]
-                log.head = 0
+            log[_STALE] += 1
+        del log[_PAIRS:]
+        log[_HEAD] = _PAIRS
+
+    def _evict(self, now: float) -> None:
+        osess, okey, odata, otime = self._osess, self._okey, self._odata, self._otime
+        h, n = self._ohead, len(odata)
+        deadline = now - self.ttl
+        while h < n and (self._bytes > self.max_bytes or self._count > self.max_events or otime[h] < deadline):
+            streams, key, data = osess[h], okey[h], odata[h]
+            osess[h] = okey[h] = odata[h] = None
+            h += 1
+            log = streams.get(key) if streams is not None and key is not None else None
+            if not isinstance(log, array):
+                continue  # its session was dropped
+            if log[_STALE]:
+                log[_STALE] -= 1  # its event was cleared already
+            else:
+                i = log[_HEAD]
+                log[_FIRST] = log[i] + 1
+                log[_HEAD] = i + 2
+                self._bytes -= len(data) if data is not None else 0
+                self._count -= 1
+            if log[_HEAD] == len(log) and not log[_STALE]:
+                self._purge(streams, key, log[_FIRST])  # type: ignore[arg-type]
+            elif log[_HEAD] > 64 and 2 * log[_HEAD] > len(log):  # amortised O(1) per event
+                del log[_PAIRS:log[_HEAD]]
+                log[_HEAD] = _PAIRS
         if h > 1024 and 2 * h > n:  # compact the order: amortised O(1) per event
-            del olog[:h]
-            del otime[:h]
+            del osess[:h], okey[:h], odata[:h], otime[:h]
+            self._obase += h
             h = 0
         self._ohead = h
 
-    def _purge(self, log: _Log) -> None:
-        """Every event of ``log`` is gone: forget it, keeping where it stopped (bounded)."""
-        owner = log.owner
-        if owner.get(log.key) is log:
-            owner[log.key] = log.first_kept
-            purged = self._purged
-            purged.append((owner, log.key))
-            while len(purged) > max(self.max_events // 8, _MIN_PURGED):
-                d, k = purged.popleft()
-                if isinstance(d.get(k), int):
-                    del d[k]
-        log.seqs = array("q")
-        log.datas = []
-        log.head = 0
+    def _purge(self, streams: dict[str, array[int] | int], key: str, first_kept: int) -> None:
+        """Every event of a stream is gone: forget it but where it stopped (bounded)."""
+        streams[key] = first_kept
+        purged = self._purged
+        purged.append((streams, key))
+        while len(purged) > max(self.max_events // 8, _MIN_PURGED):
+            d, k = purged.popleft()
+            if isinstance(d.get(k), int):
+                del d[k]
 
     def replay_after(
         self, session_id: str, stream: str, seq: int, now: float
@@ -216,16 +204,22 @@ class MemoryEventStore:
             return None
         if isinstance(log, int):  # every event of the stream was evicted
             return [] if seq + 1 >= log else None
-        if seq + 1 < log.first_kept:
+        if seq + 1 < log[_FIRST]:
             return None  # some of what followed `seq` is gone
-        seqs, datas = log.seqs, log.datas
-        return [(seqs[i], d) for i in range(log.head, len(datas)) if seqs[i] > seq and (d := datas[i]) is not None]
+        odata, base = self._odata, self._obase
+        out: list[tuple[int, bytes]] = []
+        for i in range(log[_HEAD], len(log), 2):
+            if log[i] > seq:
+                data = odata[log[i + 1] - base]
+                if data is not None:
+                    out.append((log[i], data))
+        return out
 
     def drop_session(self, session_id: str) -> None:
         streams = self._sessions.pop(session_id, None)
         if streams is None:
             return
         for log in streams.values():
-            if isinstance(log, _Log):
-                self._count -= log.live()
-                self._bytes -= log.clear()
+            if isinstance(log, array):
+                self._clear(log)
+        streams.clear()  # its entries in the order are skipped: their stream is gone

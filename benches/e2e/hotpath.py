@@ -36,6 +36,9 @@ from streamcore.aio.server import StreamableHttpServer  # noqa: E402
 from streamcore.demo import DemoApp  # noqa: E402
 
 
+LAST_HUB: Any = None
+
+
 class Transport(asyncio.Transport):
     """Just enough of a transport: collects what the server writes."""
 
@@ -75,11 +78,15 @@ def request(body: dict, headers: str) -> bytes:
             f"Content-Type: application/json\r\n{headers}Content-Length: {len(raw)}\r\n\r\n").encode() + raw
 
 
-async def run(n: int, json_mode: bool, modern: bool) -> float:
+async def run(n: int, json_mode: bool, modern: bool, store: bool = False) -> float:
     from streamcore import ServerConfig
+    from streamcore.store import MemoryEventStore
 
-    hub = StreamableHttpServer(DemoApp(), ServerConfig(json_response=json_mode) if json_mode else None)
+    hub = StreamableHttpServer(DemoApp(), ServerConfig(json_response=json_mode,
+                                                       event_store=MemoryEventStore() if store else None))
     hub._loop = asyncio.get_running_loop()
+    global LAST_HUB
+    LAST_HUB = hub  # kept for inspection (tracked objects, the store's size) after the run
     conn = hub._engine(hub)
     t = Transport()
     conn.connection_made(t)
@@ -151,17 +158,34 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="session era, JSON response mode")
     ap.add_argument("--modern", action="store_true", help="the per-request era (2026-07-28)")
     ap.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    ap.add_argument("--store", action="store_true", help="with the demo's default event store (bounded, 100,000 events)")
+    ap.add_argument("--gc", action="store_true", help="report the garbage collector's pauses (gc.callbacks)")
     ap.add_argument("--ir", action="store_true", help="run callgrind on N and 2N requests; print Ir per request")
     args = ap.parse_args()
     if args.ir:
         ir(args)
         return
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    if args.gc:
+        import gc
+        started = [0.0]
+
+        def timing(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.thread_time()
+            else:
+                pauses[info["generation"]].append(time.thread_time() - started[0])
+        gc.callbacks.append(timing)
     if args.loop == "uvloop":
         import uvloop
-        dt = uvloop.run(run(args.n, args.json, args.modern))
+        dt = uvloop.run(run(args.n, args.json, args.modern, args.store))
     else:
-        dt = asyncio.run(run(args.n, args.json, args.modern))
+        dt = asyncio.run(run(args.n, args.json, args.modern, args.store))
     print(f"{args.n} requests in {dt:.3f} s: {dt / args.n * 1e6:.1f} µs per request (wall, in-process)")
+    if args.gc:
+        for g, ps in pauses.items():
+            print(f"  gc generation {g}: {len(ps)} collections, {sum(ps) * 1e3:.1f} ms in all, "
+                  f"longest {max(ps, default=0) * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":
