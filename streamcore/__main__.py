@@ -80,7 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
     scheme = "https" if ctx is not None else "http"
 
     def ready(port: int) -> None:
-        print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp ({loop_name})", flush=True)
+        # The URL stays the last word of the line: scripts read it from there.
+        print(f"streamcore demo MCP server ({loop_name}) on {scheme}://{args.host}:{port}/mcp", flush=True)
 
     settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
     if args.max_connections is not None:

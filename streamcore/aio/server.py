@@ -72,6 +72,9 @@ _access = logging.getLogger("streamcore.access")
 
 _EAGER = sys.version_info >= (3, 12)
 
+#: SSE events up to this size are framed as one chunk in one piece (data()).
+_FRAME_INLINE = 16 * 1024
+
 #: Bytes a slow reader may leave unsent before its connection is aborted.
 DEFAULT_MAX_WRITE_BUFFER = 8 * 1024 * 1024
 
@@ -803,9 +806,14 @@ class _FastConnection(_Connection):
         data = ev.data
         http = self.http
         if http.chunked_output:
-            # Frame as three pieces rather than with encode_chunk: flush() joins
-            # the pieces anyway, so the event bytes are copied once, not twice.
-            if data:
+            if len(data) <= _FRAME_INLINE:
+                # One piece, one append: the small event is copied into its frame here
+                # and once more by flush(), which costs less than two more appends.
+                if data:
+                    self._write(b"%x\r\n%s\r\n" % (len(data), data))
+            else:
+                # Three pieces rather than encode_chunk: flush() joins the pieces
+                # anyway, so a large event's bytes are copied once, not twice.
                 self._write(b"%x\r\n" % len(data))
                 self._write(data)
                 self._write(b"\r\n")
