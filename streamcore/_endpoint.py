@@ -444,7 +444,7 @@ class Server:
             # classify()'s own first step for session-era traffic (a body that cannot
             # carry the 2026-07-28 _meta key, a head that does not claim 2026-07-28),
             # taken here on the fields the head policy picked already: no second
-            # pass over the headers, no Verdict (6 % of a session-era request).
+            # pass over the headers, no Verdict (about 5 % of a session-era request).
             x.era = "legacy"
             return self._legacy.post(x, body, header_version, now=now)
         v = classify(
