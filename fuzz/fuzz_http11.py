@@ -1,20 +1,22 @@
 """The HTTP/1.1 engine: any bytes, whole or in pieces, give the same events or
-Http11Error (never another exception), and every RequestHead it returns has a
-valid target form."""
+Http11Error (never another exception), from both twins alike (the same
+events, the same error status), and every RequestHead it returns has a valid
+target form."""
 
 from __future__ import annotations
 
 import _common
 
 with _common.instrumented():
-    from streamcore.http11 import END, NEED_DATA, PAUSED, Http11Connection, Http11Error, RequestHead
+    from streamcore.http11 import END, NEED_DATA, PAUSED, Http11Error, RequestHead
+    TWINS = _common.twins("http11")
 
 
 CLOSED_NAME = "CLOSED"
 
 
-def run(pieces: list[bytes]) -> list[object]:
-    conn = Http11Connection(max_head_size=4096)
+def run(pieces: list[bytes], mod: object = None) -> list[object]:
+    conn = (mod or TWINS[0]).Http11Connection(max_head_size=4096)  # type: ignore[attr-defined]
     events: list[object] = []
     try:
         for p in [*pieces, b""]:
@@ -52,6 +54,9 @@ def run(pieces: list[bytes]) -> list[object]:
 
 
 def target(data: bytes) -> None:
+    for mod in TWINS[1:]:  # the compiled twin behaves as the pure one, whole and in pieces
+        assert run([data], mod) == run([data]), data
+        assert run(_common.cuts(data), mod) == run(_common.cuts(data)), data
     whole = run([data])
     split = run(_common.cuts(data))
     failed = [isinstance(r[-1], tuple) and r[-1][0] == "error" if r else False for r in (whole, split)]

@@ -119,13 +119,7 @@ class RedisEventStore:
         local = self.local
         for seq, data in events:
             local.append(session_id, stream, seq, data, now)
-        log_ = local._logs.get((session_id, stream))
-        if log_ is None:
-            from ._store import _Log
-            log_ = local._logs[(session_id, stream)] = _Log()
-            log_.first_kept = first_kept
-        elif first_kept > log_.first_kept or not events:
-            log_.first_kept = first_kept
+        local._set_first_kept(session_id, stream, first_kept, exact=not events)
 
 
 class _RemoteConn:

@@ -71,7 +71,16 @@ __all__ = [
 ]
 
 
-class XState(enum.Enum):
+class _Enum(enum.Enum):
+    """States and inputs hash by identity: ``step`` looks up a ``(state, input)``
+    pair on every move of every exchange, and ``Enum.__hash__`` (a Python-level
+    ``hash(self._name_)``) was a visible share of the request path. Members are
+    singletons compared by identity, so identity hashing is equivalent."""
+
+    __hash__ = object.__hash__
+
+
+class XState(_Enum):
     BODY = "BODY"
     REJECTED = "REJECTED"
     PROCESSING = "PROCESSING"
@@ -80,7 +89,7 @@ class XState(enum.Enum):
     DONE = "DONE"
 
 
-class XInput(enum.Enum):
+class XInput(_Enum):
     DATA = "DATA"  # receive_body
     END = "END"  # receive_end
     REJECT = "REJECT"  # an error answer from the head alone
@@ -113,13 +122,13 @@ EXCHANGE: Mapping[tuple[XState, XInput], XState] = {
 }
 
 
-class StreamState(enum.Enum):
+class StreamState(_Enum):
     DETACHED = "DETACHED"
     ATTACHED = "ATTACHED"
     FINISHED = "FINISHED"
 
 
-class StreamInput(enum.Enum):
+class StreamInput(_Enum):
     ATTACH = "ATTACH"  # a connection takes the stream (the POST itself, a GET, a resume)
     DETACH = "DETACH"  # the connection ended or was closed (polling, hang-up)
     SETTLE = "SETTLE"  # the last response a POST stream owed was sent
@@ -138,12 +147,12 @@ STREAM: Mapping[tuple[StreamState, StreamInput], StreamState] = {
 }
 
 
-class SessionState(enum.Enum):
+class SessionState(_Enum):
     LIVE = "LIVE"
     CLOSED = "CLOSED"
 
 
-class SessionInput(enum.Enum):
+class SessionInput(_Enum):
     USE = "USE"  # a request names the session
     CLOSE = "CLOSE"  # DELETE, expiry, close_session, failed initialize
 
@@ -155,13 +164,13 @@ SESSION: Mapping[tuple[SessionState, SessionInput], SessionState] = {
 }
 
 
-class ListenState(enum.Enum):
+class ListenState(_Enum):
     OPEN = "OPEN"
     PAUSED = "PAUSED"
     CLOSED = "CLOSED"
 
 
-class ListenInput(enum.Enum):
+class ListenInput(_Enum):
     PAUSE = "PAUSE"  # pause_writing
     RESUME = "RESUME"  # resume_writing
     CLOSE = "CLOSE"  # close_listen (graceful, with the completion result)

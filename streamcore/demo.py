@@ -150,6 +150,9 @@ def _text(s: str) -> dict[str, Any]:
 class DemoApp:
     """Tools that exercise the transport; no state beyond the sessions the core keeps."""
 
+    #: Its handlers need no current task before they first suspend (see :class:`streamcore.aio.App`).
+    run_first_step_inline = True
+
     async def handle_request(self, ctx: RequestContext) -> Any:
         m = ctx.method
         p = ctx.params if isinstance(ctx.params, dict) else {}

@@ -33,6 +33,8 @@ def url(request: pytest.FixtureRequest) -> str:
     if loop:
         pytest.importorskip("uvloop", reason="uvloop is in the [test] extra; not on this interpreter")
         args.append("--uvloop")
+    else:
+        args.append("--asyncio")  # serve's default is uvloop when installed
     with streamcore_server(*args) as u:
         yield u
 

@@ -10,6 +10,7 @@ The interpreter is the one running the tests; CI runs this file on 3.10 and
 from __future__ import annotations
 
 import json
+import importlib.util
 import os
 import re
 import signal
@@ -36,7 +37,7 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "streamcore", "serve", "--port", "0", *args],
                                      cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
+        self.line = line = self.proc.stdout.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+)/mcp", line)
         if m is None:
             self.proc.kill()
@@ -195,6 +196,30 @@ def test_uvloop_missing_is_a_clean_error(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 2
     assert "pip install 'streamcore[uvloop]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_defaults_to_uvloop_when_installed(tmp_path: Path) -> None:
+    """``serve`` runs on uvloop when it is importable, on asyncio with --asyncio or
+    without uvloop (the ready line names the loop before the URL); --uvloop with --asyncio is a usage error."""
+    have = importlib.util.find_spec("uvloop") is not None
+    for args, env, want in (((), ENV, "uvloop" if have else "asyncio"), (("--asyncio",), ENV, "asyncio")):
+        srv = Server(*args)
+        try:
+            assert f"server ({want}) on http://" in srv.line, srv.line
+        finally:
+            srv.stop()
+    (tmp_path / "uvloop.py").write_text("raise ImportError('no uvloop here')\n")
+    env = {**ENV, "PYTHONPATH": str(tmp_path) + os.pathsep + ENV["PYTHONPATH"]}
+    proc = subprocess.Popen([sys.executable, "-m", "streamcore", "serve", "--port", "0"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "server (asyncio) on http://" in proc.stdout.readline()  # no uvloop: asyncio, no error
+    finally:
+        proc.kill()
+        proc.wait(5)
+    r = cli("serve", "--port", "0", "--uvloop", "--asyncio")
+    assert r.returncode == 2 and "exclude each other" in r.stderr
 
 
 def test_access_log_and_log_level(server_factory: list[Server]) -> None:

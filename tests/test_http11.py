@@ -8,21 +8,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from types import ModuleType
+
 from streamcore._http11 import (
     CLOSED,
     END,
     NEED_DATA,
     PAUSED,
-    Http11Connection,
     Http11Error,
     RequestHead,
     target_form,
 )
 
+# Every test taking ``impl`` runs on both twins (pure, compiled): conftest.py.
+CODEC = "http11"
 
-def drive(raw: bytes, cuts: list[int] | None = None, **kw: object) -> list:
+
+def drive(impl: ModuleType, raw: bytes, cuts: list[int] | None = None, **kw: object) -> list:
     """Feed ``raw`` (split at ``cuts``) and collect events until the first PAUSED."""
-    conn = Http11Connection(**kw)  # type: ignore[arg-type]
+    conn = impl.Http11Connection(**kw)  # type: ignore[arg-type]
     pieces = []
     prev = 0
     for c in sorted(set(cuts or [])):
@@ -54,10 +58,10 @@ GOOD = (
 )
 
 
-def test_simple_request_whole_and_split() -> None:
+def test_simple_request_whole_and_split(impl: ModuleType) -> None:
     """A Content-Length request parses the same whole and byte by byte (RFC 9112 6.2)."""
-    whole = drive(GOOD)
-    bytewise = drive(GOOD, list(range(len(GOOD))))
+    whole = drive(impl, GOOD)
+    bytewise = drive(impl, GOOD, list(range(len(GOOD))))
     assert whole == bytewise
     head = whole[0]
     assert isinstance(head, RequestHead)
@@ -66,16 +70,16 @@ def test_simple_request_whole_and_split() -> None:
     assert whole[1] is END and whole[2] == ("body", b"hello")
 
 
-def test_chunked_request_body() -> None:
+def test_chunked_request_body(impl: ModuleType) -> None:
     """A chunked request body is decoded by streamcore.chunked (RFC 9112 7.1)."""
     raw = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n"
-    evs = drive(raw, [3, 40, 60])
+    evs = drive(impl, raw, [3, 40, 60])
     assert evs[-1] == ("body", b"hello!") and END in evs
 
 
-def test_pipelined_requests_wait_for_the_response() -> None:
+def test_pipelined_requests_wait_for_the_response(impl: ModuleType) -> None:
     """PAUSED after a request until the response is done; then the next one parses."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(GOOD + b"GET /mcp HTTP/1.1\r\nHost: a\r\n\r\n")
     assert isinstance(conn.next_event(), RequestHead)
     assert conn.next_event() == b"hello"
@@ -89,9 +93,9 @@ def test_pipelined_requests_wait_for_the_response() -> None:
     assert head.method == b"GET" and conn.next_event() is END
 
 
-def test_streaming_response_is_chunked() -> None:
+def test_streaming_response_is_chunked(impl: ModuleType) -> None:
     """An SSE response (unknown length) is chunked on HTTP/1.1 and ends with the last chunk."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     conn.next_event(), conn.next_event()
     out = conn.response_head(200, [(b"content-type", b"text/event-stream")], streaming=True)
@@ -101,9 +105,9 @@ def test_streaming_response_is_chunked() -> None:
     assert conn.response_end() == b"0\r\n\r\n"
 
 
-def test_http10_streaming_is_close_delimited() -> None:
+def test_http10_streaming_is_close_delimited(impl: ModuleType) -> None:
     """RFC 9112 6.3: no chunked to an HTTP/1.0 client; the body ends with the connection."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"GET / HTTP/1.0\r\n\r\n")
     conn.next_event(), conn.next_event()
     out = conn.response_head(200, [], streaming=True)
@@ -112,17 +116,17 @@ def test_http10_streaming_is_close_delimited() -> None:
     assert not conn.keep_alive
 
 
-def test_connection_close_and_eof() -> None:
+def test_connection_close_and_eof(impl: ModuleType) -> None:
     """Connection: close ends keep-alive; EOF between requests is CLOSED, mid-request an error."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     conn.next_event(), conn.next_event()
     conn.response_head(200, [(b"content-length", b"0")])
     assert not conn.keep_alive
-    c2 = Http11Connection()
+    c2 = impl.Http11Connection()
     c2.receive_data(b"")
     assert c2.next_event() is CLOSED
-    c3 = Http11Connection()
+    c3 = impl.Http11Connection()
     c3.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc")
     c3.next_event(), c3.next_event()
     c3.receive_data(b"")
@@ -130,9 +134,9 @@ def test_connection_close_and_eof() -> None:
         c3.next_event()
 
 
-def test_expect_continue() -> None:
+def test_expect_continue(impl: ModuleType) -> None:
     """Expect: 100-continue with a body is reported, so the adapter can send the interim response."""
-    (head, *_rest) = drive(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx")
+    (head, *_rest) = drive(impl, b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx")
     assert head.expect_continue
 
 
@@ -153,16 +157,16 @@ def test_expect_continue() -> None:
         (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n", 501),  # CH-29
     ],
 )
-def test_refusals(raw: bytes, status: int) -> None:
+def test_refusals(impl: ModuleType, raw: bytes, status: int) -> None:
     """Each malformed head raises Http11Error with the right status_hint (RFC 9112 3, 5, 6)."""
     with pytest.raises(Http11Error) as info:
-        drive(raw)
+        drive(impl, raw)
     assert info.value.status_hint == status
 
 
-def test_te_with_cl_decodes_chunked_and_closes() -> None:
+def test_te_with_cl_decodes_chunked_and_closes(impl: ModuleType) -> None:
     """CH-28: Transfer-Encoding with Content-Length: chunked wins, connection closed after the response."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n")
     assert isinstance(conn.next_event(), RequestHead)
     assert conn.next_event() == b"x" and conn.next_event() is END
@@ -170,32 +174,32 @@ def test_te_with_cl_decodes_chunked_and_closes() -> None:
     assert not conn.keep_alive
 
 
-def test_head_size_limit_boundary() -> None:
+def test_head_size_limit_boundary(impl: ModuleType) -> None:
     """max_head_size: a head of exactly the limit parses; one byte more is 431."""
     base = b"GET / HTTP/1.1\r\nHost: a\r\nX: "
     pad = 200 - len(base) - 4
     raw = base + b"y" * pad + b"\r\n\r\n"
     assert len(raw) == 200
-    assert isinstance(drive(raw, max_head_size=200)[0], RequestHead)
+    assert isinstance(drive(impl, raw, max_head_size=200)[0], RequestHead)
     raw2 = base + b"y" * (pad + 1) + b"\r\n\r\n"
     with pytest.raises(Http11Error) as info:
-        drive(raw2, max_head_size=200)
+        drive(impl, raw2, max_head_size=200)
     assert info.value.status_hint == 431
     with pytest.raises(Http11Error):  # also without ever seeing the terminator
-        drive(b"GET / HTTP/1.1\r\nX: " + b"z" * 300, max_head_size=200)
+        drive(impl, b"GET / HTTP/1.1\r\nX: " + b"z" * 300, max_head_size=200)
 
 
-def test_field_count_limit() -> None:
+def test_field_count_limit(impl: ModuleType) -> None:
     """max_fields: at the limit passes, one more is 431."""
     fields = b"".join(b"X%d: v\r\n" % i for i in range(9))
-    assert isinstance(drive(b"GET / HTTP/1.1\r\nHost: a\r\n" + fields + b"\r\n", max_fields=10)[0], RequestHead)
+    assert isinstance(drive(impl, b"GET / HTTP/1.1\r\nHost: a\r\n" + fields + b"\r\n", max_fields=10)[0], RequestHead)
     with pytest.raises(Http11Error):
-        drive(b"GET / HTTP/1.1\r\nHost: a\r\n" + fields + b"X: v\r\n\r\n", max_fields=10)
+        drive(impl, b"GET / HTTP/1.1\r\nHost: a\r\n" + fields + b"X: v\r\n\r\n", max_fields=10)
 
 
-def test_early_refusal_closes() -> None:
+def test_early_refusal_closes(impl: ModuleType) -> None:
     """A response sent before the body was read forces the connection closed."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc")
     conn.next_event()
     out = conn.response_head(406, [(b"content-length", b"0")])
@@ -226,8 +230,8 @@ def h11_parse(raw: bytes) -> tuple:
         return ("error",)
 
 
-def ours_parse(raw: bytes) -> tuple:
-    c = Http11Connection()
+def ours_parse(impl: ModuleType, raw: bytes) -> tuple:
+    c = impl.Http11Connection()
     c.receive_data(raw)
     c.receive_data(b"")
     body = bytearray()
@@ -273,7 +277,7 @@ def requests(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=1000, deadline=None)
 @given(requests(), st.data())
-def test_agrees_with_h11_on_valid_and_corrupted_requests(raw: bytes, data: st.DataObject) -> None:
+def test_agrees_with_h11_on_valid_and_corrupted_requests(impl: ModuleType, raw: bytes, data: st.DataObject) -> None:
     """Random requests, optionally with one byte changed: same head, body and verdict as h11,
     except where our policy is deliberately stricter (docs/server.md, "HTTP/1.1 engine"):
     a bare LF as a line end (in the head or the chunked framing), CTL characters (other
@@ -284,7 +288,7 @@ def test_agrees_with_h11_on_valid_and_corrupted_requests(raw: bytes, data: st.Da
         i = data.draw(st.integers(0, len(raw) - 1))
         b = data.draw(st.sampled_from([0, 9, 10, 13, 32, 58, 0x7F, 0xFF, ord("a")]))
         raw = raw[:i] + bytes([b]) + raw[i + 1 :]
-    ours, ref = ours_parse(raw), h11_parse(raw)
+    ours, ref = ours_parse(impl, raw), h11_parse(raw)
     if ours != ref:
         head = raw.split(b"\r\n\r\n", 1)[0]
         bare_lf = b"\n" in raw.replace(b"\r\n", b"")
@@ -298,9 +302,9 @@ def test_agrees_with_h11_on_valid_and_corrupted_requests(raw: bytes, data: st.Da
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
-def test_garbage_raises_only_http11error(raw: bytes) -> None:
+def test_garbage_raises_only_http11error(impl: ModuleType, raw: bytes) -> None:
     """Any bytes: events or Http11Error, never another exception, and no unbounded loop."""
-    conn = Http11Connection(max_head_size=256)
+    conn = impl.Http11Connection(max_head_size=256)
     conn.receive_data(raw)
     try:
         for _ in range(1000):
@@ -315,18 +319,18 @@ def test_garbage_raises_only_http11error(raw: bytes) -> None:
 
 
 @pytest.mark.parametrize("raw", [b"GET /mcp HTTP/1.1\nHost: a\n", b"GET /mcp HTTP/1.1\rHost: a", b"GET /mcp\n"])
-def test_bare_lf_or_cr_refused_before_the_head_ends(raw: bytes) -> None:
+def test_bare_lf_or_cr_refused_before_the_head_ends(impl: ModuleType, raw: bytes) -> None:
     """A bare LF or CR is refused as soon as it arrives (the head need not be complete)."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(raw)
     with pytest.raises(Http11Error) as e:
         conn.next_event()
     assert e.value.status_hint == 400
 
 
-def test_a_final_cr_waits_for_its_lf() -> None:
+def test_a_final_cr_waits_for_its_lf(impl: ModuleType) -> None:
     """A CR at the end of what has arrived may be half of a CRLF: not refused yet."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"GET /mcp HTTP/1.1\r")
     assert conn.next_event() is NEED_DATA
     conn.receive_data(b"\nHost: a\r\n\r\n")
@@ -341,10 +345,10 @@ def test_a_final_cr_waits_for_its_lf() -> None:
     (b"POST", b"http://user@host/", None), (b"POST", b"ftp://host/", None), (b"POST", b"http:///mcp", None),
     (b"POST", b"/a\\b", None), (b"POST", b"mcp", None), (b"POST", b"/a#frag", None),
 ])
-def test_target_forms(method: bytes, target: bytes, form: str | None) -> None:
+def test_target_forms(impl: ModuleType, method: bytes, target: bytes, form: str | None) -> None:
     """RFC 9112 3.2: each form, and the method that may use it."""
     assert target_form(method, target) == form
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(method + b" " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
     if form is None:
         with pytest.raises(Http11Error):
@@ -356,9 +360,9 @@ def test_target_forms(method: bytes, target: bytes, form: str | None) -> None:
 
 @pytest.mark.parametrize("value,ok", [(b"1" * 19, True), (b"1" * 20, False), (b"9" * 5000, False),
                                       (b"\xc2\xb2", False), (b"0012", True), (b"-1", False)])
-def test_content_length_digits_bound(value: bytes, ok: bool) -> None:
+def test_content_length_digits_bound(impl: ModuleType, value: bytes, ok: bool) -> None:
     """Content-Length: 1 to 19 ASCII digits (the boundary is 19), else 400; never int() on more."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"POST /mcp HTTP/1.1\r\nHost: a\r\nContent-Length: " + value + b"\r\n\r\n")
     if ok:
         assert isinstance(conn.next_event(), RequestHead)
@@ -368,9 +372,9 @@ def test_content_length_digits_bound(value: bytes, ok: bool) -> None:
         assert e.value.status_hint == 400
 
 
-def test_head_response_has_no_body() -> None:
+def test_head_response_has_no_body(impl: ModuleType) -> None:
     """A HEAD request's response carries no body bytes and no chunked framing (RFC 9110 9.3.2)."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"HEAD /mcp HTTP/1.1\r\nHost: a\r\n\r\n")
     assert isinstance(conn.next_event(), RequestHead)
     assert conn.body_suppressed
@@ -379,12 +383,12 @@ def test_head_response_has_no_body() -> None:
     assert conn.response_data(b"abc") == b"" and conn.response_end() == b""
 
 
-def test_crlf_between_requests_whole_or_split() -> None:
+def test_crlf_between_requests_whole_or_split(impl: ModuleType) -> None:
     """Empty lines between requests are ignored however they arrive (a fuzzer find:
     whole input used to give 400 where byte-by-byte input gave a clean close)."""
     raw = b"GET /mcp HTTP/1.1\r\nHost: a\r\n\r\n\r\n\r\n"
     for pieces in ([raw], [bytes([b]) for b in raw]):
-        conn = Http11Connection()
+        conn = impl.Http11Connection()
         out = []
         for p in [*pieces, b""]:
             conn.receive_data(p)
@@ -401,10 +405,64 @@ def test_crlf_between_requests_whole_or_split() -> None:
         assert [e for e in out if e is not NEED_DATA] == ["head", END, CLOSED]
 
 
-def test_buffered_reports_pipelined_bytes() -> None:
+def test_buffered_reports_pipelined_bytes(impl: ModuleType) -> None:
     """buffered counts received, unparsed bytes (the adapter pauses reading past its bound)."""
-    conn = Http11Connection()
+    conn = impl.Http11Connection()
     conn.receive_data(b"GET /mcp HTTP/1.1\r\nHost: a\r\n\r\n" + b"x" * 1000)
     assert isinstance(conn.next_event(), RequestHead)
     assert conn.next_event() is END and conn.next_event() is PAUSED
     assert conn.buffered == 1000
+
+
+# -- the twins agree (issue 15) ---------------------------------------------------
+
+
+def _trace(mod: ModuleType, pieces: list[bytes]) -> list[object]:
+    """Every event, error message and status hint, and each response's bytes, for ``pieces``."""
+    conn = mod.Http11Connection(max_head_size=512, max_fields=8)
+    out: list[object] = []
+    try:
+        for piece in [*pieces, b""]:
+            conn.receive_data(piece)
+            for _ in range(1000):
+                ev = conn.next_event()
+                out.append(ev if isinstance(ev, (bytes, tuple)) else repr(ev))
+                if ev is NEED_DATA or ev is CLOSED:
+                    break
+                if ev is PAUSED:
+                    out.append(conn.response_head(200, [(b"content-type", b"text/event-stream")], streaming=True))
+                    out.append(conn.response_data(b"data: x\n\n"))
+                    out.append((conn.response_end(), conn.keep_alive, conn.request_complete, conn.buffered))
+                    if not (conn.keep_alive and conn.request_complete):
+                        return out
+                    conn.start_next_cycle()
+    except Http11Error as exc:
+        out.append(("error", str(exc), exc.status_hint))
+    return out
+
+
+_BYTES = st.sampled_from([b"GET", b"POST", b" ", b"/mcp", b"/a%2F?q=1", b"*", b"http://h/x", b"HTTP/1.1", b"HTTP/1.0",
+                          b"\r\n", b"\n", b"\r", b"Host: a", b"HOST:b", b"X-A:\t v \t", b"Content-Length: 3",
+                          b"Content-Length: 03", b"Transfer-Encoding: chunked", b"Connection: close",
+                          b"Expect: 100-continue", b"abc", b"3\r\nabc\r\n0\r\n\r\n", b"\x00", b"\x7f", b"\xff", b":"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_BYTES, max_size=30), st.lists(st.integers(0, 200), max_size=4))
+def test_compiled_twin_matches_the_pure_one(raw_parts: list[bytes], cuts: list[int]) -> None:
+    """The compiled engine gives the pure one's events, errors (message and status) and
+    response bytes on near-valid and broken requests, whole or cut anywhere."""
+    from _twins import twins
+
+    mods = twins("http11")
+    if len(mods) < 2:
+        pytest.skip("the compiled twin is not built (STREAMCORE_NO_EXTENSIONS, or no compiler)")
+    raw = b"".join(raw_parts)
+    pieces, prev = [], 0
+    for c in sorted(set(cuts)):
+        if prev < c < len(raw):
+            pieces.append(raw[prev:c])
+            prev = c
+    pieces.append(raw[prev:])
+    for shape in ([raw], pieces):
+        assert _trace(mods[0], shape) == _trace(mods[1], shape), shape

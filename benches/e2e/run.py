@@ -6,8 +6,9 @@
 Peers, each serving the same ``echo`` tool over Streamable HTTP on 127.0.0.1
 with stateful sessions, in SSE mode and JSON-response mode:
 
-* ``streamcore``       ``python -m streamcore serve --no-store [--json]`` (default asyncio loop)
-* ``streamcore-uvloop`` the same with ``--uvloop`` (full run only, or ``--servers``)
+* ``streamcore``       ``python -m streamcore serve --no-store --asyncio [--json]`` (asyncio's own loop)
+* ``streamcore-uvloop`` the same with ``--uvloop`` (serve's default when uvloop is installed; full run only, or ``--servers``)
+* ``bare``             the reference: uvloop + httptools answering with the same bytes (``bare_server.py``)
 * ``py-sdk``           the ``mcp`` Python SDK under uvicorn on uvloop (``py_sdk_server.py``)
 * ``ts-sdk``           the ``@modelcontextprotocol/sdk`` TypeScript SDK on node (``tests/interop/ts_server.mjs``)
 
@@ -82,13 +83,15 @@ def server_specs() -> dict[str, ServerSpec]:
     node = shutil.which("node") or "node"
     return {
         "streamcore": ServerSpec(
-            "streamcore", [py, "-m", "streamcore", "serve", "--port", "{port}", "--no-store"], ROOT),
+            "streamcore", [py, "-m", "streamcore", "serve", "--port", "{port}", "--no-store", "--asyncio"], ROOT),
         "streamcore-uvloop": ServerSpec(
             "streamcore-uvloop", [py, "-m", "streamcore", "serve", "--port", "{port}", "--no-store", "--uvloop"], ROOT),
         "py-sdk": ServerSpec(
             "py-sdk", [py, str(HERE / "py_sdk_server.py"), "{port}"], ROOT, fixed_port=True),
         "ts-sdk": ServerSpec(
             "ts-sdk", [node, str(INTEROP / "ts_server.mjs"), "{port}"], INTEROP),
+        "bare": ServerSpec(
+            "bare", [py, str(HERE / "bare_server.py"), "{port}"], ROOT),
     }
 
 
@@ -219,7 +222,7 @@ request = function()
 end
 """
 #: servers that speak 2026-07-28 (TS SDK 1.32.2 does not)
-MODERN_SERVERS = {"streamcore", "streamcore-uvloop", "py-sdk"}
+MODERN_SERVERS = {"streamcore", "streamcore-uvloop", "py-sdk", "bare"}
 
 
 def check_modern(url: str) -> None:
@@ -518,6 +521,8 @@ def extra_metrics(args: argparse.Namespace, specs: dict[str, ServerSpec], res: R
             print(f"  {name:<18} first SSE event: {e!r}", flush=True)
         finally:
             srv.stop()
+        if name == "bare":
+            continue  # it keeps no sessions and serves no GET: no RSS per session to measure
         srv = Running(specs[name], False)
         try:
             res.rss[name] = rss_per_session(srv, args.sessions)
@@ -574,43 +579,43 @@ def table(args: argparse.Namespace, res: Results) -> str:
 
 
 def targets(args: argparse.Namespace, res: Results) -> str:
+    """Issue 15's targets, per streamcore row (asyncio, uvloop) and mode, all at c=16 unless said."""
     b = best(res.runs)
-    out = []
+    ours = [n for n in args.servers if n.startswith("streamcore")]
+    lines = ["| server | mode | × bare (≥ 0.5) | × TS SDK (≥ 10) | × Python SDK (≥ 30) | CPU µs/req (≤ 30) "
+             "| p99/p50 c=16 (≤ 5) | p99/p50 c=64 (≤ 5) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
 
-    def ratio(peer: str) -> float | None:
-        s, p = b.get(("streamcore", "sse", 16)), b.get((peer, "sse", 16))
-        return s.rps / p.rps if s and p and p.rps else None
+    def cell(value: float | None, ok: bool | None, fmt: str = "{:.2f}") -> str:
+        if value is None:
+            return "—"
+        return fmt.format(value) + (" ✓" if ok else " ✗")
 
-    sm, pm = b.get(("streamcore", "modern", 16)), b.get(("py-sdk", "modern", 16))
-    if sm and pm and pm.rps:
-        r = sm.rps / pm.rps
-        out.append(f"- 2026-07-28 (per-request era), c=16, streamcore vs py-sdk: {r:.2f}× the req/s (target ≥10×): "
-                   f"{'met' if r >= 10 else 'NOT met'}; server CPU per request "
-                   f"{pm.cpu_us_per_req / sm.cpu_us_per_req:.2f}× lower")
-    for peer, goal in (("py-sdk", 10.0), ("ts-sdk", 4.0)):
-        r = ratio(peer)
-        if r is not None:
-            s, p = b[("streamcore", "sse", 16)], b[(peer, "sse", 16)]
-            out.append(f"- SSE, c=16, streamcore vs {peer}: {r:.2f}× the req/s (target ≥{goal:g}×): "
-                       f"{'met' if r >= goal else 'NOT met'}; server CPU per request "
-                       f"{p.cpu_us_per_req / s.cpu_us_per_req:.2f}× lower")
-            u = b.get(("streamcore-uvloop", "sse", 16))
-            if u is not None:
-                out.append(f"  - on uvloop (`--uvloop`, as the py-sdk runs): {u.rps / p.rps:.2f}× the req/s, "
-                           f"CPU per request {p.cpu_us_per_req / u.cpu_us_per_req:.2f}× lower")
-    t = res.ttfe.get("streamcore", {})
-    if "p50_ms" in t:
-        fl = res.ttfe.get("floor", {}).get("p50_ms")
-        out.append(f"- streamcore time to first SSE event p50: {t['p50_ms']:.3f} ms (target ≤0.2 ms): "
-                   f"{'met' if t['p50_ms'] <= 0.2 else 'NOT met'}"
-                   + (f"; the harness floor is {fl:.3f} ms, so the server's share is about {t['p50_ms'] - fl:.3f} ms"
-                      if fl is not None else ""))
-    m = res.rss.get("streamcore", {})
-    if "bytes_per_session" in m:
-        kb = m["bytes_per_session"] / 1024
-        out.append(f"- streamcore RSS per idle session with open GET: {kb:.1f} KiB (target ≤8 KB): "
-                   f"{'met' if m['bytes_per_session'] <= 8000 else 'NOT met'}")
-    return "\n".join(out)
+    for name in ours:
+        for mode in args.modes:
+            s = b.get((name, mode, 16))
+            if s is None:
+                continue
+            row = [name, mode]
+            for peer, goal in (("bare", 0.5), ("ts-sdk", 10.0), ("py-sdk", 30.0)):
+                p = b.get((peer, mode, 16))
+                r = s.rps / p.rps if p is not None and p.rps else None
+                row.append(cell(r, r is not None and r >= goal))
+            row.append(cell(s.cpu_us_per_req, s.cpu_us_per_req <= 30, "{:.0f}"))
+            for conc in (16, 64):
+                r16 = b.get((name, mode, conc))
+                tail = r16.p99_ms / r16.p50_ms if r16 is not None and r16.p50_ms else None
+                row.append(cell(tail, tail is not None and tail <= 5))
+            lines.append("| " + " | ".join(row) + " |")
+    bare = res.ttfe.get("bare", {}).get("p50_ms")
+    lines.append("")
+    for name in ours:
+        t = res.ttfe.get(name, {})
+        if "p50_ms" in t and bare is not None:
+            d = t["p50_ms"] - bare
+            lines.append(f"- {name}: time to first SSE event p50 {t['p50_ms']:.3f} ms, the bare server's "
+                         f"{bare:.3f} ms: {d * 1e3:+.0f} µs (target within 100 µs): {'met' if d <= 0.1 else 'NOT met'}")
+    return "\n".join(lines)
 
 
 def plot(args: argparse.Namespace, res: Results, path: Path) -> str:
@@ -666,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     args.modes = args.modes.split(",")
     args.conc = [int(c) for c in args.conc.split(",")]
     specs = server_specs()
-    default = ["streamcore", "py-sdk", "ts-sdk"] if args.quick else ["streamcore", "streamcore-uvloop", "py-sdk", "ts-sdk"]
+    default = (["streamcore", "bare", "py-sdk", "ts-sdk"] if args.quick
+               else ["streamcore", "streamcore-uvloop", "bare", "py-sdk", "ts-sdk"])
     args.servers = args.servers.split(",") if args.servers else default
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")

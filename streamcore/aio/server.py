@@ -16,10 +16,12 @@ event store the client resumes with ``Last-Event-ID``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 import sys
 import time
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Protocol, cast
 
@@ -75,6 +77,9 @@ log = logging.getLogger("streamcore.server")
 _access = logging.getLogger("streamcore.access")
 
 _EAGER = sys.version_info >= (3, 12)
+
+#: SSE events up to this size are framed as one chunk in one piece (data()).
+_FRAME_INLINE = 16 * 1024
 
 #: Bytes a slow reader may leave unsent before its connection is aborted.
 DEFAULT_MAX_WRITE_BUFFER = 8 * 1024 * 1024
@@ -237,6 +242,15 @@ class App(Protocol):
     2026-07-28 results (``resultType``; ``ttlMs`` 0 and ``cacheScope``
     ``"private"`` on the cacheable ones, unless the result sets them) and
     answers the methods 2026-07-28 removed with 404.
+
+    ``run_first_step_inline = True`` (optional; Python before 3.12, where
+    asyncio has no eager tasks) lets the server run a handler's first step
+    (up to its first ``await`` that suspends) outside any task, and start a
+    task only if it suspends: a handler that answers at once then costs no
+    task. Such a handler must not need a current task before it first
+    suspends (``asyncio.current_task()``, ``asyncio.timeout()``, anyio cancel
+    scopes); context variables it sets stay its own either way. From 3.12
+    every handler starts eagerly, in its task, and this attribute is not read.
     """
 
     async def handle_request(self, ctx: RequestContext) -> Any:
@@ -321,6 +335,7 @@ class _Connection(asyncio.Protocol):
         "reading_paused", "responded", "streaming", "method", "target",
         "_doc", "_held",  # OAuth: a PRM document to answer; a head waiting for introspection
         "_cors",  # CORS header fields for the current response (cors=), or None
+        "client",  # the peer's address, read once per connection
     )
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
@@ -351,11 +366,14 @@ class _Connection(asyncio.Protocol):
         self._doc: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None
         self._cors: list[tuple[bytes, bytes]] | None = None
         self._held = False  # oauth: the head waits for its token to be introspected
+        self.client: Any = None
 
     # -- connection lifetime ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.client = peer[0] if isinstance(peer, tuple) and peer else None
         hub = self.hub
         timer = hub._pending.pop(transport, None)  # type: ignore[call-overload]
         admitted = timer is not None  # counted already, by _Admission
@@ -696,19 +714,22 @@ class _Connection(asyncio.Protocol):
         self.responded = False
         self.phase = _BODY if has_body else None
         self.phase_at = hub._now()
-        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
-        client = peer[0] if isinstance(peer, tuple) and peer else None  # for max_sessions_per_client
+        client = self.client  # for max_sessions_per_client
         xid = hub.core.receive_request(method, target, headers, now=self.phase_at, client=client)
         self.xid = xid
         hub._route[xid] = self
-        if self.phase is None and self.stalled_at is None and self.timer is not None:
-            # Nothing to time while we answer: drop the head timer now rather
-            # than keep one (and two floats) per idle stream until it fires.
+        if self.phase is not None or self.stalled_at is not None:
+            self._arm()
+        elif self.timer is not None and method == b"GET":
+            # Nothing to time while we answer, and a GET stream stays open:
+            # drop the head timer now rather than keep one (and two floats)
+            # per idle stream until it fires. A POST keeps its timer: it
+            # fires, finds nothing due and lapses, or is still armed when the
+            # response ends, which saves a TimerHandle and a heap push and pop
+            # per request on a keep-alive connection.
             self.timer.cancel()
             self.timer = None
             self.phase_at = 0.0
-        else:
-            self._arm()
         return xid
 
     def shutdown_stream(self, retry_ms: int) -> bool:
@@ -821,9 +842,14 @@ class _FastConnection(_Connection):
         data = ev.data
         http = self.http
         if http.chunked_output:
-            # Frame as three pieces rather than with encode_chunk: flush() joins
-            # the pieces anyway, so the event bytes are copied once, not twice.
-            if data:
+            if len(data) <= _FRAME_INLINE:
+                # One piece, one append: the small event is copied into its frame here
+                # and once more by flush(), which costs less than two more appends.
+                if data:
+                    self._write(b"%x\r\n%s\r\n" % (len(data), data))
+            else:
+                # Three pieces rather than encode_chunk: flush() joins the pieces
+                # anyway, so a large event's bytes are copied once, not twice.
                 self._write(b"%x\r\n" % len(data))
                 self._write(data)
                 self._write(b"\r\n")
@@ -1120,6 +1146,7 @@ class StreamableHttpServer:
         self._dirty: list[_Connection] = []
         self._flush_handle: asyncio.Handle | None = None
         self._spawned = False  # a handler task was started during this drain
+        self._inline = getattr(app, "run_first_step_inline", False) is True  # App's docstring
         self._conns: set[_Connection] = set()
         # admitted, protocol not chosen yet (HTTP/2 sniffing) -> its head timer
         self._pending: dict[asyncio.Transport, asyncio.TimerHandle] = {}
@@ -1432,7 +1459,22 @@ class StreamableHttpServer:
                                       now=self._now())
                     self._drain()
                     return
-        task = self._spawn(self._run(ctx))
+        coro = self._run(ctx)
+        if not _EAGER and self._inline:
+            # Before 3.12 (no eager tasks): an app that allows it has its
+            # handler's first step run here, in a context of its own; one that
+            # answers without awaiting (the common tool call) costs no task,
+            # no loop handle and no done callback. One that awaits goes on in
+            # a task from where it stopped. Measured: 8 % of the instructions
+            # per request of the demo's echo (benches/e2e/hotpath.py --ir).
+            context = contextvars.copy_context()
+            try:
+                first = context.run(coro.send, None)
+            except StopIteration:
+                return
+            task = context.run(self._spawn, _resume(coro, first))
+        else:
+            task = self._spawn(coro)
         if not task.done():  # an eager task may have finished already (3.12+)
             self._tasks[ev.handle] = task
             self._spawned = True
@@ -1564,6 +1606,28 @@ class StreamableHttpServer:
     async def request(self, session_id: str, method: str, params: Any = None, *, timeout: float | None = 60.0) -> Any:
         """A server-to-client request unrelated to any client request."""
         return await self._client_request(session_id, method, params, related=None, timeout=timeout)
+
+
+@types.coroutine
+def _resume(coro: Any, first: Any) -> Any:
+    """Go on with a coroutine whose first step already ran: a task drives this."""
+    value: Any = first
+    while True:
+        try:
+            sent = yield value
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - thrown in by the task (cancel), handed on
+            try:
+                value = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                value = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
