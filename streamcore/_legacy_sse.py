@@ -39,7 +39,6 @@ back to ``GET`` (CLI-COMPAT-02).
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import parse_qsl, quote
 
 from . import jsonrpc as _jr
@@ -160,19 +159,11 @@ class LegacySse:
 
     def _open(self, x: Exchange, now: float) -> None:
         """L0-01/02: a new session, its stream, and the ``endpoint`` event first."""
-        core, kit, cfg = self.core, self.kit, self.config
-        if len(core.sessions) >= cfg.max_sessions:
-            return kit.reject(x, 503, -32000, "Too many sessions", extra=[(b"retry-after", b"1")])
-        qkey = core._quota_key(x)
-        if qkey is not None and core._per_client.get(qkey, 0) >= (cfg.max_sessions_per_client or 0):
-            return kit.reject(x, 429, -32000, "Too many sessions for this client", extra=[(b"retry-after", b"1")])
-        sid = secrets.token_urlsafe(24)  # SEC-09, as the session era mints them
-        session = _Session(sid, x.identity, L0_VERSION, now)
-        core.sessions[sid] = session
-        if qkey is not None:
-            session.quota_key = qkey
-            core._per_client[qkey] = core._per_client.get(qkey, 0) + 1
-        core._schedule(now + cfg.session_idle_timeout)
+        core, kit = self.core, self.kit
+        admitted, qkey = core._admit(x)
+        if not admitted:
+            return None
+        session = core._mint(x, L0_VERSION, qkey, now)  # as the session era mints them (SEC-09)
         stream = _L0Stream("0", session, True)
         session.streams["0"] = session.get_stream = stream
         x.session = session

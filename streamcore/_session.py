@@ -252,26 +252,40 @@ class SessionCore:
         if session is not None:
             kit.reject(x, 400, -32600, "Invalid Request: session already initialized", rid=rid)
             return None
-        if len(self.sessions) >= cfg.max_sessions:
-            kit.reject(x, 503, -32000, "Too many sessions", extra=[(b"retry-after", b"1")], rid=rid)
-            return None
-        qkey = self._quota_key(x)
-        if qkey is not None and self._per_client.get(qkey, 0) >= (cfg.max_sessions_per_client or 0):
-            kit.reject(x, 429, -32000, "Too many sessions for this client", extra=[(b"retry-after", b"1")],
-                       rid=rid)
+        admitted, qkey = self._admit(x, rid)
+        if not admitted:
             return None
         params = init.params if isinstance(init.params, dict) else {}
         requested = params.get("protocolVersion")
         # LIFE-05: the requested version if supported, else our latest. The
         # application may still answer another; respond() records what it says.
         version = requested if requested in self._supported else cfg.supported_versions[-1]
+        return self._mint(x, version, qkey, now)
+
+    def _admit(self, x: Exchange, rid: Any = None) -> tuple[bool, Any]:
+        """The session limits (``max_sessions``, ``max_sessions_per_client``): whether a
+        new session may be opened for ``x`` (if not, ``x`` is answered) and its quota key.
+        Shared with the HTTP+SSE transport (``_legacy_sse``)."""
+        cfg, kit = self.config, self.kit
+        if len(self.sessions) >= cfg.max_sessions:
+            kit.reject(x, 503, -32000, "Too many sessions", extra=[(b"retry-after", b"1")], rid=rid)
+            return False, None
+        qkey = self._quota_key(x)
+        if qkey is not None and self._per_client.get(qkey, 0) >= (cfg.max_sessions_per_client or 0):
+            kit.reject(x, 429, -32000, "Too many sessions for this client", extra=[(b"retry-after", b"1")],
+                       rid=rid)
+            return False, None
+        return True, qkey
+
+    def _mint(self, x: Exchange, version: str, qkey: Any, now: float) -> _Session:
+        """A new session bound to ``x``'s identity, counted against its quota key."""
         sid = secrets.token_urlsafe(24)  # SEC-09: CSPRNG, 0x21-0x7E only (SRV-SESS-03)
         s = _Session(sid, x.identity, version, now)
         self.sessions[sid] = s
         if qkey is not None:
             s.quota_key = qkey
             self._per_client[qkey] = self._per_client.get(qkey, 0) + 1
-        self._schedule(now + cfg.session_idle_timeout)
+        self._schedule(now + self.config.session_idle_timeout)
         return s
 
     def _dispatch(self, x: Exchange, session: _Session, messages: list[Any], version: str, now: float) -> None:
