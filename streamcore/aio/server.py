@@ -1155,7 +1155,7 @@ class StreamableHttpServer:
         self._closing = False
         self._full_logged_at = -1e9
         self._emfile_logged_at = -1e9
-        # HTTP/2 on the same port (streamcore.aio._h2server): None = when h2 is installed.
+        # HTTP/2 on the same port (streamcore.aio._h2server, no package needed): None = on.
         self._http2, self._h2_config = http2, h2_config
         self.h2_listener: Any = None
 
