@@ -8,6 +8,9 @@ same file, replacing only the addresses: the ``server ...;`` lines of the
 as ``max_fails``, kept) and the ``listen`` address by a free port on
 127.0.0.1. nginx runs in the foreground (``daemon off``) with its own prefix,
 pid file, logs and temp dirs in a temporary folder, and is stopped by its pid.
+With ``expose_upstream=True`` the harness also adds, at ``http`` level outside
+the page's block, an ``X-Upstream`` response header naming the instance that
+served the response (so a failover test knows which instance to kill).
 
 Also here: :class:`Instance`, one ``python -m streamcore serve`` process
 (killable with SIGKILL by pid), and :func:`free_port`.
@@ -69,7 +72,8 @@ def render(upstreams: Sequence[int], port: int, text: str | None = None) -> str:
 class Nginx:
     """nginx in the foreground in its own temporary prefix; :meth:`stop` by pid."""
 
-    def __init__(self, upstreams: Sequence[int], *, worker_connections: int = 1024) -> None:
+    def __init__(self, upstreams: Sequence[int], *, worker_connections: int = 1024,
+                 expose_upstream: bool = False) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="streamcore-nginx-"))
         self.port = free_port()
         d = self.dir
@@ -79,8 +83,11 @@ class Nginx:
                 f"worker_rlimit_nofile {max(2 * worker_connections + 64, 1024)};\n"
                 f"events {{ worker_connections {worker_connections}; }}\n")
         http = render(upstreams, self.port)
+        # Tests only, outside the page's block: which instance served a response
+        # (inherited by the page's location, which sets no add_header of its own).
+        probe = "  add_header X-Upstream $upstream_addr always;\n" if expose_upstream else ""
         (d / "nginx.conf").write_text(
-            main + f"http {{\n  access_log {d}/access.log;\n  {temps}\n{http}\n}}\n", encoding="utf-8")
+            main + f"http {{\n  access_log {d}/access.log;\n  {temps}\n{probe}{http}\n}}\n", encoding="utf-8")
         self.proc = subprocess.Popen(["nginx", "-c", str(d / "nginx.conf"), "-p", str(d), "-e", str(d / "error.log")],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
