@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Coroutine, Mapping, Protocol, cast
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Protocol, cast
 
 import h11
 
@@ -55,6 +55,9 @@ from .._mrtr import (
 )
 from .._server import Server, ServerConfig
 from ._auth import ResourceServer, load_jwks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..redis import RedisCluster
 
 __all__ = [
     "App", "McpError", "ClientRequestFailed", "RequestContext", "StreamableHttpServer", "serve",
@@ -1015,6 +1018,7 @@ class StreamableHttpServer:
         http2: bool | None = None,
         h2_config: Any = None,
         auth: ResourceServer | None = None,
+        cluster: "RedisCluster | None" = None,
     ) -> None:
         self.auth = auth  # OAuth resource server: PRM document, token introspection (docs/auth.md)
         if http1 not in _ENGINES:
@@ -1033,7 +1037,10 @@ class StreamableHttpServer:
         self._engine = _ENGINES[http1]
         self.max_head_size = max_head_size
         self.app = app
-        self.core = Server(config)
+        #: Several instances as one server (streamcore.redis): the Redis store, registry and bus.
+        self.cluster = cluster
+        self.core = Server(config) if cluster is None else cluster._make_core(config or ServerConfig(), self)
+        self._own_sealer = request_state is None
         self.max_write_buffer = max_write_buffer
         self.max_total_write_buffer = max_total_write_buffer
         self.max_inbound_buffer = max_inbound_buffer
@@ -1105,6 +1112,10 @@ class StreamableHttpServer:
         per 10 s; asyncio already backs off accepting for 1 s each time.
         """
         self._loop = loop = asyncio.get_running_loop()
+        if self.cluster is not None and not self._servers:
+            await self.cluster._start()
+            if self._own_sealer and self.cluster.sealer_key is not None:
+                self.request_state = StateSealer(self.cluster.sealer_key)  # the same on every instance
         engine = self._engine
         factory: Callable[[], asyncio.Protocol] = lambda: engine(self)
         if self._http2 is not False:
@@ -1222,6 +1233,8 @@ class StreamableHttpServer:
             self._abort_all()
             raise
         self._abort_all()
+        if self.cluster is not None:
+            await self.cluster._aclose()
 
     def _abort_all(self) -> None:
         for t in list(self._tasks.values()):
@@ -1481,6 +1494,8 @@ class StreamableHttpServer:
     def publish(self, method: str, params: Any = None) -> None:
         """A notification to every matching ``subscriptions/listen`` stream (2026-07-28)."""
         self.core.publish(method, params, now=self._now())
+        if self.cluster is not None:
+            self.cluster._broadcast(method, params)  # the listen streams of the other instances
         self._drain()
 
     def close_listen(self, handle: int) -> bool:

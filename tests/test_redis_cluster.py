@@ -1,0 +1,250 @@
+"""Several StreamableHttpServer instances sharing one real redis-server are one server (issue 13).
+
+Each test runs two instances (A, B) in this process on ephemeral ports, each
+with its own RedisCluster on the same redis-server, and drives them with
+real HTTP (httpx). Spec IDs: SRV-SESS-01/05 (a session's requests and its
+end), SRV-RESUME-02/03/05/06 and SEC-12 (resumption, only that stream of that
+session), SRV-SSE-02 (server requests on the request's stream), CANCEL-01.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import httpx
+import pytest
+
+from _redis_server import RedisServer, redis_server  # noqa: F401  (fixture)
+from streamcore.aio.server import StreamableHttpServer
+from streamcore.demo import DemoApp
+from streamcore.redis import HANDLER_LOST, RedisCluster
+from streamcore.server import ServerConfig
+
+pytestmark = pytest.mark.integration
+
+ACCEPT = "application/json, text/event-stream"
+V = "2025-11-25"
+
+
+class Node:
+    def __init__(self, hub: StreamableHttpServer, port: int) -> None:
+        self.hub = hub
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/mcp"
+
+    @property
+    def cluster(self) -> RedisCluster:
+        assert self.hub.cluster is not None
+        return self.hub.cluster
+
+    def crash(self) -> None:
+        """As kill -9 would: no flush, no lease release, connections dropped."""
+        self.cluster._crash()
+        for srv in self.hub._servers:
+            srv.close()
+        self.hub._abort_all()
+
+
+@asynccontextmanager
+async def nodes(redis: RedisServer, n: int = 2, **kw: Any) -> AsyncIterator[list[Node]]:
+    out: list[Node] = []
+    try:
+        for i in range(n):
+            cluster = RedisCluster(redis.url, name=f"node{i}", lease_ttl=kw.get("lease_ttl", 1.5),
+                                   op_timeout=kw.get("op_timeout", 0.5), probe_interval=0.1)
+            hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms")), cluster=cluster,
+                                       shutdown_grace=0.2)
+            srv = await hub.start("127.0.0.1", 0)
+            out.append(Node(hub, srv.sockets[0].getsockname()[1]))
+        yield out
+    finally:
+        for node in out:
+            try:
+                await asyncio.wait_for(node.hub.aclose(), 5)
+            except Exception:
+                pass
+
+
+def parse_sse(text: str) -> list[tuple[str | None, Any]]:
+    """(id, message) per SSE event that carries data."""
+    out: list[tuple[str | None, Any]] = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        eid, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("id:"):
+                eid = line[3:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+        if data and "".join(data):
+            out.append((eid, json.loads("\n".join(data))))
+    return out
+
+
+def hdrs(sid: str | None = None, **extra: str) -> dict[str, str]:
+    h = {"accept": ACCEPT, "content-type": "application/json", "mcp-protocol-version": V}
+    if sid is not None:
+        h["mcp-session-id"] = sid
+    h.update(extra)
+    return h
+
+
+async def post(c: httpx.AsyncClient, node: Node, body: Any, sid: str | None = None) -> httpx.Response:
+    return await c.post(node.url, content=json.dumps(body), headers=hdrs(sid))
+
+
+async def initialize(c: httpx.AsyncClient, node: Node, caps: dict[str, Any] | None = None) -> str:
+    r = await post(c, node, {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                             "params": {"protocolVersion": V, "capabilities": caps or {},
+                                        "clientInfo": {"name": "t", "version": "1"}}})
+    assert r.status_code == 200, r.text
+    sid = r.headers["mcp-session-id"]
+    msgs = parse_sse(r.text)
+    assert msgs[-1][1]["result"]["protocolVersion"] == V
+    return sid
+
+
+def call(i: int, name: str, arguments: dict[str, Any], progress: str | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": name, "arguments": arguments}
+    if progress is not None:
+        params["_meta"] = {"progressToken": progress}
+    return {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": params}
+
+
+def test_a_session_of_a_continues_on_b(redis_server: RedisServer) -> None:
+    """SRV-SESS-01, SRV-SESS-05: initialize on A; POST, GET and DELETE on B; then 404 everywhere."""
+    async def body() -> None:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            r = await post(c, b, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+            assert r.status_code == 202
+            r = await post(c, b, call(1, "add", {"a": 2, "b": 3}), sid)
+            assert r.status_code == 200 and r.headers["mcp-session-id"] == sid
+            assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "5"
+            assert b.hub.core.sessions == 0 and a.hub.core.sessions == 1  # served by its home, A
+            # A notification from A's application reaches the GET stream the client holds on B.
+            async with c.stream("GET", b.url, headers=hdrs(sid)) as g:
+                assert g.status_code == 200
+                lines = g.aiter_lines()
+                await asyncio.sleep(0.2)
+                a.hub.notify(sid, "notifications/message", {"level": "info", "data": "from A"})
+                got = []
+                async for line in lines:
+                    if line.startswith("data:") and line[5:].strip():
+                        got.append(json.loads(line[5:]))
+                        break
+                assert got[0]["method"] == "notifications/message" and got[0]["params"]["data"] == "from A"
+            r = await c.delete(b.url, headers=hdrs(sid))
+            assert r.status_code == 200
+            for node in (a, b):
+                r = await post(c, node, call(2, "add", {"a": 1, "b": 1}), sid)
+                assert r.status_code == 404, (node.url, r.status_code, r.text)
+            assert await a.cluster._r.exists(f"streamcore:s:{sid}") == 0  # type: ignore[union-attr]
+    asyncio.run(body())
+
+
+def test_an_elicitation_answer_posted_to_b_reaches_the_handler_on_a(redis_server: RedisServer) -> None:
+    """SRV-SSE-02: the server's request rides the tool call's stream (held on A); the answer goes to B."""
+    async def body() -> None:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a, {"elicitation": {}})
+            async with c.stream("POST", a.url, content=json.dumps(call(7, "ask_name", {})),
+                                headers=hdrs(sid)) as s:
+                buf = ""
+                answered = False
+                async for chunk in s.aiter_text():
+                    buf += chunk
+                    for _eid, m in parse_sse(buf):
+                        if m.get("method") == "elicitation/create" and not answered:
+                            answered = True
+                            r = await post(c, b, {"jsonrpc": "2.0", "id": m["id"], "result": {
+                                "action": "accept", "content": {"name": "Ada"}}}, sid)
+                            assert r.status_code == 202
+                    if answered and '"id":7' in buf.replace(" ", ""):
+                        break
+                final = [m for _e, m in parse_sse(buf) if m.get("id") == 7]
+                assert final[0]["result"]["content"][0]["text"] == "Hello, Ada!"
+    asyncio.run(body())
+
+
+def test_resume_on_b_after_a_dies_loses_nothing_and_ends_the_call(redis_server: RedisServer) -> None:
+    """SRV-RESUME-05/06, SEC-12, CANCEL-01: a long tool call streams from A; A dies as with kill -9;
+    the client resumes on B with Last-Event-ID: every stored event after it, no duplicate, then
+    the HANDLER_LOST error for the call, within the lease time."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            seen: list[str] = []
+            try:
+                async with c.stream("POST", a.url, content=json.dumps(call(9, "countdown", {"n": 200, "delay": 0.02}, "p9")),
+                                    headers=hdrs(sid)) as s:
+                    buf = ""
+                    async for chunk in s.aiter_text():
+                        buf += chunk
+                        seen = [e for e, m in parse_sse(buf) if e is not None]
+                        if len(seen) >= 20:
+                            break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)  # let A's writer store what it sent
+            a.crash()
+            stream = seen[0].split(".")[0]
+            stored = await b.cluster.stored(sid, stream)
+            stored_ids = [f"{stream}.{n}" for n, d in stored if d]
+            assert stored_ids[:len(seen)] == seen  # what the client saw was stored, in order
+            last = seen[-1]
+            t0 = asyncio.get_running_loop().time()
+            r = await c.get(b.url, headers=hdrs(sid, **{"last-event-id": last}))
+            waited = asyncio.get_running_loop().time() - t0
+            assert r.status_code == 200, r.text
+            replay = parse_sse(r.text)
+            ids = [e for e, _m in replay]
+            assert len(ids) == len(set(ids)) and not set(ids) & set(seen)  # no duplicate
+            progress = [e for e, m in replay if m.get("method") == "notifications/progress"]
+            assert seen + progress == stored_ids  # nothing lost: every stored event, in order
+            err = replay[-1][1]
+            assert err["id"] == 9 and err["error"]["code"] == HANDLER_LOST[0]
+            assert err["error"]["data"] == {"reason": "instance_lost"}
+            assert waited < 1.0 * 2 + 1.0  # within the lease time (plus one Redis round trip)
+            # The session lives on at B, its new home.
+            r = await post(c, b, call(10, "add", {"a": 1, "b": 2}), sid)
+            assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "3"
+            assert b.hub.core.sessions == 1
+    asyncio.run(body())
+
+
+def test_redis_killed_gives_503_with_retry_after_then_recovers(
+        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Fail closed: Redis down -> 503 + Retry-After and one log line; back -> served again."""
+    async def body() -> None:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            redis_server.kill()
+            statuses = []
+            for node in (a, b, a, b, a):
+                r = await post(c, node, call(1, "add", {"a": 1, "b": 1}), sid)
+                statuses.append(r.status_code)
+                if r.status_code == 503:
+                    assert r.headers["retry-after"] == "1"
+                    assert r.json()["error"]["code"] == -32000
+            assert statuses[-3:] == [503, 503, 503], statuses
+            redis_server.start()  # same port, empty
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if not a.cluster.down and not b.cluster.down:
+                    break
+            assert not a.cluster.down and not b.cluster.down
+            # The home re-registered its session: it works through B again.
+            r = await post(c, b, call(2, "add", {"a": 2, "b": 2}), sid)
+            assert r.status_code == 200, r.text
+            assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "4"
+            sid2 = await initialize(c, b)
+            r = await post(c, a, call(3, "add", {"a": 3, "b": 3}), sid2)
+            assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "6"
+        lines = [r for r in caplog.records if r.name == "streamcore.redis" and "unavailable" in r.getMessage()]
+        assert len(lines) == 2  # one per instance, not one per request
+    caplog.set_level(logging.INFO, logger="streamcore.redis")
+    asyncio.run(body())
