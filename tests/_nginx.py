@@ -190,3 +190,21 @@ class Instance:
                 self.proc.wait(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+def serve_has_redis() -> bool:
+    """Whether this checkout's ``python -m streamcore serve`` has ``--redis`` (an option line of its own)."""
+    out = subprocess.run([sys.executable, "-m", "streamcore", "serve", "--help"], cwd=ROOT, capture_output=True,
+                         text=True, env=_env(), timeout=30).stdout
+    return re.search(r"^\s+--redis\b", out, re.M) is not None
+
+
+def redis_instance_argv(url: str, *, lease_ttl: float | None = None, retry_ms: int | None = 200) -> list[str]:
+    """The command of one demo instance on Redis: ``serve --redis URL`` when the CLI has it and no
+    special lease is asked for, else ``tests/cluster_instance.py`` (the same demo, hub and cluster)."""
+    extra = [] if retry_ms is None else ["--retry-ms", str(retry_ms)]
+    if lease_ttl is None and serve_has_redis():
+        return [sys.executable, "-m", "streamcore", "serve", "--port", "0", "--redis", url, *extra]
+    lease = [] if lease_ttl is None else ["--lease-ttl", str(lease_ttl)]
+    return [sys.executable, str(ROOT / "tests" / "cluster_instance.py"), "--redis", url, *lease, *extra]
+
