@@ -47,6 +47,7 @@ MODULES = [
     "streamcore.asgi",
     "streamcore.cors",
     "streamcore.mcp_sdk",  # imports the mcp SDK (the [test] extra has it)
+    "streamcore.redis",  # imports redis-py only when a cluster starts
 ]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _ROLE = re.compile(r":(?:class|mod|func|meth|data|attr|exc|obj):`~?([^`]+)`")

@@ -1,7 +1,8 @@
 """python -m streamcore: the codec report, the demo MCP server, and a command-line MCP client.
 
 Exit codes of serve: 0 after Ctrl-C or SIGTERM (a graceful, bounded shutdown),
-1 when it cannot listen (port in use, address not available, no permission),
+1 when it cannot listen (port in use, address not available, no permission)
+or, with --redis, cannot reach Redis at start,
 2 for a usage error (including --uvloop without uvloop installed, and
 --workers above 1 without --redis). With --workers, the supervisor's status
 also says 3 (workers died too often, see --max-restarts) or 4 (after SIGTERM, a
@@ -15,6 +16,7 @@ import errno
 import importlib
 import logging
 import sys
+from typing import Any
 
 from . import __version__
 from ._ext import CODECS, NO_EXTENSIONS, implementation_of
@@ -95,9 +97,25 @@ def _serve(args: argparse.Namespace) -> int:
     if hosts is not None and args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_host:
         print(f"note: bound to {args.host}, but only loopback Host names are accepted (SEC-06); "
               "add --allow-host NAME for the names clients use", file=sys.stderr)
+    cluster = None
+    if args.redis:  # issue 13: the Redis event store, session registry and bus
+        try:
+            from .redis import RedisCluster
+        except ImportError:  # pragma: no cover - the extra is not installed
+            print("error: --redis needs the redis package: pip install 'streamcore[redis]'", file=sys.stderr)
+            return EXIT_USAGE
+        if args.no_store:
+            print("error: --redis keeps every stream resumable; it cannot be combined with --no-store",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            cluster = RedisCluster(args.redis, lease_ttl=args.redis_lease)
+        except ValueError as exc:
+            print(f"error: --redis: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     config = ServerConfig(
         json_response=args.json,
-        event_store=None if args.no_store else MemoryEventStore(),
+        event_store=cluster.store if cluster is not None else None if args.no_store else MemoryEventStore(),
         retry_ms=args.retry_ms,
         allowed_hosts=hosts,
         param_headers=param_headers_from_tools(TOOLS),  # Mcp-Param-* checked against x-mcp-header
@@ -114,7 +132,9 @@ def _serve(args: argparse.Namespace) -> int:
     def ready(port: int) -> None:
         print(f"streamcore demo MCP server on {scheme}://{args.host}:{port}/mcp", flush=True)
 
-    settings = {"shutdown_grace": args.grace, "access_log": args.access_log}
+    settings: dict[str, Any] = {"shutdown_grace": args.grace, "access_log": args.access_log}
+    if cluster is not None:
+        settings["cluster"] = cluster
     if args.max_connections is not None:
         settings["max_connections"] = args.max_connections
     sock, reuse_port = None, False
@@ -129,9 +149,14 @@ def _serve(args: argparse.Namespace) -> int:
                           **settings))
     except KeyboardInterrupt:
         pass
-    except OSError as exc:
-        why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        print(f"error: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
+    except Exception as exc:
+        if cluster is None or type(exc).__name__ != "RedisUnavailable":
+            if not isinstance(exc, OSError):
+                raise
+            why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            print(f"error: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
+            return EXIT_LISTEN
+        print(f"error: cannot reach redis at {args.redis}: {exc}", file=sys.stderr)
         return EXIT_LISTEN
     return EXIT_OK
 
@@ -153,6 +178,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     sp.add_argument("--json", action="store_true", help="answer requests with application/json, not SSE")
     sp.add_argument("--no-store", action="store_true", help="no event store: streams are not resumable")
+    sp.add_argument("--redis", metavar="URL", default=None,
+                    help="share sessions, events and messages with every other instance on this Redis "
+                         "(redis://host:port/db; pip install 'streamcore[redis]')")
+    sp.add_argument("--redis-lease", type=float, default=5.0, metavar="SECONDS",
+                    help="with --redis: seconds after which a dead instance's sessions move (default 5)")
     sp.add_argument("--retry-ms", type=int, default=None, help="SSE retry advice sent with priming events")
     sp.add_argument("--uvloop", action="store_true", help="run on uvloop (pip install 'streamcore[uvloop]')")
     sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",

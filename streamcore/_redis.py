@@ -94,13 +94,16 @@ class RedisEventStore:
         self.ttl = ttl
 
     def append(self, session_id: str, stream: str, seq: int, data: bytes, now: float) -> None:
+        """Keep event ``seq`` of ``stream`` here at once, and in Redis with the next pipeline."""
         self.local.append(session_id, stream, seq, data, now)
         self.cluster._queue(("a", session_id, stream, seq, data))
 
     def replay_after(self, session_id: str, stream: str, seq: int, now: float) -> list[tuple[int, bytes]] | None:
+        """From the local window: the home holds every event of its sessions (an adopter loads them)."""
         return self.local.replay_after(session_id, stream, seq, now)
 
     def drop_session(self, session_id: str) -> None:
+        """Forget the session's events here and, with its registry record, in Redis."""
         self.local.drop_session(session_id)
         self.cluster._queue(("x", session_id))
 
@@ -560,7 +563,21 @@ class _ClusterServer(Server):
 
 
 class RedisCluster:
-    """One instance's link to the others through one Redis (see :mod:`streamcore.redis`)."""
+    """One instance's link to the others through one Redis (see :mod:`streamcore.redis`).
+
+    Give it to one :class:`streamcore.aio.StreamableHttpServer` (``cluster=``).
+    ``url``: the Redis (``redis://host:port/db``, ``rediss://`` for TLS).
+    ``prefix``: of every key and channel (several deployments on one Redis).
+    ``name``: this instance's (unique; default host-pid-random).
+    ``lease_ttl``: seconds after which a silent instance counts as dead and its
+    sessions move. ``op_timeout``: seconds any Redis call may take.
+    ``retry_after``: of the 503 while Redis is unavailable.
+    ``max_stream_events``, ``max_events``, ``ttl``: the event bounds per
+    stream, in total and by age (Redis and the local window); ``max_bytes``:
+    the local window's. ``max_pending_writes``: writes kept while Redis is
+    away. ``probe_interval``: seconds between PINGs meanwhile. Every limit
+    has a ``DEFAULT_*`` in this module.
+    """
 
     def __init__(
         self,
@@ -701,13 +718,14 @@ class RedisCluster:
         return t
 
     async def _call(self, aw: Any) -> Any:
-        """One Redis call, bounded by op_timeout; trouble marks Redis unavailable."""
+        """One Redis call, bounded by op_timeout; trouble marks Redis unavailable (once started)."""
         try:
             return await asyncio.wait_for(aw, self.op_timeout)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._fail(exc)
+            if self._bg:
+                self._fail(exc)
             raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
 
     async def _load_scripts(self) -> None:
@@ -930,8 +948,8 @@ class RedisCluster:
                     core.publish(str(m["m"]), json.loads(payload) if payload else None, now=now)
             else:
                 return
-        except Exception:  # a malformed bus message: log it, never crash the loop
-            log.exception("bad bus message dropped")
+        except Exception as exc:  # a malformed bus message: one line, never a crash of the loop
+            log.warning("malformed bus message dropped (%s: %s)", type(exc).__name__, exc)
             return
         hub._drain()
 

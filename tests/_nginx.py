@@ -13,7 +13,7 @@ the page's block, an ``X-Upstream`` response header naming the instance that
 served the response (so a failover test knows which instance to kill).
 
 Also here: :class:`Instance`, one ``python -m streamcore serve`` process
-(killable with SIGKILL by pid), and :func:`free_port`.
+(killable with SIGKILL by pid), :func:`free_port`, and :func:`redis_instance_argv`.
 """
 
 from __future__ import annotations
@@ -199,12 +199,10 @@ def serve_has_redis() -> bool:
     return re.search(r"^\s+--redis\b", out, re.M) is not None
 
 
-def redis_instance_argv(url: str, *, lease_ttl: float | None = None, retry_ms: int | None = 200) -> list[str]:
-    """The command of one demo instance on Redis: ``serve --redis URL`` when the CLI has it and no
-    special lease is asked for, else ``tests/cluster_instance.py`` (the same demo, hub and cluster)."""
+def redis_instance_argv(url: str, *, lease_ttl: float | None = None, retry_ms: int | None = 200,
+                        grace: float = 1.0) -> list[str]:
+    """The command of one demo instance on Redis: ``python -m streamcore serve --redis URL``."""
     extra = [] if retry_ms is None else ["--retry-ms", str(retry_ms)]
-    if lease_ttl is None and serve_has_redis():
-        return [sys.executable, "-m", "streamcore", "serve", "--port", "0", "--redis", url, *extra]
-    lease = [] if lease_ttl is None else ["--lease-ttl", str(lease_ttl)]
-    return [sys.executable, str(ROOT / "tests" / "cluster_instance.py"), "--redis", url, *lease, *extra]
-
+    if lease_ttl is not None:
+        extra += ["--redis-lease", str(lease_ttl)]
+    return [sys.executable, "-m", "streamcore", "serve", "--port", "0", "--redis", url, "--grace", str(grace), *extra]

@@ -2,8 +2,7 @@
 
 nginx runs the ``docs/deployment.md`` config round-robin over three instances
 (``tests/_nginx.py``, plus a test-only ``X-Upstream`` header naming the
-instance that answered). Each instance is ``serve --redis URL`` (or, for a
-short lease, ``tests/cluster_instance.py``, the same demo, hub and cluster).
+instance that answered). Each instance is ``serve --redis URL --redis-lease 1.5``.
 
 * A client holds a GET stream and streams a long tool call; the session's
   home (the instance that runs the call) is killed with SIGKILL; the client

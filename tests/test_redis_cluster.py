@@ -55,7 +55,8 @@ async def nodes(redis: RedisServer, n: int = 2, **kw: Any) -> AsyncIterator[list
     try:
         for i in range(n):
             cluster = RedisCluster(redis.url, name=f"node{i}", lease_ttl=kw.get("lease_ttl", 1.5),
-                                   op_timeout=kw.get("op_timeout", 0.5), probe_interval=0.1)
+                                   op_timeout=kw.get("op_timeout", 0.5), probe_interval=0.1,
+                                   max_stream_events=kw.get("max_stream_events", 10_000))
             hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms")), cluster=cluster,
                                        shutdown_grace=0.2)
             srv = await hub.start("127.0.0.1", 0)
@@ -248,3 +249,94 @@ def test_redis_killed_gives_503_with_retry_after_then_recovers(
         assert len(lines) == 2  # one per instance, not one per request
     caplog.set_level(logging.INFO, logger="streamcore.redis")
     asyncio.run(body())
+
+
+MODERN = "2026-07-28"
+
+
+def modern(method: str, params: dict[str, Any], i: int) -> tuple[dict[str, str], str]:
+    p = dict(params)
+    p["_meta"] = {"io.modelcontextprotocol/protocolVersion": MODERN,
+                  "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+                  "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+    h = {"content-type": "application/json", "accept": ACCEPT, "mcp-protocol-version": MODERN, "mcp-method": method}
+    if method == "tools/call":
+        h["mcp-name"] = p["name"]
+    return h, json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": p})
+
+
+def test_per_request_era_any_instance_continues_and_publish_reaches_every_listen(redis_server: RedisServer) -> None:
+    """2026-07-28: a multi-round (MRTR) call started on A completes on B (requestState sealed with the
+    key shared through Redis); publish on A reaches a subscriptions/listen stream held on B."""
+    async def body() -> None:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            h, d = modern("tools/call", {"name": "ask_name", "arguments": {}}, 1)
+            r1 = (await c.post(a.url, headers=h, content=d)).json()["result"]
+            assert r1["resultType"] == "input_required"
+            (key,) = r1["inputRequests"]
+            h, d = modern("tools/call", {"name": "ask_name", "arguments": {},
+                                         "inputResponses": {key: {"action": "accept", "content": {"name": "Ada"}}},
+                                         "requestState": r1["requestState"]}, 2)
+            r2 = (await c.post(b.url, headers=h, content=d)).json()["result"]
+            assert r2["content"][0]["text"] == "Hello, Ada!"
+            h, d = modern("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, 3)
+            async with c.stream("POST", b.url, headers=h, content=d) as s:
+                assert s.status_code == 200
+                buf = ""
+                published = False
+                async for chunk in s.aiter_text():
+                    buf += chunk
+                    msgs = [m for _e, m in parse_sse(buf)]
+                    if not published and any(m.get("method") == "notifications/subscriptions/acknowledged"
+                                             for m in msgs):
+                        published = True
+                        a.hub.publish("notifications/tools/list_changed")
+                    if any(m.get("method") == "notifications/tools/list_changed" for m in msgs):
+                        break
+            assert published
+    asyncio.run(body())
+
+
+def test_resume_into_events_trimmed_in_redis_is_refused_with_410(redis_server: RedisServer) -> None:
+    """Per-stream bound at its boundary, after a failover: Redis kept the last 5 events of the
+    stream; resuming right after the first kept one replays 4 of them, one earlier is 410 (a gap is
+    never replayed as if complete); a Last-Event-ID of another session's stream is 400 (SEC-12)."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0, max_stream_events=5) as (a, b), \
+                httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            other = await initialize(c, a)
+            r = await post(c, a, call(3, "countdown", {"n": 9, "delay": 0}, "p3"), sid)
+            ids = [e for e, _m in parse_sse(r.text)]
+            assert len(ids) == 10  # 9 progress + the result (plus the priming event, no data)
+            await asyncio.sleep(0.1)
+            a.crash()
+            stream = ids[0].split(".")[0]
+            kept = [n for n, _d in await b.cluster.stored(sid, stream)]
+            assert len(kept) == 5
+            first = kept[0]
+            r = await c.get(b.url, headers=hdrs(sid, **{"last-event-id": f"{stream}.{first}"}))
+            assert r.status_code == 200 and [e for e, _ in parse_sse(r.text)] == [f"{stream}.{n}" for n in kept[1:]]
+            r = await c.get(b.url, headers=hdrs(sid, **{"last-event-id": f"{stream}.{first - 1}"}))
+            assert r.status_code == 200  # exactly the first kept event and what follows
+            r = await c.get(b.url, headers=hdrs(sid, **{"last-event-id": f"{stream}.{first - 2}"}))
+            assert r.status_code == 410
+            r = await c.get(b.url, headers=hdrs(other, **{"last-event-id": f"{stream}99.1"}))
+            assert r.status_code == 400
+    asyncio.run(body())
+
+
+def test_a_malformed_bus_message_is_dropped_with_a_line(redis_server: RedisServer,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Whoever can publish on Redis is trusted, but garbage there must not crash an instance."""
+    async def body() -> None:
+        async with nodes(redis_server, n=1) as (a,), httpx.AsyncClient(timeout=10) as c:
+            for junk in (b"not json", b'{"t": "q"}\n', b'{"t": "h", "x": "y"}\n', b"\xff\xfe"):
+                await a.cluster._r.publish(f"streamcore:bus:{a.cluster.name}", junk)  # type: ignore[union-attr]
+            await asyncio.sleep(0.2)
+            sid = await initialize(c, a)  # still serving
+            assert sid
+    caplog.set_level(logging.INFO, logger="streamcore.redis")
+    asyncio.run(body())
+    lines = [r for r in caplog.records if r.name == "streamcore.redis" and "malformed" in r.getMessage()]
+    assert len(lines) == 4 and all(r.exc_info is None for r in lines)  # one line each, no traceback

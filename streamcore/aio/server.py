@@ -992,6 +992,12 @@ class StreamableHttpServer:
 
     Every limit is a keyword with a default (``DEFAULT_*`` in this module,
     precedents cited there); ``docs/aio.md`` lists them.
+
+    ``cluster``: a :class:`streamcore.redis.RedisCluster` makes this server one
+    instance of several sharing one Redis (event store, session registry,
+    message bus; see :mod:`streamcore.redis`). Its event store becomes the
+    config's, ``start()`` connects to Redis first, ``aclose()`` flushes and
+    gives up the lease, and ``publish`` reaches every instance's listen streams.
     """
 
     def __init__(
