@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from _redis_server import redis_server  # noqa: F401  (fixture)
 from streamcore._supervisor import EXIT_CRASHLOOP, listen_modes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,3 +241,49 @@ def test_port_in_use_is_exit_1(supervised: Any) -> None:
                            cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: address already in use" in r.stderr
+
+
+# -- N > 1: the workers share one Redis ------------------------------------------------------
+
+def _call_ok(port: int, sid: str, rid: int, timeout: float = 10.0) -> str:
+    """tools/call add on a new connection (the kernel picks the worker); the result text."""
+    body = {"jsonrpc": "2.0", "id": rid, "method": "tools/call", "params": {"name": "add", "arguments": {"a": rid, "b": 1}}}
+    status, _, text = _post(port, body, sid, timeout=timeout)
+    assert status == 200, (status, text)
+    data = [json.loads(ln[5:]) for ln in text.splitlines() if ln.startswith("data:") and ln[5:].strip()]
+    return str(data[-1]["result"]["content"][0]["text"])
+
+
+@pytest.mark.integration
+def test_two_workers_share_sessions_and_survive_a_kill(supervised: Any, redis_server: Any) -> None:
+    """--workers 2 --redis: one session served on new connections whichever worker the kernel
+    picks; kill -9 a worker: it is replaced, and the session goes on (adopted if that worker was
+    its home, within the lease)."""
+    s = supervised("--workers", "2", "--redis", redis_server.url, "--redis-lease", "1.5", "--grace", "1")
+    assert s.port and "(2 workers" in s.line, s.line + s.text()
+    status, sid, _ = _post(s.port, INIT)
+    assert status == 200 and sid
+    for k in range(10):
+        assert _call_ok(s.port, sid, k) == str(k + 1)
+    pids = s.workers()
+    os.kill(pids[0], signal.SIGKILL)
+    s.wait_log(rf"worker 0 \(pid {pids[0]}\) killed by SIGKILL")
+    deadline = time.monotonic() + 15
+    while s.workers()[0] == pids[0]:
+        assert time.monotonic() < deadline, s.text()
+        time.sleep(0.05)
+    for k in range(10, 20):
+        assert _call_ok(s.port, sid, k, timeout=15) == str(k + 1)
+    assert _alive(pids[1]) and s.proc.poll() is None
+
+
+@pytest.mark.integration
+def test_two_workers_sigterm_all_exit_within_grace(supervised: Any, redis_server: Any) -> None:
+    s = supervised("--workers", "2", "--redis", redis_server.url, "--grace", "1")
+    pids = list(s.workers().values())
+    assert len(pids) == 2
+    t0 = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(15) == 0, s.text()
+    assert time.monotonic() - t0 < 1 + 3
+    assert not any(_alive(p) for p in pids)
