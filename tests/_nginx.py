@@ -87,7 +87,8 @@ class Nginx:
         # (inherited by the page's location, which sets no add_header of its own).
         probe = "  add_header X-Upstream $upstream_addr always;\n" if expose_upstream else ""
         (d / "nginx.conf").write_text(
-            main + f"http {{\n  access_log {d}/access.log;\n  {temps}\n{probe}{http}\n}}\n", encoding="utf-8")
+            main + f"http {{\n  log_format upstream '$upstream_addr \"$request\" $status';\n"
+            f"  access_log {d}/access.log upstream;\n  {temps}\n{probe}{http}\n}}\n", encoding="utf-8")
         self.proc = subprocess.Popen(["nginx", "-c", str(d / "nginx.conf"), "-p", str(d), "-e", str(d / "error.log")],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
@@ -111,6 +112,13 @@ class Nginx:
             return (self.dir / "error.log").read_text(encoding="utf-8", errors="replace")[-4000:]
         except OSError:
             return ""
+
+    def served_by(self) -> dict[int, int]:
+        """Upstream port -> requests it answered, from the access log (one line per finished request)."""
+        counts: dict[int, int] = {}
+        for m in re.finditer(r"^127\.0\.0\.1:(\d+) ", self.access_log(), re.M):
+            counts[int(m.group(1))] = counts.get(int(m.group(1)), 0) + 1
+        return counts
 
     def access_log(self) -> str:
         try:

@@ -6,7 +6,10 @@ Here: the config's promises (no buffering, HTTP/1.1 upstream, timeouts longer
 than the heartbeat), then whole sessions through nginx in front of one
 instance on the memory stores, by a raw client that counts events by id and
 by the official Python and TypeScript SDK clients: initialize, progress, an
-elicitation round trip, a resumed stream (GET + Last-Event-ID), DELETE.
+elicitation round trip, a resumed stream (GET + Last-Event-ID), DELETE. Each
+twice: nginx in front of one instance on the memory stores, and in front of
+three ``serve --redis`` instances on one real redis-server, where consecutive
+requests of a session land on different instances.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from _nginx import PAGE, Instance, Nginx, doc_config, nginx_missing, render
+from _nginx import PAGE, Instance, Nginx, doc_config, nginx_missing, redis_instance_argv, render
+from _redis_server import REDIS_SERVER, RedisServer
 from _sse_http import countdown, initialize, request
 from streamcore.server import DEFAULT_HEARTBEAT_INTERVAL
 
@@ -54,22 +58,36 @@ def test_config_is_the_one_the_page_shows() -> None:
     assert "listen 127.0.0.1:3333;" in out and out.count("listen") == 1
 
 
-@pytest.fixture(scope="module")
-def single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Nginx]]:
-    """One demo instance on the memory stores, behind nginx."""
-    reason = nginx_missing()
+@pytest.fixture(scope="module", params=["one", "three"])
+def single(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Nginx]]:
+    """nginx in front of ``one`` demo instance on the memory stores, or ``three`` ``serve --redis``
+    instances on one real redis-server (round-robin, no affinity)."""
+    reason = nginx_missing() or (None if request.param == "one" or REDIS_SERVER else "redis-server is not installed")
     if reason:
         pytest.skip(reason)
-    inst = Instance(tmp_path_factory.mktemp("single"), "--retry-ms", "200")
+    tmp = tmp_path_factory.mktemp(request.param)
+    insts: list[Instance] = []
+    redis = None
     try:
-        with Nginx([inst.port]) as ng:
-            yield inst, ng
+        if request.param == "one":
+            insts.append(Instance(tmp, "--retry-ms", "200"))
+        else:
+            redis = RedisServer()
+            redis.start()
+            insts += [Instance(tmp, argv=redis_instance_argv(redis.url)) for _ in range(3)]
+        with Nginx([i.port for i in insts]) as ng:
+            yield insts, ng
+            if request.param == "three":  # every instance served some of it
+                assert sorted(ng.served_by()) == sorted(i.port for i in insts), ng.served_by()
     finally:
-        inst.stop()
+        for i in insts:
+            i.stop()
+        if redis is not None:
+            redis.close()
 
 
 @pytest.mark.integration
-def test_raw_session_through_nginx(single: tuple[Instance, Nginx]) -> None:
+def test_raw_session_through_nginx(single: tuple[Any, Nginx]) -> None:
     """Through nginx: progress streams as it happens (not buffered), a dropped POST stream resumes
     with GET + Last-Event-ID with every event once (SRV-RESUME-01, -03), DELETE ends the session
     (SRV-SESS-05), and a later request gets 404."""
@@ -164,7 +182,7 @@ def _python_sdk_session(url: str) -> dict[str, Any]:
 
 
 @pytest.mark.integration
-def test_python_sdk_client_through_nginx(single: tuple[Instance, Nginx]) -> None:
+def test_python_sdk_client_through_nginx(single: tuple[Any, Nginx]) -> None:
     """The official Python SDK client completes a full session through nginx (COMPAT-SDK-PY)."""
     inst, ng = single
     before = ng.access_log().count('"DELETE /mcp')
@@ -204,6 +222,6 @@ def _check_ts(s: dict[str, Any]) -> None:
 
 
 @pytest.mark.integration
-def test_ts_sdk_client_through_nginx(single: tuple[Instance, Nginx]) -> None:
+def test_ts_sdk_client_through_nginx(single: tuple[Any, Nginx]) -> None:
     """The official TypeScript SDK client completes a full session through nginx (COMPAT-SDK-TS)."""
     _check_ts(_ts_session(single[1].url))
