@@ -57,8 +57,9 @@ DEFAULT_PROBE_INTERVAL = 0.25
 #: The JSON-RPC error a request gets when the instance running its handler died (data.reason).
 HANDLER_LOST = (-32603, "Request handler lost: the server instance running it stopped; retry the request")
 
-_SKIP = 16  # sequence numbers an adopter skips (events sent, not yet stored, by a dead home)
+_SKIP = 100_000  # sequence numbers an adopter skips (events a dead home sent but had not stored)
 _MAX_BUS_HEADERS = 256
+_MAX_ROUTES = 100_000  # sessions whose home an instance remembers
 
 
 class RedisUnavailable(Exception):
@@ -207,6 +208,10 @@ class _ClusterServer(Server):
         self._hold_out: dict[int, list[Event]] = {}  # output waiting for a session's registration
         self._known: set[str] = set()  # sessions of ours that are in the registry
         self._remote: dict[tuple[str, int], int] = {}  # (origin, fx) -> real xid, at the home
+        # session -> its home, as last resolved (bounded). A stale entry costs one publish that
+        # nobody receives (then the registry is asked), never a wrong answer: sessions move only
+        # when their home dies.
+        self._routes: dict[str, str] = {}
 
     # -- the adapter's input --------------------------------------------------------
 
@@ -378,6 +383,13 @@ class _ClusterServer(Server):
         cluster = self.cluster
         deadline = cluster._now() + 2 * cluster.lease_ttl + cluster.op_timeout
         try:
+            cached = self._routes.get(sid)
+            if cached is not None:
+                h.mode, h.home = "remote", cached
+                if not h.ended or await self._forward_now(h):
+                    return
+                self._routes.pop(sid, None)
+                h.mode = "wait"
             while True:
                 kind, home, ver, ident = await cluster._route(sid)
                 if kind == 2:
@@ -386,12 +398,17 @@ class _ClusterServer(Server):
                 if kind != 1 or home == cluster.name:
                     return self._go_local(h)
                 h.mode, h.home = "remote", home
+                assert home is not None
+                if len(self._routes) >= _MAX_ROUTES:
+                    del self._routes[next(iter(self._routes))]
+                self._routes[sid] = home
                 if not h.ended:
                     return  # forwarded at the end of the body
                 if await self._forward_now(h):
                     return
                 # Nobody listens on the home's channel: it is gone, its lease not
                 # expired yet. Ask again until it has.
+                self._routes.pop(sid, None)
                 if cluster._now() > deadline:
                     raise RedisUnavailable(f"home {home} of session is unreachable")
                 h.mode = "wait"
@@ -426,6 +443,7 @@ class _ClusterServer(Server):
     async def _forward_or_resolve(self, h: _Held) -> None:
         if not await self._forward_now(h):
             sid = _header(h.headers, b"mcp-session-id")
+            self._routes.pop((sid or b"").decode("latin-1"), None)
             h.mode = "wait"
             await asyncio.sleep(min(self.cluster.lease_ttl / 4, 0.5))
             await self._resolve(h, (sid or b"").decode("latin-1"))
@@ -505,8 +523,9 @@ class _ClusterServer(Server):
         h = self._held.get(xid)
         if h is None or h.mode != "remote":
             return
+        sid = _header(h.headers, b"mcp-session-id")
+        self._routes.pop((sid or b"").decode("latin-1"), None)
         if not h.head_seen:
-            sid = _header(h.headers, b"mcp-session-id")
             h.mode = "wait"
             h.task = self.cluster._spawn(self._resolve(h, (sid or b"").decode("latin-1")))
             return
@@ -634,6 +653,8 @@ class RedisCluster:
         self._watched: dict[str, set[int]] = {}
         self._closed = False
         self.sealer_key: bytes | None = None
+        #: Requests sent to Redis so far, a pipeline counting once (the bus connection's reads aside).
+        self.round_trips = 0
 
     # -- wiring (called by StreamableHttpServer) -------------------------------------------
 
@@ -719,6 +740,7 @@ class RedisCluster:
 
     async def _call(self, aw: Any) -> Any:
         """One Redis call, bounded by op_timeout; trouble marks Redis unavailable (once started)."""
+        self.round_trips += 1
         try:
             return await asyncio.wait_for(aw, self.op_timeout)
         except asyncio.CancelledError:
@@ -836,6 +858,7 @@ class RedisCluster:
                     continue
                 n += 1
             flush_appends()
+            self.round_trips += 1
             try:
                 res = await asyncio.wait_for(pipe.execute(raise_on_error=False), self.op_timeout)
             except asyncio.CancelledError:
@@ -977,6 +1000,7 @@ class RedisCluster:
                     refresh_at = now + max(1.0, self._record_ttl_ms() / 4000)
                     for sid in core._known:
                         pipe.pexpire(self._k("s", sid), self._record_ttl_ms())
+                self.round_trips += 1
                 res = await asyncio.wait_for(pipe.execute(), self.op_timeout)
             except asyncio.CancelledError:
                 raise

@@ -340,3 +340,86 @@ def test_a_malformed_bus_message_is_dropped_with_a_line(redis_server: RedisServe
     asyncio.run(body())
     lines = [r for r in caplog.records if r.name == "streamcore.redis" and "malformed" in r.getMessage()]
     assert len(lines) == 4 and all(r.exc_info is None for r in lines)  # one line each, no traceback
+
+
+def test_two_serve_redis_processes_are_one_server_and_survive_kill_9(redis_server: RedisServer) -> None:
+    """``python -m streamcore serve --redis URL`` twice: a session of P1 used through P2; P1 is
+    killed with SIGKILL mid tool call; the client resumes on P2: 0 lost, 0 duplicated (by id)
+    against what Redis stored, and the call ends with HANDLER_LOST within the lease time
+    (SRV-RESUME-05/06, CANCEL-01)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    import redis as redis_py
+
+    def spawn() -> tuple[subprocess.Popen[str], str]:
+        p = subprocess.Popen([sys.executable, "-m", "streamcore", "serve", "--port", "0", "--redis", redis_server.url,
+                              "--redis-lease", "1", "--log-level", "warning"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert p.stdout is not None
+        m = re.search(r"(http://\S+/mcp)", p.stdout.readline())
+        assert m is not None, p.stderr.read() if p.stderr else ""
+        return p, m.group(1)
+
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        p1, url1 = spawn()
+        procs.append(p1)
+        p2, url2 = spawn()
+        procs.append(p2)
+
+        async def body() -> None:
+            async with httpx.AsyncClient(timeout=10) as c:
+                n1, n2 = Node.__new__(Node), Node.__new__(Node)
+                n1.url, n2.url = url1, url2
+                sid = await initialize(c, n1)
+                r = await post(c, n2, call(1, "echo", {"text": "via P2"}), sid)
+                assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "via P2"
+                seen: list[str] = []
+                async with c.stream("POST", url1, content=json.dumps(call(2, "countdown", {"n": 100, "delay": 0.02},
+                                                                         "p2")), headers=hdrs(sid)) as s:
+                    buf = ""
+                    async for chunk in s.aiter_text():
+                        buf += chunk
+                        seen = [e for e, _m in parse_sse(buf) if e is not None]
+                        if len(seen) >= 10:
+                            break
+                os.kill(p1.pid, signal.SIGKILL)
+                p1.wait(5)
+                t0 = asyncio.get_running_loop().time()
+                r = await c.get(url2, headers=hdrs(sid, **{"last-event-id": seen[-1]}))
+                waited = asyncio.get_running_loop().time() - t0
+                assert r.status_code == 200, r.text
+                replay = parse_sse(r.text)
+                stream = seen[0].split(".")[0]
+                ids = [e for e, _m in replay]
+                rc = redis_py.Redis.from_url(redis_server.url)
+                for _ in range(40):  # P2 stores the HANDLER_LOST event with its next pipeline
+                    stored = rc.xrange(f"streamcore:e:{sid}:{stream}")
+                    stored_ids = [f"{stream}.{eid.split(b'-')[0].decode()}" for eid, f in stored if f[b"d"]]
+                    if len(stored_ids) >= len(seen) + len(ids):
+                        break
+                    await asyncio.sleep(0.05)
+                rc.close()
+                assert len(ids) == len(set(ids)) and not set(ids) & set(seen)  # 0 duplicated
+                assert set(ids) <= set(stored_ids)  # replayed: only what was stored
+                got = seen + ids
+                # 0 lost: every stored event reached the client exactly once. (The last
+                # events P1 sent may not be stored yet when it died: the client has them,
+                # and they are not replayed twice.)
+                assert [e for e in got if e in set(stored_ids)] == stored_ids
+                assert replay[-1][1]["id"] == 2 and replay[-1][1]["error"]["code"] == HANDLER_LOST[0]
+                assert waited < 3.0
+        asyncio.run(body())
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    os.kill(p.pid, signal.SIGKILL)
+                    p.wait(5)
