@@ -15,7 +15,7 @@ hidden ``--worker-listen`` option that says how to listen:
   workers inherit that socket; they compete to accept from one queue, which
   survives a worker's death, but the spread over workers is the scheduler's.
 
-Where neither exists (Windows), ``--workers`` above 1 is refused.
+Where neither exists (Windows), ``--workers`` is refused (exit 2); run one process per port there.
 
 Each worker's stdin is a pipe from the supervisor: when the supervisor goes
 away, even by ``kill -9``, the worker sees end-of-file and shuts down
@@ -227,7 +227,7 @@ class Supervisor:
 
     def run(self) -> int:
         if self.mode not in ("reuseport", "inherit"):
-            print("error: --workers above 1 needs SO_REUSEPORT or inheritable sockets (POSIX)", file=sys.stderr)
+            print("error: --workers needs SO_REUSEPORT or inheritable listening sockets (POSIX)", file=sys.stderr)
             return EXIT_USAGE
         try:
             self._reserve()
