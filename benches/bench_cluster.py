@@ -17,8 +17,13 @@ except the ``direct`` rows. Configurations:
 * ``sdk-stateful-w2``: the SDK's default sessions under ``uvicorn --workers 2``:
   counts the share of requests refused because the session is in the other worker.
 
-Throughput: ``wrk -t1 -c16`` POSTs ``tools/call echo`` on one session (a fresh
-JSON-RPC id per request; SSE replies) for ``--seconds``. Resume latency: a
+Throughput: ``wrk -t8 -c8`` POSTs ``tools/call echo``, each connection on its
+own session (8 clients; a fresh JSON-RPC id per request; SSE replies) for
+``--seconds``. A session's requests are served by its home (the instance or
+worker that answered its ``initialize``); one reaching another worker is
+forwarded to the home over Redis, so with 2 workers about half the requests
+take that detour (nginx reuses its upstream connections for any client, and
+the kernel spreads connections over workers by their addresses). Resume latency: a
 countdown (10 events) is run once, then a raw keep-alive socket sends GET +
 ``Last-Event-ID`` (the first event's id) ``--resumes`` times and times the
 replay to the result, p50/p99. Rounds alternate the configurations; the table
@@ -56,12 +61,25 @@ from _sse_http import countdown, initialize, request  # noqa: E402
 
 ACCEPT = "application/json, text/event-stream"
 PROTOCOL = "2025-11-25"
+#: wrk connections (one thread each), each on its own session: 8 clients.
+CONNECTIONS = 8
 
-_LUA = """-- tools/call echo, a fresh JSON-RPC id per request
+_LUA = """-- tools/call echo; each wrk thread (one connection each) on its own session
 wrk.method = "POST"
 wrk.headers["Accept"] = "%(accept)s"
 wrk.headers["Content-Type"] = "application/json"
-%(session)s
+local sids = {%(sids)s}
+local made = 0
+setup = function(thread)
+  made = made + 1
+  thread:set("sid", sids[made])
+end
+init = function(args)
+  if sid ~= nil and sid ~= "" then
+    wrk.headers["Mcp-Session-Id"] = sid
+    wrk.headers["MCP-Protocol-Version"] = "%(protocol)s"
+  end
+end
 local n = 100
 request = function()
   n = n + 1
@@ -135,14 +153,14 @@ class Uvicorn:
                 self.proc.wait(5)
 
 
-def wrk(port: int, sid: str | None, seconds: int, c: int = 16) -> dict[str, float]:
-    session = (f'wrk.headers["Mcp-Session-Id"] = "{sid}"\nwrk.headers["MCP-Protocol-Version"] = "{PROTOCOL}"'
-               if sid else "")
+def wrk(port: int, sids: list[str] | None, seconds: int, c: int = 8) -> dict[str, float]:
+    """``c`` connections, one wrk thread each, each on its own session (``sids``) or on none."""
+    listed = ", ".join(f'"{s}"' for s in (sids or [""] * c))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(_LUA % {"accept": ACCEPT, "session": session})
+        f.write(_LUA % {"accept": ACCEPT, "sids": listed, "protocol": PROTOCOL})
         script = f.name
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{c}", f"-d{seconds}s", "--timeout", "5s", "-s", script,
+        out = subprocess.run(["wrk", f"-t{c}", f"-c{c}", f"-d{seconds}s", "--timeout", "5s", "-s", script,
                               f"http://127.0.0.1:{port}/mcp"], capture_output=True, text=True,
                              timeout=seconds + 30).stdout
     finally:
@@ -240,11 +258,11 @@ def main() -> int:
                     ng = None if direct else Nginx([port])
                     try:
                         target = port if ng is None else ng.port
-                        sid = initialize(target) if session else None
-                        wrk(target, sid, 1)  # warm-up
-                        row = wrk(target, sid, seconds)
-                        if sid and not name.startswith("sdk"):
-                            row.update(resume_latency(target, sid, args.resumes))
+                        sids = [initialize(target) for _ in range(CONNECTIONS)] if session else None
+                        wrk(target, sids, 1)  # warm-up
+                        row = wrk(target, sids, seconds)
+                        if sids and not name.startswith("sdk"):
+                            row.update(resume_latency(target, sids[0], args.resumes))
                     finally:
                         if ng is not None:
                             ng.stop()
