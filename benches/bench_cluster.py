@@ -177,8 +177,12 @@ def wrk(port: int, sids: list[str] | None, seconds: int, c: int = 8) -> dict[str
 def resume_latency(port: int, sid: str, count: int) -> dict[str, float]:
     """GET + Last-Event-ID after a finished countdown's first event, timed to the replayed result."""
     r = request(port, "POST", countdown(7, 10, 0.0), sid=sid)
+    if r.status != 200:
+        raise RuntimeError(f"countdown: HTTP {r.status} {r.resp.read()[:300]!r}")
     ids = [ev.id for ev in r.sse() if ev.id]
     r.close()
+    if not ids:
+        raise RuntimeError(f"countdown: no event ids in {[e.data[:100] for e in r.events]}")
     times = []
     with socket.create_connection(("127.0.0.1", port), 10) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -213,6 +217,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--resumes", type=int, default=200)
     ap.add_argument("--json", type=Path, default=None, help="write the table here as JSON")
+    ap.add_argument("--only", action="append", default=None, metavar="NAME",
+                    help="run only this configuration (repeatable; mem always runs, as the baseline)")
     args = ap.parse_args()
     seconds = args.seconds or (3 if args.quick else 5)
     rounds = args.rounds or (1 if args.quick else 2)
@@ -251,7 +257,7 @@ def main() -> int:
     try:
         for _ in range(rounds):
             for name, start in configs.items():
-                if start is None:
+                if start is None or (args.only and name != "mem" and name not in args.only):
                     continue
                 server, port, session, direct = start()
                 try:
@@ -279,7 +285,8 @@ def main() -> int:
     for name in configs:
         row = best.get(name)
         if row is None:
-            print(f"{name:<18} {'n/a (serve has no --redis)':>30}")
+            why = "not run (--only)" if configs[name] is not None else "n/a (serve has no --redis)"
+            print(f"{name:<18} {why:>30}")
             continue
         refused = f"{100 * row['refused'] / max(row['requests'], 1):.0f}%"
         p50 = f"{row['resume_p50_ms']:.2f} ms" if "resume_p50_ms" in row else "-"

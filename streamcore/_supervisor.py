@@ -27,8 +27,10 @@ restarted after a back-off (:data:`BACKOFF_FIRST` doubling to
 :data:`BACKOFF_MAX` while restarts keep failing quickly); more than
 ``max_restarts`` restarts within :data:`RESTART_WINDOW` seconds means the
 workers cannot run, and the supervisor stops everything. A worker that
-exits 1 (cannot listen) or 2 (usage error) is never restarted: that would
-fail again.
+exits 2 (usage error) is never restarted: that would fail again. One that
+exits 1 is fatal while the workers first start (the port, or Redis, is not
+usable); later it is restarted like any other death (a worker restarted while
+Redis is down exits 1 until Redis is back).
 
 Exit status of the supervisor (see :data:`EXIT_CRASHLOOP`, :data:`EXIT_UNCLEAN`):
 0 after SIGTERM/SIGINT with every worker stopped gracefully; 1 when it or a
@@ -284,7 +286,7 @@ class Supervisor:
                     continue
                 # Just died.
                 lived = now - w.started
-                if code in (EXIT_LISTEN, EXIT_USAGE):
+                if code == EXIT_USAGE:
                     log.error("worker %d (pid %d) exited with %s: not restarted; stopping",
                               w.slot, w.proc.pid, self._describe(code))
                     self._stop_all()

@@ -287,3 +287,26 @@ def test_two_workers_sigterm_all_exit_within_grace(supervised: Any, redis_server
     assert s.proc.wait(15) == 0, s.text()
     assert time.monotonic() - t0 < 1 + 3
     assert not any(_alive(p) for p in pids)
+
+
+@pytest.mark.integration
+def test_worker_restarted_while_redis_is_down_comes_back_with_redis(supervised: Any, redis_server: Any) -> None:
+    """A worker killed while Redis is down cannot start (exit 1: Redis unreachable); the supervisor
+    keeps restarting it with back-off instead of giving up, and it serves once Redis is back."""
+    s = supervised("--workers", "1", "--redis", redis_server.url, "--grace", "1")
+    first = s.workers()[0]
+    redis_server.kill()
+    os.kill(first, signal.SIGKILL)
+    s.wait_log(r"exit status 1 after [\d.]+ s; restarting in", timeout=15)  # the new worker could not start
+    assert s.proc.poll() is None
+    redis_server.start()  # same port, empty
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            status, sid, _ = _post(s.port, INIT, timeout=3)
+            if status == 200 and sid:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline and s.proc.poll() is None, s.text()
+        time.sleep(0.1)
