@@ -1,10 +1,11 @@
 """The memory stores versus the Redis store on one instance, in the same run (issue 13).
 
-Run: ``python benches/bench_redis.py [--seconds 3] [--clients 8]`` (needs
-``redis-server`` on PATH; it starts its own on a free loopback port).
+Run: ``python benches/bench_redis.py [--seconds 3] [--clients 8] [--rounds 10]``
+(needs ``redis-server`` on PATH; it starts its own on a free loopback port).
 
-Measured, each case in this one process, one after the other, on the same
-machine (report the ratios, not the absolute numbers):
+Measured in this one process, the cases interleaved in ``--rounds`` short
+rounds and their medians taken, on the same machine (report the ratios, not
+the absolute numbers):
 
 * ``tools/call`` throughput: ``--clients`` keep-alive connections each
   sending a session-era ``tools/call`` (echo) and reading its SSE response
@@ -12,7 +13,7 @@ machine (report the ratios, not the absolute numbers):
   store, for a RedisCluster of one instance, and for a request that reaches
   an instance other than its session's home (forwarded over the bus);
 * resume latency: a GET with ``Last-Event-ID`` replaying 10 events, median
-  of 200, memory vs Redis (the home replays from its local window);
+  of 20 per round, memory vs Redis (the home replays from its local window);
 * Redis round trips and commands per request: round trips counted by the
   cluster (``RedisCluster.round_trips``: pipelines and single calls), commands
   from ``INFO commandstats`` deltas, both over the throughput run.
@@ -120,38 +121,47 @@ async def commandstats(c: RedisCluster) -> int:
     return sum(int(v["calls"]) for k, v in info.items() if isinstance(v, dict) and k != "cmdstat_info")
 
 
-async def main(seconds: float, clients: int) -> dict[str, Any]:
+async def main(seconds: float, clients: int, rounds: int) -> dict[str, Any]:
+    """Every case runs ``rounds`` times, interleaved (memory, redis, forwarded, memory, ...), for
+    ``seconds / rounds`` each; medians are reported, so that load drifting on a shared machine
+    hits every case alike."""
     out: dict[str, Any] = {}
     redis = RedisServer()
     redis.start()
+    hubs: list[StreamableHttpServer] = []
     try:
         mem = StreamableHttpServer(DemoApp(), ServerConfig(event_store=MemoryEventStore()))
-        port = (await mem.start("127.0.0.1", 0)).sockets[0].getsockname()[1]
-        sid = await initialize(port)
-        out["memory_calls_per_s"] = await throughput(port, sid, seconds, clients) / seconds
-        out["memory_resume_ms"] = await resume_latency(port, sid) * 1000
-        await mem.aclose()
-
         a = StreamableHttpServer(DemoApp(), ServerConfig(), cluster=RedisCluster(redis.url, name="bench-a"))
         b = StreamableHttpServer(DemoApp(), ServerConfig(), cluster=RedisCluster(redis.url, name="bench-b"))
-        pa = (await a.start("127.0.0.1", 0)).sockets[0].getsockname()[1]
-        pb = (await b.start("127.0.0.1", 0)).sockets[0].getsockname()[1]
+        hubs = [mem, a, b]
+        pm, pa, pb = [(await h.start("127.0.0.1", 0)).sockets[0].getsockname()[1] for h in hubs]
         assert a.cluster is not None and b.cluster is not None
-        sid = await initialize(pa)
+        sid_m, sid_a = await initialize(pm), await initialize(pa)
         await asyncio.sleep(0.1)
-        rt0, c0 = a.cluster.round_trips, await commandstats(a.cluster)
-        n = await throughput(pa, sid, seconds, clients)
-        await asyncio.sleep(0.1)
-        rt1, c1 = a.cluster.round_trips, await commandstats(a.cluster)
-        out["redis_calls_per_s"] = n / seconds
-        out["redis_round_trips_per_call"] = (rt1 - rt0) / n
-        out["redis_commands_per_call"] = (c1 - c0 - 1) / n  # minus our INFO
-        out["redis_resume_ms"] = await resume_latency(pa, sid) * 1000
-        n = await throughput(pb, sid, seconds, clients)  # B forwards to A, the session's home
-        out["forwarded_calls_per_s"] = n / seconds
-        await a.aclose()
-        await b.aclose()
+        per = seconds / rounds
+        runs: dict[str, list[float]] = {"memory": [], "redis": [], "forwarded": []}
+        lat: dict[str, list[float]] = {"memory": [], "redis": []}
+        calls = trips = cmds = 0
+        for _ in range(rounds):
+            runs["memory"].append(await throughput(pm, sid_m, per, clients) / per)
+            rt0, c0 = a.cluster.round_trips, await commandstats(a.cluster)
+            n = await throughput(pa, sid_a, per, clients)
+            await asyncio.sleep(0.05)
+            rt1, c1 = a.cluster.round_trips, await commandstats(a.cluster)
+            calls, trips, cmds = calls + n, trips + rt1 - rt0, cmds + c1 - c0 - 1  # minus our INFO
+            runs["redis"].append(n / per)
+            runs["forwarded"].append(await throughput(pb, sid_a, per, clients) / per)  # B forwards to A
+            lat["memory"].append(await resume_latency(pm, sid_m, 20))
+            lat["redis"].append(await resume_latency(pa, sid_a, 20))
+        for k, v in runs.items():
+            out[f"{k}_calls_per_s"] = statistics.median(v)
+        out["redis_round_trips_per_call"] = trips / calls
+        out["redis_commands_per_call"] = cmds / calls
+        out["memory_resume_ms"] = statistics.median(lat["memory"]) * 1000
+        out["redis_resume_ms"] = statistics.median(lat["redis"]) * 1000
     finally:
+        for h in hubs:
+            await h.aclose()
         redis.close()
     out["ratio_redis_vs_memory_throughput"] = out["redis_calls_per_s"] / out["memory_calls_per_s"]
     out["ratio_forwarded_vs_memory_throughput"] = out["forwarded_calls_per_s"] / out["memory_calls_per_s"]
@@ -163,7 +173,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=10)
     args = ap.parse_args()
-    res = asyncio.run(main(args.seconds, args.clients))
+    res = asyncio.run(main(args.seconds, args.clients, args.rounds))
     for k, v in res.items():
         print(f"{k:40s} {v:10.3f}")

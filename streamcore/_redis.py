@@ -106,7 +106,9 @@ class RedisEventStore:
     def drop_session(self, session_id: str) -> None:
         """Forget the session's events here and, with its registry record, in Redis."""
         self.local.drop_session(session_id)
-        self.cluster._queue(("x", session_id))
+        core = self.cluster._core_
+        if core is None or session_id not in core._disowned:  # another instance owns it now
+            self.cluster._queue(("x", session_id))
 
     def _preload(self, session_id: str, stream: str, first_kept: int, events: list[tuple[int, bytes]],
                  now: float) -> None:
@@ -150,6 +152,7 @@ class _RemoteConn:
         core = self.cluster._core_
         if core is not None:
             core._remote.pop((self.origin, self.fx), None)
+        self.cluster._unwatch_origin(self.origin, ev.xid)
         hub = self.cluster.hub
         if hub is not None:
             hub._route.pop(ev.xid, None)
@@ -206,12 +209,16 @@ class _ClusterServer(Server):
         self._next_held = -2  # -1 is the adapter's (documents it answers itself)
         self._inj: deque[Event] = deque()
         self._hold_out: dict[int, list[Event]] = {}  # output waiting for a session's registration
+        self._dead: set[int] = set()  # exchanges answered 503 by us whose core output is dropped
+        self._disowned: set[str] = set()  # sessions being closed here because another instance took them
         self._known: set[str] = set()  # sessions of ours that are in the registry
         self._remote: dict[tuple[str, int], int] = {}  # (origin, fx) -> real xid, at the home
         # session -> its home, as last resolved (bounded). A stale entry costs one publish that
         # nobody receives (then the registry is asked), never a wrong answer: sessions move only
         # when their home dies.
         self._routes: dict[str, str] = {}
+        self._introspecting: set[tuple[str, int]] = set()  # forwarded, waiting for a token check
+        self._lost_early: set[tuple[str, int]] = set()  # ... and their clients already left
 
     # -- the adapter's input --------------------------------------------------------
 
@@ -262,7 +269,7 @@ class _ClusterServer(Server):
             return super().receive_end(h.real, now=now)
         h.ended = True
         if h.mode == "refused" or h.too_big:
-            self._refuse(h)
+            self._refuse(h, drain=False)  # the adapter drains after receive_end
         elif h.mode == "remote":
             self._forward(h)
 
@@ -297,6 +304,14 @@ class _ClusterServer(Server):
             xid = h.real
         super().resume_writing(xid, now=now)
 
+    def respond(self, rid: int, result: Any = None, *,
+                error: tuple[int, str] | tuple[int, str, Any] | None = None, now: float) -> None:
+        p = self._legacy.pending.get(rid)
+        super().respond(rid, result, error=error, now=now)
+        st = p.stream if p is not None else None
+        if st is not None and st.finished:  # its last answer is stored: nothing is owed any more
+            self.cluster._queue(("od", p.session.id, st.key))  # type: ignore[union-attr]
+
     # -- output -----------------------------------------------------------------------
 
     def next_output(self) -> Any:
@@ -324,6 +339,10 @@ class _ClusterServer(Server):
                             del self._alias[x]
                             self._held.pop(a, None)
                         x = a
+                if self._dead and x in self._dead:
+                    if cls is ResponseEnd:
+                        self._dead.discard(x)
+                    continue
                 held_out = self._hold_out.get(x) if self._hold_out else None
                 if held_out is not None:
                     held_out.append(ev)
@@ -361,11 +380,26 @@ class _ClusterServer(Server):
         self._known.add(sid)
         x = ev.xid
         self._hold_out[x] = [ev]
-        fut = self.cluster._register(sid, s.version, s.identity)
+        cluster = self.cluster
+        fut = cluster._register(sid, s.version, s.identity)
+        timer = asyncio.get_running_loop().call_later(cluster.op_timeout * 2, fut.cancel)
 
         def release(_: Any) -> None:
-            self._inj.extend(self._hold_out.pop(x, ()))
-            self.cluster._drain()
+            timer.cancel()
+            held = self._hold_out.pop(x, None)
+            if held is None:
+                return
+            if fut.cancelled() or fut.exception() is not None:
+                # Not in the registry: the session cannot be served by the others. Fail closed.
+                self._known.discard(sid)
+                self._inj.extend(_error_events(
+                    x, 503, -32000, "Service unavailable: the session store is unreachable",
+                    [(b"retry-after", b"%d" % cluster.retry_after)]))
+                self._dead.add(x)
+                self._legacy.close_session(sid)
+            else:
+                self._inj.extend(held)
+            cluster._drain()
         fut.add_done_callback(release)
         return True
 
@@ -463,7 +497,7 @@ class _ClusterServer(Server):
         cluster._watch(h.home, h.xid)
         return True
 
-    def _refuse(self, h: _Held) -> None:
+    def _refuse(self, h: _Held, drain: bool = True) -> None:
         self._held.pop(h.xid, None)
         if h.too_big:
             self._inj.extend(_error_events(h.xid, 413, -32600, "Request body too large", [], close=True))
@@ -471,7 +505,8 @@ class _ClusterServer(Server):
             self._inj.extend(_error_events(
                 h.xid, 503, -32000, "Service unavailable: the session store is unreachable",
                 [(b"retry-after", b"%d" % self.cluster.retry_after)]))
-        self.cluster._drain()
+        if drain:
+            self.cluster._drain()
 
     # -- the bus -------------------------------------------------------------------------
 
@@ -481,18 +516,53 @@ class _ClusterServer(Server):
         assert hub is not None
         origin, fx = str(m["o"]), int(m["x"])
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in m["h"][:_MAX_BUS_HEADERS]]
+        if hub.auth is not None:
+            # OAuth introspection: the token may be unknown here; check it as the adapter would.
+            pending = hub.auth.prepare(headers)
+            if pending is not None:
+                self._introspecting.add((origin, fx))
+
+                async def later() -> None:
+                    try:
+                        await pending
+                    except Exception:  # pragma: no cover - prepare's awaitable logs its own failures
+                        pass
+                    self._introspecting.discard((origin, fx))
+                    self._serve_remote_now(m, origin, fx, headers, body, self.cluster._now())
+                    self.cluster._drain()
+                self.cluster._spawn(later())
+                return
+        self._serve_remote_now(m, origin, fx, headers, body, now)
+
+    def _serve_remote_now(self, m: dict[str, Any], origin: str, fx: int, headers: list[tuple[bytes, bytes]],
+                          body: bytes, now: float) -> None:
+        hub = self.cluster.hub
+        assert hub is not None
+        if (origin, fx) in self._lost_early:
+            self._lost_early.discard((origin, fx))
+            return  # the client left while its token was being checked
         real = super().receive_request(m["m"].encode("latin-1"), m["u"].encode("latin-1"), headers, now=now,
                                        client=m.get("c"))
         self._remote[(origin, fx)] = real
+        self.cluster._watch_origin(origin, real)
         hub._route[real] = cast(Any, _RemoteConn(self.cluster, origin, fx, real))
         if body and real in self._exchanges:
             super().receive_body(real, body)
         if real in self._exchanges:
             super().receive_end(real, now=now)
 
+    def _origin_died(self, origin: str) -> None:
+        now = self.cluster._now()
+        for key in [k for k in self._remote if k[0] == origin]:
+            self._remote_lost({"o": origin, "x": key[1]}, now)
+
     def _remote_lost(self, m: dict[str, Any], now: float) -> None:
-        real = self._remote.pop((str(m["o"]), int(m["x"])), None)
+        key = (str(m["o"]), int(m["x"]))
+        if key in self._introspecting:
+            self._lost_early.add(key)
+        real = self._remote.pop(key, None)
         if real is not None:
+            self.cluster._unwatch_origin(str(m["o"]), real)
             hub = self.cluster.hub
             if hub is not None:
                 hub._route.pop(real, None)
@@ -525,12 +595,30 @@ class _ClusterServer(Server):
             return
         sid = _header(h.headers, b"mcp-session-id")
         self._routes.pop((sid or b"").decode("latin-1"), None)
-        if not h.head_seen:
+        if not h.head_seen and h.method == b"POST":
+            # Delivered, not answered: it may have run. Not run again (at most once); the
+            # client retries if it wants to.
+            self._held.pop(xid, None)
+            code, message = HANDLER_LOST
+            self._inj.extend(_error_events(xid, 503, code, message,
+                                           [(b"retry-after", b"%d" % self.cluster.retry_after)]))
+            return
+        if not h.head_seen:  # a GET or DELETE: ask again, and serve it here if the session moved
             h.mode = "wait"
             h.task = self.cluster._spawn(self._resolve(h, (sid or b"").decode("latin-1")))
             return
         self._held.pop(xid, None)
         self._inj.append(ResponseEnd(xid=xid, close=True, _parsed=True))
+
+    def _disown(self, sid: str) -> None:
+        """Our lease lapsed and another instance adopted ``sid``: forget it here, not in Redis."""
+        self._disowned.add(sid)
+        try:
+            self._legacy.close_session(sid)
+        finally:
+            self._disowned.discard(sid)
+            self._known.discard(sid)
+        log.warning("session %s... is served by another instance now (this one's lease lapsed)", sid[:6])
 
     # -- adoption ------------------------------------------------------------------------
 
@@ -548,7 +636,11 @@ class _ClusterServer(Server):
         s = _Session(sid, identity, version, now)
         store = self.cluster.store
         top = 0
-        for key in sorted(streams, key=int):
+        keys = sorted(streams, key=int)
+        keep = self.config.max_streams_per_session
+        if len(keys) > keep:  # the newest streams, as the core itself would keep them
+            keys = (["0"] if "0" in keys else []) + [k for k in keys if k != "0"][-(keep - ("0" in keys)):]
+        for key in keys:
             first_kept, events, owed = streams[key]
             store._preload(sid, key, first_kept, events, now)
             st = _Stream(key, s, key == "0")
@@ -578,7 +670,7 @@ class _ClusterServer(Server):
         core.sessions[sid] = s
         core._schedule(now + self.config.session_idle_timeout)
         self._known.add(sid)
-        log.info("adopted session %s… (%d streams) from a stopped instance", sid[:6], len(streams))
+        log.info("adopted session %s... (%d streams) from a stopped instance", sid[:6], len(keys))
 
 
 class RedisCluster:
@@ -645,12 +737,15 @@ class RedisCluster:
         self._r: aioredis.Redis | None = None
         self._bus_r: aioredis.Redis | None = None
         self._ops: deque[tuple[Any, ...]] = deque()
+        self._bus_ok = False  # subscribed to our channel
+        self._bus_out: dict[str, list[tuple[dict[str, Any], bytes]]] = {}  # instance -> frames to send
         self._dropped = 0
         self._writer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._bg: list[asyncio.Task[None]] = []
         self._shas: dict[str, str] = {}
-        self._watched: dict[str, set[int]] = {}
+        self._watched: dict[str, set[int]] = {}  # home -> held xids forwarded to it (at the socket's instance)
+        self._origins: dict[str, set[int]] = {}  # origin -> real xids served for it (at the home)
         self._closed = False
         self.sealer_key: bytes | None = None
         #: Requests sent to Redis so far, a pipeline counting once (the bus connection's reads aside).
@@ -779,17 +874,43 @@ class RedisCluster:
                 raise
             except Exception:
                 continue
-            # Redis may have restarted empty: put our sessions back in the registry.
-            core = self._core_
-            if core is not None:
-                for sid in list(core._known):
-                    s = core._legacy.sessions.get(sid)
-                    if s is not None:
-                        self._register(sid, s.version, s.identity)
             self.down = False
-            log.warning("redis reachable again: serving requests")
+            try:
+                await self._fence()
+            except Exception:
+                self.down = True
+                continue
+            dropped, self._dropped = self._dropped, 0
+            log.warning("redis reachable again: serving requests%s",
+                        f" ({dropped} queued writes were dropped meanwhile)" if dropped else "")
             self._kick()
             return
+
+    async def _fence(self) -> None:
+        """After an outage or a lapsed lease: which of our sessions are still ours?
+
+        A record naming another home means that instance adopted the session
+        while we could not renew our lease: we forget it here (never two homes).
+        A missing record (Redis restarted empty) is written again."""
+        core = self._core_
+        assert self._r is not None
+        if core is None or not core._known:
+            return
+        sids = list(core._known)
+        pipe = self._r.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(self._k("s", sid), "home")
+        self.round_trips += 1
+        homes = await asyncio.wait_for(pipe.execute(), self.op_timeout)
+        for sid, home in zip(sids, homes):
+            s = core._legacy.sessions.get(sid)
+            if s is None:
+                continue
+            if home is None:
+                self._register(sid, s.version, s.identity).add_done_callback(_quiet)
+            elif home.decode() != self.name:
+                core._disown(sid)
+        self._drain()
 
     # -- writes (write-behind, one pipeline at a time, in order) ---------------------------
 
@@ -804,7 +925,8 @@ class RedisCluster:
         self._kick()
 
     def _kick(self) -> None:
-        if (self._writer is None or self._writer.done()) and not self.down and not self._closed and self._r:
+        if (self._writer is None or self._writer.done()) and not self.down and not self._closed and self._r \
+                is not None:
             self._writer = asyncio.ensure_future(self._write_loop())
 
     def _record_ttl_ms(self) -> int:
@@ -816,9 +938,11 @@ class RedisCluster:
         assert self._r is not None
         store = self.store
         p = self.prefix
-        while self._ops and not self.down:
+        while (self._ops or self._bus_out) and not self.down:
             batch = list(self._ops)
             self._ops.clear()
+            if self._bus_out:
+                batch += self._take_bus()  # after the appends: an event is stored before it is relayed
             pipe = self._r.pipeline(transaction=False)
             futs: list[tuple[int, asyncio.Future[Any]]] = []
             appends: list[Any] = []
@@ -832,14 +956,23 @@ class RedisCluster:
                                  store.max_stream_events, store.max_events, *appends)
                     appends.clear()
                     n += 1
+            # A stream opened and settled within one batch owes nothing: neither its
+            # record nor its deletion need to reach Redis (the common fast request).
+            settled = {(op[1], op[2]) for op in batch if op[0] == "od"}
+            recorded = {(op[1], op[2]) for op in batch if op[0] == "o"} if settled else set()
             for op in batch:
                 kind = op[0]
+                if kind == "o" or kind == "od":
+                    if (op[1], op[2]) in (settled if kind == "o" else recorded):
+                        continue
                 if kind == "a":
                     appends.extend((op[1], op[2], op[3], op[4], wall_ms))
                     continue
                 flush_appends()
                 if kind == "x":
                     pipe.evalsha(self._shas["drop"], 0, p, op[1])
+                elif kind == "od":
+                    pipe.delete(self._k("o", op[1], op[2]))
                 elif kind == "o":
                     k = self._k("o", op[1], op[2])
                     pipe.rpush(k, op[3])
@@ -898,13 +1031,30 @@ class RedisCluster:
         self._queue(("c", ("HSET", key, "home", self.name, "ver", version, "ident", ident), None))
         self._queue(("c", ("PEXPIRE", key, self._record_ttl_ms()), fut))
         if self.down:
-            fut.set_result(None)  # fail closed elsewhere; this instance still serves what it holds
+            fut.set_exception(RedisUnavailable("redis unavailable"))
         return fut
 
     # -- the bus ---------------------------------------------------------------------------
 
     def _send(self, to: str, msg: dict[str, Any], payload: bytes = b"") -> None:
-        self._queue(("p", self._k("bus", to), json.dumps(msg).encode() + b"\n" + payload, None))
+        """A frame for instance ``to``. Frames to one instance queued in one loop iteration
+        go as ONE message (head, events and end of a response, usually), in order."""
+        frames = self._bus_out.get(to)
+        if frames is None:
+            frames = self._bus_out[to] = []
+        if len(frames) >= self.max_pending_writes:
+            frames.pop(0)
+        msg["n"] = len(payload)
+        frames.append((msg, payload))
+        self._kick()
+
+    def _take_bus(self) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for to, frames in self._bus_out.items():
+            head = json.dumps([m for m, _ in frames]).encode()
+            out.append(("p", self._k("bus", to), b"".join([head, b"\n"] + [d for _, d in frames]), None))
+        self._bus_out.clear()
+        return out
 
     async def _send_counted(self, to: str, msg: dict[str, Any], payload: bytes) -> int:
         if self.down:
@@ -925,6 +1075,7 @@ class RedisCluster:
             pubsub = self._bus_r.pubsub(ignore_subscribe_messages=True)
             try:
                 await asyncio.wait_for(pubsub.subscribe(*channels), self.op_timeout)
+                self._bus_ok = True
                 if not ready.done():
                     ready.set_result(None)
                 idle = 0.0
@@ -942,6 +1093,7 @@ class RedisCluster:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._bus_ok = False
                 if not self._closed:
                     self._fail(exc)
                     await asyncio.sleep(self.probe_interval)
@@ -955,25 +1107,27 @@ class RedisCluster:
         core, hub = self._core_, self.hub
         if core is None or hub is None:
             return
-        head, _, payload = raw.partition(b"\n")
+        head, _, rest = raw.partition(b"\n")
         try:
-            m = json.loads(head)
-            t = m["t"]
+            parsed = json.loads(head)
+            frames = parsed if isinstance(parsed, list) else [dict(parsed, n=len(rest))]
             now = self._now()
-            if t == "q":
-                core._serve_remote(m, payload, now)
-            elif t in ("h", "d", "e"):
-                core._remote_output(m, payload)
-            elif t == "l":
-                core._remote_lost(m, now)
-            elif t == "p":
-                if m.get("o") != self.name:
-                    core.publish(str(m["m"]), json.loads(payload) if payload else None, now=now)
-            else:
-                return
+            at = 0
+            for m in frames:
+                n = int(m.get("n", 0))
+                payload, at = rest[at:at + n], at + n
+                t = m["t"]
+                if t == "q":
+                    core._serve_remote(m, payload, now)
+                elif t in ("h", "d", "e"):
+                    core._remote_output(m, payload)
+                elif t == "l":
+                    core._remote_lost(m, now)
+                elif t == "p":
+                    if m.get("o") != self.name:
+                        core.publish(str(m["m"]), json.loads(payload) if payload else None, now=now)
         except Exception as exc:  # a malformed bus message: one line, never a crash of the loop
             log.warning("malformed bus message dropped (%s: %s)", type(exc).__name__, exc)
-            return
         hub._drain()
 
     # -- ownership -------------------------------------------------------------------------
@@ -984,12 +1138,14 @@ class RedisCluster:
         refresh_at = self._now()
         while not self._closed:
             await asyncio.sleep(every)
-            if self.down:
+            if self.down or not self._bus_ok:
+                # Not reachable on the bus: do not renew. If that lasts, the others take our
+                # sessions over (and we give them up when we are back: _fence).
                 continue
             try:
                 pipe = self._r.pipeline(transaction=False)
-                pipe.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000))
-                homes = list(self._watched)
+                pipe.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000), xx=True)
+                homes = list(self._watched.keys() | self._origins.keys())
                 for h in homes:
                     pipe.exists(self._k("inst", h))
                 core = self._core_
@@ -1007,15 +1163,37 @@ class RedisCluster:
             except Exception as exc:
                 self._fail(exc)
                 continue
+            if not res[0]:  # our lease had lapsed: others may have adopted our sessions
+                log.warning("this instance's lease had lapsed; checking which sessions are still ours")
+                try:
+                    await self._call(self._r.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000)))
+                    await self._fence()
+                except Exception as exc:
+                    self._fail(exc)
+                    continue
             for h, alive in zip(homes, res[1:1 + len(homes)]):
                 if not alive:
                     for xid in list(self._watched.pop(h, ())):
                         if core is not None:
                             core._home_died(xid)
+                    # The instance holding these clients' sockets died: as a hang-up (CANCEL-01:
+                    # the streams detach and stay resumable; a GET stream can be opened again).
+                    if self._origins.pop(h, None) is not None and core is not None:
+                        core._origin_died(h)
                     self._drain()
 
     def _watch(self, home: str, xid: int) -> None:
         self._watched.setdefault(home, set()).add(xid)
+
+    def _watch_origin(self, origin: str, real: int) -> None:
+        self._origins.setdefault(origin, set()).add(real)
+
+    def _unwatch_origin(self, origin: str, real: int) -> None:
+        s = self._origins.get(origin)
+        if s is not None:
+            s.discard(real)
+            if not s:
+                del self._origins[origin]
 
     def _unwatch(self, home: str, xid: int) -> None:
         s = self._watched.get(home)
@@ -1072,6 +1250,11 @@ class RedisCluster:
         assert self._r is not None
         await self._call(self._barrier())
         return int(await self._call(self._r.get(self._k("total"))) or 0)
+
+
+def _quiet(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # retrieved: a failed re-registration is retried at the next fence
 
 
 def _noscript(r: Any) -> bool:

@@ -29,7 +29,11 @@ local function trim_one(p, sid, st)
   redis.call('HSET', p..':f:'..sid, st, seq + 1)
   local nxt = redis.call('XRANGE', k, '-', '+', 'COUNT', 1)
   if #nxt == 0 then
+    -- all trimmed: the stream is forgotten (a resume naming it is refused, 400)
     redis.call('ZREM', p..':z', sid..' '..st)
+    redis.call('SREM', p..':k:'..sid, st)
+    redis.call('HDEL', p..':f:'..sid, st)
+    redis.call('DEL', k, p..':o:'..sid..':'..st)
   else
     redis.call('ZADD', p..':z', 'XX', tonumber(nxt[1][2][2]), sid..' '..st)
   end
@@ -104,13 +108,15 @@ return total
 
 #: ARGV: prefix, sid, me, record_ttl_ms. Where does the session live?
 #: {0} no such session; {1, home} its home holds its lease; {2, old, ver, ident}
-#: its home's lease expired and ``me`` is now its home (claimed atomically).
+#: its home's lease expired and ``me`` is now its home (claimed atomically), or
+#: it already was (a claim whose caller timed out before adopting: adopt now).
 ROUTE = """
 local p, sid, me = ARGV[1], ARGV[2], ARGV[3]
 local key = p..':s:'..sid
 local r = redis.call('HMGET', key, 'home', 'ver', 'ident')
 if not r[1] then return {0} end
-if r[1] == me or redis.call('EXISTS', p..':inst:'..r[1]) == 1 then return {1, r[1]} end
+if r[1] == me then return {2, me, r[2], r[3]} end
+if redis.call('EXISTS', p..':inst:'..r[1]) == 1 then return {1, r[1]} end
 redis.call('HSET', key, 'home', me)
 redis.call('PEXPIRE', key, tonumber(ARGV[4]))
 return {2, r[1], r[2], r[3]}

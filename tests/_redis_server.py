@@ -48,7 +48,8 @@ class RedisServer:
         assert REDIS_SERVER is not None and self.proc is None
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning"],
+             "--dir", self.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
+             "--enable-debug-command", "local"],  # DEBUG SLEEP: a slow Redis, in tests
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + timeout

@@ -57,7 +57,8 @@ async def nodes(redis: RedisServer, n: int = 2, **kw: Any) -> AsyncIterator[list
             cluster = RedisCluster(redis.url, name=f"node{i}", lease_ttl=kw.get("lease_ttl", 1.5),
                                    op_timeout=kw.get("op_timeout", 0.5), probe_interval=0.1,
                                    max_stream_events=kw.get("max_stream_events", 10_000))
-            hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms")), cluster=cluster,
+            hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms"), json_response=kw.get("json", False),
+                                                    session_idle_timeout=kw.get("idle", 1800.0)), cluster=cluster,
                                        shutdown_grace=0.2)
             srv = await hub.start("127.0.0.1", 0)
             out.append(Node(hub, srv.sockets[0].getsockname()[1]))
@@ -103,7 +104,7 @@ async def initialize(c: httpx.AsyncClient, node: Node, caps: dict[str, Any] | No
                                         "clientInfo": {"name": "t", "version": "1"}}})
     assert r.status_code == 200, r.text
     sid = r.headers["mcp-session-id"]
-    msgs = parse_sse(r.text)
+    msgs = parse_sse(r.text) if r.headers["content-type"].startswith("text/event-stream") else [(None, r.json())]
     assert msgs[-1][1]["result"]["protocolVersion"] == V
     return sid
 
@@ -115,17 +116,25 @@ def call(i: int, name: str, arguments: dict[str, Any], progress: str | None = No
     return {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": params}
 
 
-def test_a_session_of_a_continues_on_b(redis_server: RedisServer) -> None:
-    """SRV-SESS-01, SRV-SESS-05: initialize on A; POST, GET and DELETE on B; then 404 everywhere."""
+@pytest.mark.parametrize("http", ["http/1.1", "h2c"])
+def test_a_session_of_a_continues_on_b(redis_server: RedisServer, http: str) -> None:
+    """SRV-SESS-01, SRV-SESS-05: initialize on A; POST, GET and DELETE on B; then 404 everywhere
+    (over HTTP/1.1, and over HTTP/2 with prior knowledge: forwarding is engine-neutral)."""
+    h2 = http == "h2c"
+
     async def body() -> None:
-        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10, http1=not h2, http2=h2) as c:
             sid = await initialize(c, a)
             r = await post(c, b, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
             assert r.status_code == 202
             r = await post(c, b, call(1, "add", {"a": 2, "b": 3}), sid)
             assert r.status_code == 200 and r.headers["mcp-session-id"] == sid
+            assert r.http_version == ("HTTP/2" if h2 else "HTTP/1.1")
             assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "5"
             assert b.hub.core.sessions == 0 and a.hub.core.sessions == 1  # served by its home, A
+            await a.cluster._barrier()
+            # Answered requests leave no bookkeeping behind (only streams still owing answers have it).
+            assert await a.cluster._r.keys("streamcore:o:*") == []  # type: ignore[union-attr]
             # A notification from A's application reaches the GET stream the client holds on B.
             async with c.stream("GET", b.url, headers=hdrs(sid)) as g:
                 assert g.status_code == 200
@@ -423,3 +432,147 @@ def test_two_serve_redis_processes_are_one_server_and_survive_kill_9(redis_serve
                 except subprocess.TimeoutExpired:
                     os.kill(p.pid, signal.SIGKILL)
                     p.wait(5)
+
+
+def test_slow_redis_fails_closed_within_op_timeout_then_recovers(redis_server: RedisServer) -> None:
+    """Redis slow (DEBUG SLEEP blocks it 2 s): a request that needs it gets 503 + Retry-After
+    within about op_timeout, not a hang; once Redis answers again, the same request is served."""
+    import redis as redis_py
+
+    async def body() -> None:
+        async with nodes(redis_server, op_timeout=0.3) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            blocker = redis_py.asyncio.Redis.from_url(redis_server.url)
+            sleeper = asyncio.ensure_future(blocker.execute_command("DEBUG", "SLEEP", "2"))
+            await asyncio.sleep(0.3)  # Redis is asleep now (even on a loaded machine)
+            t0 = asyncio.get_running_loop().time()
+            r = await post(c, b, call(1, "add", {"a": 1, "b": 1}), sid)  # B must ask the registry
+            waited = asyncio.get_running_loop().time() - t0
+            assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+            assert waited < 1.5  # op_timeout (0.3 s) and scheduling, far from the 1.7 s Redis still sleeps
+            await sleeper
+            await blocker.aclose()
+            for _ in range(100):
+                if not a.cluster.down and not b.cluster.down:
+                    break
+                await asyncio.sleep(0.05)
+            r = await post(c, b, call(2, "add", {"a": 1, "b": 1}), sid)
+            assert r.status_code == 200 and parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "2"
+    asyncio.run(body())
+
+
+def test_a_cancellation_posted_to_b_stops_the_call_running_on_a(redis_server: RedisServer) -> None:
+    """CANCEL-02: notifications/cancelled for a call streaming from A, POSTed to B, reaches A's
+    core: the handler stops, and the stream ends without a result."""
+    async def body() -> None:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            async with c.stream("POST", a.url, content=json.dumps(call(4, "countdown", {"n": 100, "delay": 0.02},
+                                                                     "p4")), headers=hdrs(sid)) as s:
+                buf = ""
+                cancelled = False
+                t0 = asyncio.get_running_loop().time()
+                async for chunk in s.aiter_text():
+                    buf += chunk
+                    if not cancelled and len(parse_sse(buf)) >= 3:
+                        cancelled = True
+                        r = await post(c, b, {"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                              "params": {"requestId": 4, "reason": "test"}}, sid)
+                        assert r.status_code == 202
+                took = asyncio.get_running_loop().time() - t0
+            msgs = [m for _e, m in parse_sse(buf)]
+            assert cancelled and not any(m.get("id") == 4 for m in msgs)  # no result after cancel
+            assert len(msgs) < 50 and took < 1.5  # 100 x 0.02 s would be 2 s
+            assert a.hub.core.in_flight == 0
+    asyncio.run(body())
+
+
+def test_an_instance_whose_lease_lapsed_gives_up_sessions_adopted_meanwhile(redis_server: RedisServer) -> None:
+    """Never two homes: A's lease lapses (deleted here, as a long pause or a partition would let
+    it expire), B adopts A's session; A notices at its next renewal and forgets the session, so
+    a request reaching A is forwarded to B rather than served from A's stale copy."""
+    async def body() -> None:
+        async with nodes(redis_server) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            r = await post(c, a, call(1, "echo", {"text": "one"}), sid)
+            assert r.status_code == 200
+            await a.cluster._r.delete(f"streamcore:inst:{a.cluster.name}")  # type: ignore[union-attr]
+            r = await post(c, b, call(2, "echo", {"text": "two"}), sid)  # B claims and adopts
+            assert r.status_code == 200 and b.hub.core.sessions == 1
+            for _ in range(60):
+                if a.hub.core.sessions == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert a.hub.core.sessions == 0
+            r = await post(c, a, call(3, "echo", {"text": "three"}), sid)
+            assert r.status_code == 200 and parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "three"
+            assert a.hub.core.sessions == 0 and b.hub.core.sessions == 1  # served by B, through A
+            assert await a.cluster._r.hget(f"streamcore:s:{sid}", "home") == b"node1"  # type: ignore[union-attr]
+            # B still has the session's events: A's forgetting did not drop them in Redis.
+            assert await b.cluster.stored(sid, "1")
+    asyncio.run(body())
+
+
+def test_a_json_call_forwarded_to_a_home_that_dies_ends_with_an_error_not_a_hang(redis_server: RedisServer) -> None:
+    """JSON responses (no stream to resume): a call POSTed to B runs on A, its home; A dies; B
+    answers 503 + Retry-After with HANDLER_LOST within the lease time, and does not run it again."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0, json=True) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            t0 = asyncio.get_running_loop().time()
+            pending = asyncio.ensure_future(post(c, b, call(5, "countdown", {"n": 100, "delay": 0.05}), sid))
+            await asyncio.sleep(0.3)
+            assert a.hub.core.in_flight == 1 and b.hub.core.in_flight == 0  # running at the home
+            a.crash()
+            r = await pending
+            took = asyncio.get_running_loop().time() - t0
+            assert r.status_code == 503 and r.headers["retry-after"] == "1"
+            assert r.json()["error"]["code"] == HANDLER_LOST[0]
+            assert took < 0.3 + 1.0 * 2 and b.hub.core.in_flight == 0
+    asyncio.run(body())
+
+
+def test_when_the_instance_holding_a_get_stream_dies_the_client_opens_it_again_elsewhere(
+        redis_server: RedisServer) -> None:
+    """The client's GET stream of a session homed on A runs through B; B dies; A sees it as a
+    hang-up (the stream detaches, CANCEL-01), so the client's new GET through A is not refused
+    as a second stream (409), and a notification reaches it."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            async with c.stream("GET", b.url, headers=hdrs(sid)) as g:
+                assert g.status_code == 200
+                await asyncio.sleep(0.2)
+                b.crash()
+            for _ in range(60):
+                if not a.cluster._origins:
+                    break
+                await asyncio.sleep(0.05)
+            assert not a.cluster._origins and not a.hub.core._legacy.sessions[sid].get_stream.x  # detached
+            async with c.stream("GET", a.url, headers=hdrs(sid)) as g:
+                assert g.status_code == 200
+                a.hub.notify(sid, "notifications/message", {"level": "info", "data": "again"})
+                async for line in g.aiter_lines():
+                    if line.startswith("data:") and line[5:].strip():
+                        assert json.loads(line[5:])["params"]["data"] == "again"
+                        break
+    asyncio.run(body())
+
+
+def test_expiry_at_the_home_takes_effect_everywhere(redis_server: RedisServer) -> None:
+    """SRV-SESS-05: the home expires an idle session (0.5 s here): at once its record and events
+    leave Redis, and every instance answers 404 for it."""
+    async def body() -> None:
+        async with nodes(redis_server, idle=0.5) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            r = await post(c, b, call(1, "add", {"a": 1, "b": 1}), sid)
+            assert r.status_code == 200
+            assert await a.cluster._r.exists(f"streamcore:s:{sid}") == 1  # type: ignore[union-attr]
+            await asyncio.sleep(0.8)
+            await a.cluster._barrier()
+            assert a.hub.core.sessions == 0
+            assert await a.cluster._r.exists(f"streamcore:s:{sid}", f"streamcore:k:{sid}") == 0  # type: ignore[union-attr]
+            for node in (a, b):
+                r = await post(c, node, call(2, "add", {"a": 1, "b": 1}), sid)
+                assert r.status_code == 404
+    asyncio.run(body())

@@ -115,7 +115,7 @@ def test_bus_survives_idle_longer_than_the_socket_timeout(redis_server: RedisSer
                 if got:
                     break
                 await asyncio.sleep(0.02)
-            assert got == [b'{"t": "z"}\nping']
+            assert got == [b'[{"t": "z", "n": 4}]\nping']
             assert not c.down
     caplog.set_level(logging.WARNING, logger="streamcore.redis")
     asyncio.run(body())
@@ -127,3 +127,33 @@ def test_limits_are_checked() -> None:
                 {"prefix": "a b"}, {"name": "x:y"}, {"retry_after": True}):
         with pytest.raises(ValueError):
             RedisCluster("redis://127.0.0.1:1/0", **bad)  # type: ignore[arg-type]
+
+
+def test_writes_queued_while_redis_is_away_are_bounded(redis_server: RedisServer,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """max_pending_writes at its boundary: while Redis is away, exactly that many writes are
+    kept; one more drops the oldest (one log line); when Redis is back, what was kept is written."""
+    async def body() -> None:
+        async with cluster(redis_server, max_pending_writes=3, probe_interval=0.05) as c:
+            redis_server.kill()
+            c.store.append("s", "1", 1, b"lost-to-the-outage?", 0.0)
+            for _ in range(100):  # the writer finds Redis gone and keeps the write queued
+                if c.down:
+                    break
+                await asyncio.sleep(0.02)
+            assert c.down and len(c._ops) == 1
+            c.store.append("s", "1", 2, b"two", 0.0)
+            c.store.append("s", "1", 3, b"three", 0.0)
+            assert len(c._ops) == 3  # exactly at the bound
+            c.store.append("s", "1", 4, b"four", 0.0)
+            assert len(c._ops) == 3 and [op[3] for op in c._ops] == [2, 3, 4]  # the oldest went
+            redis_server.start()
+            for _ in range(100):
+                if not c.down and not c._ops:
+                    break
+                await asyncio.sleep(0.05)
+            assert [n for n, _ in await c.stored("s", "1")] == [2, 3, 4]
+    caplog.set_level(logging.WARNING, logger="streamcore.redis")
+    asyncio.run(body())
+    full = [r for r in caplog.records if "write queue full" in r.getMessage()]
+    assert len(full) == 1
