@@ -53,6 +53,19 @@ STORM_RETRIES = 5
 STORM_BOUND = 30.0
 
 
+def _raise_fd_limit(want: int) -> None:
+    """Descriptors for this process and the instances and nginx it starts (they inherit the limit):
+    each client here holds one socket, nginx two, the instance one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= want:
+        return
+    if hard != resource.RLIM_INFINITY and hard < want:
+        pytest.fail(f"the storm needs {want} file descriptors; the hard limit is {hard} (ulimit -Hn)")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 async def _http(port: int, head: str, body: bytes = b"", *, until: bytes | None = None,
                 timeout: float = 60.0) -> tuple[int, dict[str, str], bytes]:
     """One raw HTTP/1.1 request on a new connection; (status, headers, body) read to its end
@@ -116,6 +129,7 @@ def test_reconnect_storm_after_an_instance_dies(redis_server: RedisServer, tmp_p
     reason = nginx_missing()
     if reason:
         pytest.skip(reason)
+    _raise_fd_limit(8 * STORM_CLIENTS)
     c = Cluster(redis_server, tmp_path, worker_connections=4 * STORM_CLIENTS, redis_query=STORM_REDIS_QUERY)
     try:
         port = c.nginx.port
