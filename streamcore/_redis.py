@@ -38,7 +38,7 @@ log = logging.getLogger("streamcore.redis")
 __all__ = [
     "RedisCluster", "RedisEventStore", "RedisUnavailable",
     "DEFAULT_LEASE_TTL", "DEFAULT_OP_TIMEOUT", "DEFAULT_RETRY_AFTER", "DEFAULT_MAX_STREAM_EVENTS",
-    "DEFAULT_MAX_PENDING_WRITES", "DEFAULT_PROBE_INTERVAL", "HANDLER_LOST",
+    "DEFAULT_MAX_PENDING_WRITES", "DEFAULT_PROBE_INTERVAL", "DEFAULT_MAX_CONNECTIONS", "HANDLER_LOST",
 ]
 
 #: Seconds an instance's lease lasts; it renews it every third of that. An
@@ -52,6 +52,8 @@ DEFAULT_RETRY_AFTER = 1
 DEFAULT_MAX_STREAM_EVENTS = 10_000
 #: Writes (event appends, bus messages) queued while Redis is away; past it the oldest are dropped.
 DEFAULT_MAX_PENDING_WRITES = 100_000
+#: Connections to Redis for commands (the bus has one more of its own); calls beyond wait for one.
+DEFAULT_MAX_CONNECTIONS = 16
 #: Seconds between PINGs while Redis is unavailable.
 DEFAULT_PROBE_INTERVAL = 0.25
 #: The JSON-RPC error a request gets when the instance running its handler died (data.reason).
@@ -686,7 +688,8 @@ class RedisCluster:
     ``max_stream_events``, ``max_events``, ``ttl``: the event bounds per
     stream, in total and by age (Redis and the local window); ``max_bytes``:
     the local window's. ``max_pending_writes``: writes kept while Redis is
-    away. ``probe_interval``: seconds between PINGs meanwhile. Every limit
+    away. ``probe_interval``: seconds between PINGs meanwhile.
+    ``max_connections``: command connections to Redis (calls beyond wait). Every limit
     has a ``DEFAULT_*`` in this module.
     """
 
@@ -705,6 +708,7 @@ class RedisCluster:
         ttl: float = DEFAULT_STORE_TTL,
         max_pending_writes: int = DEFAULT_MAX_PENDING_WRITES,
         probe_interval: float = DEFAULT_PROBE_INTERVAL,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         for label, v in (("lease_ttl", lease_ttl), ("op_timeout", op_timeout), ("probe_interval", probe_interval)):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
@@ -714,6 +718,8 @@ class RedisCluster:
                          ("max_pending_writes", max_pending_writes)):
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                 raise ValueError(f"{label} must be an int >= 0, not {n!r}")
+        if not isinstance(max_connections, int) or isinstance(max_connections, bool) or max_connections < 1:
+            raise ValueError(f"max_connections must be an int >= 1, not {max_connections!r}")
         if not isinstance(ttl, (int, float)) or not ttl >= 0:
             raise ValueError(f"ttl must be a number >= 0, not {ttl!r}")
         if not prefix or any(c in prefix for c in " \r\n"):
@@ -728,6 +734,7 @@ class RedisCluster:
         self.retry_after = retry_after
         self.max_pending_writes = max_pending_writes
         self.probe_interval = float(probe_interval)
+        self.max_connections = max_connections
         self.store = RedisEventStore(self, max_bytes=max_bytes, max_events=max_events, ttl=ttl,
                                      max_stream_events=max_stream_events)
         #: True while Redis is unavailable: every request is answered 503 with Retry-After.
@@ -735,6 +742,7 @@ class RedisCluster:
         self.hub: StreamableHttpServer | None = None
         self._core_: _ClusterServer | None = None
         self._r: aioredis.Redis | None = None
+        self._w: aioredis.Redis | None = None
         self._bus_r: aioredis.Redis | None = None
         self._ops: deque[tuple[Any, ...]] = deque()
         self._bus_ok = False  # subscribed to our channel
@@ -750,6 +758,7 @@ class RedisCluster:
         self.sealer_key: bytes | None = None
         #: Requests sent to Redis so far, a pipeline counting once (the bus connection's reads aside).
         self.round_trips = 0
+        self._last_ok = 0.0  # loop time of the last Redis call that succeeded
 
     # -- wiring (called by StreamableHttpServer) -------------------------------------------
 
@@ -767,8 +776,16 @@ class RedisCluster:
     async def _start(self) -> None:
         import redis.asyncio as aioredis
 
-        self._r = aioredis.Redis.from_url(self.url, socket_timeout=self.op_timeout,
-                                          socket_connect_timeout=self.op_timeout, retry_on_timeout=False)
+        # A bounded pool: a burst of lookups (a reconnect storm) queues for a connection
+        # instead of opening one per request.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, max_connections=self.max_connections, timeout=None,  # waits are bounded by op_timeout
+            socket_timeout=self.op_timeout, socket_connect_timeout=self.op_timeout)
+        self._r = aioredis.Redis(connection_pool=pool)
+        # The writer and the lease have a connection of their own: lookups cannot starve them.
+        self._w = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+            self.url, max_connections=1, timeout=None, socket_timeout=self.op_timeout,
+            socket_connect_timeout=self.op_timeout))
         # redis-py #3138: a blocking read longer than socket_timeout fails with
         # a timeout. The bus connection therefore has no socket timeout; its
         # reads are bounded by get_message(timeout=...) instead, and it PINGs
@@ -801,7 +818,7 @@ class RedisCluster:
                 await self._call(self._r.delete(self._k("inst", self.name)))
             except RedisUnavailable:
                 pass
-        for r in (self._r, self._bus_r):
+        for r in (self._r, self._w, self._bus_r):
             if r is not None:
                 try:
                     await r.aclose()
@@ -837,13 +854,22 @@ class RedisCluster:
         """One Redis call, bounded by op_timeout; trouble marks Redis unavailable (once started)."""
         self.round_trips += 1
         try:
-            return await asyncio.wait_for(aw, self.op_timeout)
+            out = await asyncio.wait_for(aw, self.op_timeout)
         except asyncio.CancelledError:
             raise
+        except asyncio.TimeoutError as exc:
+            # Slow, for this call (its request gets 503). Unavailable for everyone only when
+            # nothing has succeeded lately: a burst of calls (a reconnect storm) queueing for
+            # a connection is not an outage.
+            if self._bg and self._now() - self._last_ok > 2 * self.op_timeout:
+                self._fail(exc)
+            raise RedisUnavailable("timed out") from exc
         except Exception as exc:
             if self._bg:
                 self._fail(exc)
             raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
+        self._last_ok = self._now()
+        return out
 
     async def _load_scripts(self) -> None:
         assert self._r is not None
@@ -943,7 +969,8 @@ class RedisCluster:
             self._ops.clear()
             if self._bus_out:
                 batch += self._take_bus()  # after the appends: an event is stored before it is relayed
-            pipe = self._r.pipeline(transaction=False)
+            assert self._w is not None
+            pipe = self._w.pipeline(transaction=False)
             futs: list[tuple[int, asyncio.Future[Any]]] = []
             appends: list[Any] = []
             n = 0  # commands in the pipeline so far
@@ -1000,6 +1027,7 @@ class RedisCluster:
                 self._ops.extendleft(reversed(batch))
                 self._fail(exc)
                 return
+            self._last_ok = self._now()
             if any(_noscript(r) for r in res):
                 self._ops.extendleft(reversed(batch))
                 try:
@@ -1088,8 +1116,13 @@ class RedisCluster:
                             await asyncio.wait_for(pubsub.ping(), self.op_timeout)
                         continue
                     idle = 0.0
-                    if msg.get("type") == "message":
-                        self._on_message(msg["data"])
+                    for _ in range(64):  # what has arrived already, then one drain for it all
+                        if msg.get("type") == "message":
+                            self._on_message(msg["data"], drain=False)
+                        msg = await pubsub.get_message(timeout=0.0)
+                        if msg is None:
+                            break
+                    self._drain()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -1103,7 +1136,7 @@ class RedisCluster:
                 except Exception:
                     pass
 
-    def _on_message(self, raw: bytes) -> None:
+    def _on_message(self, raw: bytes, drain: bool = True) -> None:
         core, hub = self._core_, self.hub
         if core is None or hub is None:
             return
@@ -1128,7 +1161,8 @@ class RedisCluster:
                         core.publish(str(m["m"]), json.loads(payload) if payload else None, now=now)
         except Exception as exc:  # a malformed bus message: one line, never a crash of the loop
             log.warning("malformed bus message dropped (%s: %s)", type(exc).__name__, exc)
-        hub._drain()
+        if drain:
+            hub._drain()
 
     # -- ownership -------------------------------------------------------------------------
 
@@ -1143,7 +1177,8 @@ class RedisCluster:
                 # sessions over (and we give them up when we are back: _fence).
                 continue
             try:
-                pipe = self._r.pipeline(transaction=False)
+                assert self._w is not None
+                pipe = self._w.pipeline(transaction=False)
                 pipe.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000), xx=True)
                 homes = list(self._watched.keys() | self._origins.keys())
                 for h in homes:

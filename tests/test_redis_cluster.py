@@ -58,7 +58,8 @@ async def nodes(redis: RedisServer, n: int = 2, **kw: Any) -> AsyncIterator[list
                                    op_timeout=kw.get("op_timeout", 0.5), probe_interval=0.1,
                                    max_stream_events=kw.get("max_stream_events", 10_000))
             hub = StreamableHttpServer(DemoApp(), ServerConfig(retry_ms=kw.get("retry_ms"), json_response=kw.get("json", False),
-                                                    session_idle_timeout=kw.get("idle", 1800.0)), cluster=cluster,
+                                                    session_idle_timeout=kw.get("idle", 1800.0),
+                                                    authenticate=kw.get("authenticate")), cluster=cluster,
                                        shutdown_grace=0.2)
             srv = await hub.start("127.0.0.1", 0)
             out.append(Node(hub, srv.sockets[0].getsockname()[1]))
@@ -94,8 +95,8 @@ def hdrs(sid: str | None = None, **extra: str) -> dict[str, str]:
     return h
 
 
-async def post(c: httpx.AsyncClient, node: Node, body: Any, sid: str | None = None) -> httpx.Response:
-    return await c.post(node.url, content=json.dumps(body), headers=hdrs(sid))
+async def post(c: httpx.AsyncClient, node: Node, body: Any, sid: str | None = None, **extra: str) -> httpx.Response:
+    return await c.post(node.url, content=json.dumps(body), headers=hdrs(sid, **extra))
 
 
 async def initialize(c: httpx.AsyncClient, node: Node, caps: dict[str, Any] | None = None) -> str:
@@ -575,4 +576,108 @@ def test_expiry_at_the_home_takes_effect_everywhere(redis_server: RedisServer) -
             for node in (a, b):
                 r = await post(c, node, call(2, "add", {"a": 1, "b": 1}), sid)
                 assert r.status_code == 404
+    asyncio.run(body())
+
+
+def test_a_home_shutting_down_hands_its_get_streams_over(redis_server: RedisServer) -> None:
+    """Graceful shutdown of the home (SIGTERM -> aclose): the client's GET stream held through B
+    ends within the lease time; the client resumes it on B with Last-Event-ID (B adopts the
+    session) and B's notifications reach it."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            last = None
+            async with c.stream("GET", b.url, headers=hdrs(sid)) as g:
+                await asyncio.sleep(0.2)
+                a.hub.notify(sid, "notifications/message", {"level": "info", "data": "before"})
+                t0 = asyncio.get_running_loop().time()
+                closer = None
+                async for line in g.aiter_lines():
+                    if line.startswith("id:"):
+                        last = line[3:].strip()
+                    if line.startswith("data:") and "before" in line and closer is None:
+                        closer = asyncio.ensure_future(a.hub.aclose())
+                ended = asyncio.get_running_loop().time() - t0
+            assert closer is not None
+            await closer
+            assert last is not None and ended < 1.0 * 2 + 1.0
+            async with c.stream("GET", b.url, headers=hdrs(sid, **{"last-event-id": last})) as g:
+                assert g.status_code == 200
+                await asyncio.sleep(0.1)
+                b.hub.notify(sid, "notifications/message", {"level": "info", "data": "after"})
+                async for line in g.aiter_lines():
+                    if line.startswith("data:") and line[5:].strip():
+                        assert json.loads(line[5:])["params"]["data"] == "after"
+                        break
+            assert b.hub.core.sessions == 1
+    asyncio.run(body())
+
+
+def _token_identity(headers: list[tuple[bytes, bytes]]) -> Any:
+    for k, v in headers:
+        if k == b"authorization" and v.startswith(b"Bearer "):
+            return {"sub": v[7:].decode()}
+    return None
+
+
+def test_a_session_belongs_to_its_identity_on_every_instance(redis_server: RedisServer) -> None:
+    """SEC-10 across instances: a session alice created on A is 404 to bob through B, before and
+    after B adopts it (the identity travels as JSON through the registry), and 200 to alice."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0, authenticate=_token_identity) as (a, b), \
+                httpx.AsyncClient(timeout=10) as c:
+            alice, bob = {"authorization": "Bearer alice"}, {"authorization": "Bearer bob"}
+            r = await c.post(a.url, headers=hdrs(**alice), content=json.dumps(
+                {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                 "params": {"protocolVersion": V, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+            sid = r.headers["mcp-session-id"]
+            assert (await post(c, b, call(1, "echo", {"text": "x"}), sid, **bob)).status_code == 404
+            assert (await post(c, b, call(2, "echo", {"text": "x"}), sid)).status_code == 401
+            assert (await post(c, b, call(3, "echo", {"text": "x"}), sid, **alice)).status_code == 200
+            a.crash()
+            await asyncio.sleep(1.2)  # A's lease expires
+            assert (await post(c, b, call(4, "echo", {"text": "x"}), sid, **bob)).status_code == 404
+            assert b.hub.core.sessions == 1  # adopted by that request, and still not bob's
+            r = await post(c, b, call(5, "echo", {"text": "ok"}), sid, **alice)
+            assert r.status_code == 200 and parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "ok"
+    asyncio.run(body())
+
+
+def test_a_reconnect_storm_after_the_home_dies_is_served_in_bounded_time(redis_server: RedisServer) -> None:
+    """100 sessions of A resume at once on B after A dies: every one is adopted and replayed
+    (a lookup that waits too long for a connection gets 503 + Retry-After, and the client's
+    retry is served), Redis is never declared down, and it all ends in bounded time."""
+    n = 100
+
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.0) as (a, b):
+            limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
+            async with httpx.AsyncClient(timeout=30, limits=limits) as c:
+                sids: list[str] = []
+                for _ in range(n // 20):
+                    sids += await asyncio.gather(*(initialize(c, a) for _ in range(20)))
+                lasts = []
+                for sid in sids:  # one stored event each, then the result
+                    r = await post(c, a, call(1, "echo", {"text": sid}), sid)
+                    lasts.append(r.text.split("id:", 1)[1].split("\n", 1)[0].strip())  # the priming event's id
+                await asyncio.sleep(0.2)
+                a.crash()
+                await asyncio.sleep(1.1)  # A's lease is gone
+                t0 = asyncio.get_running_loop().time()
+                statuses: list[int] = []
+
+                async def resume(sid: str, last: str) -> str:
+                    for _ in range(30):
+                        g = await c.get(b.url, headers=hdrs(sid, **{"last-event-id": last}))
+                        statuses.append(g.status_code)
+                        if g.status_code == 200:
+                            return str(parse_sse(g.text)[-1][1]["result"]["content"][0]["text"])
+                        assert g.status_code == 503 and g.headers["retry-after"] == "1"
+                        await asyncio.sleep(1.0)
+                    raise AssertionError("not served")
+                texts = await asyncio.gather(*(resume(s, last) for s, last in zip(sids, lasts)))
+                took = asyncio.get_running_loop().time() - t0
+            assert texts == sids  # each session got its own replay, none mixed
+            assert b.hub.core.sessions == n and not b.cluster.down
+            assert took < 20.0, (took, statuses.count(503))
     asyncio.run(body())

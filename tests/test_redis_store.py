@@ -108,7 +108,7 @@ def test_bus_survives_idle_longer_than_the_socket_timeout(redis_server: RedisSer
     async def body() -> None:
         async with cluster(redis_server, op_timeout=0.2, lease_ttl=3.0) as c:
             got: list[bytes] = []
-            c._on_message = got.append  # type: ignore[method-assign]
+            c._on_message = lambda raw, drain=True: got.append(raw)  # type: ignore[method-assign]
             await asyncio.sleep(0.7)
             c._send(c.name, {"t": "z"}, b"ping")
             for _ in range(50):
@@ -157,3 +157,21 @@ def test_writes_queued_while_redis_is_away_are_bounded(redis_server: RedisServer
     asyncio.run(body())
     full = [r for r in caplog.records if "write queue full" in r.getMessage()]
     assert len(full) == 1
+
+
+def test_serve_redis_refuses_clearly_when_redis_cannot_be_reached() -> None:
+    """``serve --redis URL`` with nothing listening there: one error line and exit 1 (no traceback);
+    with ``--no-store``, a usage error (exit 2)."""
+    import subprocess
+    import sys
+
+    from _redis_server import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    p = subprocess.run([sys.executable, "-m", "streamcore", "serve", "--port", "0", "--redis", url],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert f"error: cannot reach redis at {url}" in p.stderr and "Traceback" not in p.stderr
+    p = subprocess.run([sys.executable, "-m", "streamcore", "serve", "--port", "0", "--redis", url, "--no-store"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "--no-store" in p.stderr
