@@ -74,13 +74,22 @@ async def _http(port: int, head: str, body: bytes = b"", *, until: bytes | None 
     try:
         writer.write(head.encode() + body)
         await writer.drain()
-        raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no response head within {timeout:g} s") from None
         lines = raw.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
         headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
         data = b""
         while until is None or until not in data:
-            chunk = await asyncio.wait_for(reader.read(65536), timeout)
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), max(left, 0.001))
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"HTTP {status}, {headers.get('x-upstream')}: no {until!r} within "
+                                   f"{timeout:g} s; got {data[-400:]!r}") from None
             if not chunk:
                 break
             data += chunk
