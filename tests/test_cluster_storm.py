@@ -156,17 +156,21 @@ def test_reconnect_storm_after_an_instance_dies(redis_server: RedisServer, tmp_p
             victim.kill()
             go = asyncio.Event()
 
-            async def resume(sid: str, last: str) -> Any:
+            async def resume(sid: str, home: str, last: str) -> Any:
                 await go.wait()
                 for _attempt in range(STORM_RETRIES + 1):
-                    st, hs, data = await _http(port, _head("GET", port, sid, last=last), until=b"liftoff",
-                                               timeout=STORM_BOUND)
+                    try:
+                        st, hs, data = await _http(port, _head("GET", port, sid, last=last), until=b"liftoff",
+                                                   timeout=STORM_BOUND)
+                    except TimeoutError as exc:  # say whose: the session and whether its home was killed
+                        dead = " (killed)" if home.endswith(f":{victim.port}") else ""
+                        raise TimeoutError(f"session {sid[:8]}, home {home}{dead}: {exc}") from None
                     if st != 503 or "retry-after" not in hs:
                         break
                     refused.append(1)  # fail closed for a moment: retry as told (Retry-After)
                     await asyncio.sleep(float(hs["retry-after"]))
                 return st, data
-            tasks = [asyncio.ensure_future(resume(sid, last)) for sid, _, last in clients]
+            tasks = [asyncio.ensure_future(resume(sid, home, last)) for sid, home, last in clients]
             await asyncio.sleep(0.2)
             t0 = time.monotonic()
             go.set()
