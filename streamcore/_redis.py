@@ -62,6 +62,7 @@ HANDLER_LOST = (-32603, "Request handler lost: the server instance running it st
 _SKIP = 100_000  # sequence numbers an adopter skips (events a dead home sent but had not stored)
 _MAX_BUS_HEADERS = 256
 _MAX_ROUTES = 100_000  # sessions whose home an instance remembers
+_MAX_BUS_PEERS = 4096  # senders whose last sequence number an instance remembers
 
 
 class RedisUnavailable(Exception):
@@ -612,6 +613,18 @@ class _ClusterServer(Server):
         self._held.pop(xid, None)
         self._inj.append(ResponseEnd(xid=xid, close=True, _parsed=True))
 
+    @staticmethod
+    def _identity_of(ident: str | None) -> Any:
+        """The adopted session's identity. A JSON identity is itself. Another object (e.g. an
+        OAuth ``AccessToken``) was recorded by its ``repr``, and the session's identity becomes
+        one that equals exactly the identities with that ``repr`` (SEC-10 holds as before)."""
+        if not ident:
+            return None
+        value = json.loads(ident)
+        if isinstance(value, dict) and set(value) == {_REPR_KEY}:
+            return _ReprIdentity(str(value[_REPR_KEY]))
+        return value
+
     def _disown(self, sid: str) -> None:
         """Our lease lapsed and another instance adopted ``sid``: forget it here, not in Redis."""
         self._disowned.add(sid)
@@ -634,7 +647,7 @@ class _ClusterServer(Server):
             return
         now = self.cluster._now()
         core = self._legacy
-        identity = json.loads(ident) if ident else None
+        identity = self._identity_of(ident)
         s = _Session(sid, identity, version, now)
         store = self.cluster.store
         top = 0
@@ -747,6 +760,9 @@ class RedisCluster:
         self._ops: deque[tuple[Any, ...]] = deque()
         self._bus_ok = False  # subscribed to our channel
         self._bus_out: dict[str, list[tuple[dict[str, Any], bytes]]] = {}  # instance -> frames to send
+        self._sender = f"{self.name}.{secrets.token_hex(4)}".encode()
+        self._seq_out: dict[str, int] = {}  # destination ("" = everyone) -> last sequence number sent
+        self._seq_in: dict[tuple[bytes, bytes], int] = {}  # (sender, channel) -> last one received
         self._dropped = 0
         self._writer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -792,14 +808,32 @@ class RedisCluster:
         # when idle so that a dead Redis is noticed.
         self._bus_r = aioredis.Redis.from_url(self.url, socket_timeout=None,
                                               socket_connect_timeout=self.op_timeout)
-        await self._call(self._load_scripts())
-        await self._call(self._r.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000)))
-        key = secrets.token_bytes(32)
-        await self._call(self._r.set(self._k("mrtr-key"), key, nx=True))
-        self.sealer_key = cast(bytes, await self._call(self._r.get(self._k("mrtr-key"))))
-        bus_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._bg = [asyncio.ensure_future(self._lease_loop()), asyncio.ensure_future(self._bus_loop(bus_ready))]
-        await asyncio.wait_for(bus_ready, self.op_timeout * 5)
+        try:
+            await self._call(self._load_scripts())
+            await self._call(self._r.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000)))
+            key = secrets.token_bytes(32)
+            await self._call(self._r.set(self._k("mrtr-key"), key, nx=True))
+            self.sealer_key = cast(bytes, await self._call(self._r.get(self._k("mrtr-key"))))
+            bus_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._bg = [asyncio.ensure_future(self._lease_loop()), asyncio.ensure_future(self._bus_loop(bus_ready))]
+            try:
+                await asyncio.wait_for(bus_ready, self.op_timeout * 5)
+            except asyncio.TimeoutError as exc:
+                raise RedisUnavailable("could not subscribe to the bus") from exc
+        except BaseException:
+            # Could not start: leave nothing behind (the caller may try again).
+            for t in self._bg:
+                t.cancel()
+            self._bg = []
+            self.down = False
+            for r in (self._r, self._w, self._bus_r):
+                if r is not None:
+                    try:
+                        await r.aclose()
+                    except Exception:  # pragma: no cover - closing what never connected
+                        pass
+            self._r = self._w = self._bus_r = None
+            raise
 
     async def _aclose(self) -> None:
         """Flush what is queued (bounded by op_timeout), give up the lease, close."""
@@ -1050,10 +1084,7 @@ class RedisCluster:
         return fut
 
     def _register(self, sid: str, version: str, identity: Any) -> asyncio.Future[Any]:
-        try:
-            ident = json.dumps(identity)
-        except (TypeError, ValueError):
-            ident = json.dumps(repr(identity))  # cannot be adopted by another instance (documented)
+        ident = _identity_record(identity)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         key = self._k("s", sid)
         self._queue(("c", ("HSET", key, "home", self.name, "ver", version, "ident", ident), None))
@@ -1076,11 +1107,21 @@ class RedisCluster:
         frames.append((msg, payload))
         self._kick()
 
+    def _stamp(self, to: str | None) -> bytes:
+        """``<sender> <channel> <seq>``: a receiver drops what it has seen (a pipeline retried
+        after a timeout may have been delivered the first time). The sender is this process
+        (name and a random epoch), so an instance restarted under the same name starts afresh."""
+        key = to or ""
+        n = self._seq_out.get(key, 0) + 1
+        self._seq_out[key] = n
+        return b"%s %s %d\n" % (self._sender, b"d" if to is not None else b"b", n)
+
     def _take_bus(self) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         for to, frames in self._bus_out.items():
             head = json.dumps([m for m, _ in frames]).encode()
-            out.append(("p", self._k("bus", to), b"".join([head, b"\n"] + [d for _, d in frames]), None))
+            out.append(("p", self._k("bus", to),
+                        b"".join([self._stamp(to), head, b"\n"] + [d for _, d in frames]), None))
         self._bus_out.clear()
         return out
 
@@ -1088,12 +1129,12 @@ class RedisCluster:
         if self.down:
             raise RedisUnavailable("redis unavailable")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue(("p", self._k("bus", to), json.dumps(msg).encode() + b"\n" + payload, fut))
+        self._queue(("p", self._k("bus", to), self._stamp(to) + json.dumps(msg).encode() + b"\n" + payload, fut))
         return int(await asyncio.wait_for(fut, self.op_timeout * 2))
 
     def _broadcast(self, method: str, params: Any) -> None:
         """``publish`` to the listen streams of every other instance (2026-07-28)."""
-        self._queue(("p", self._k("bus"), json.dumps({"t": "p", "o": self.name, "m": method}).encode()
+        self._queue(("p", self._k("bus"), self._stamp(None) + json.dumps({"t": "p", "o": self.name, "m": method}).encode()
                      + b"\n" + json.dumps(params).encode(), None))
 
     async def _bus_loop(self, ready: asyncio.Future[None]) -> None:
@@ -1137,10 +1178,19 @@ class RedisCluster:
                     pass
 
     def _on_message(self, raw: bytes, drain: bool = True) -> None:
+        head, _, rest = raw.partition(b"\n")
+        stamp = head.split(b" ")
+        if len(stamp) == 3 and stamp[2].isdigit():
+            key, n = (stamp[0], stamp[1]), int(stamp[2])
+            if n <= self._seq_in.get(key, 0):
+                return  # seen already
+            if len(self._seq_in) >= _MAX_BUS_PEERS and key not in self._seq_in:
+                self._seq_in.pop(next(iter(self._seq_in)))
+            self._seq_in[key] = n
+            head, _, rest = rest.partition(b"\n")
         core, hub = self._core_, self.hub
         if core is None or hub is None:
             return
-        head, _, rest = raw.partition(b"\n")
         try:
             parsed = json.loads(head)
             frames = parsed if isinstance(parsed, list) else [dict(parsed, n=len(rest))]
@@ -1285,6 +1335,39 @@ class RedisCluster:
         assert self._r is not None
         await self._call(self._barrier())
         return int(await self._call(self._r.get(self._k("total"))) or 0)
+
+
+_REPR_KEY = "streamcore.redis/repr"
+
+
+class _ReprIdentity:
+    """An adopted session's identity that was not a JSON value: equal to the identities whose
+    ``repr`` it was (the core compares ``session.identity != request.identity``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return other.text == self.text if isinstance(other, _ReprIdentity) else repr(other) == self.text
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return self.text  # recorded again as itself if this instance dies too
+
+
+def _identity_record(identity: Any) -> str:
+    """How the registry keeps an identity: JSON if it is a JSON value, else its ``repr``."""
+    try:
+        return json.dumps(identity)
+    except (TypeError, ValueError):
+        return json.dumps({_REPR_KEY: repr(identity)})
 
 
 def _quiet(fut: asyncio.Future[Any]) -> None:

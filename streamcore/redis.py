@@ -28,7 +28,9 @@ adapter and off the hot path:
 * **Forwarding over the bus**: a request naming a session that is not held
   here is held while one Redis call (a Lua script) says where the session
   lives; then the whole request is published to its home's channel, and the
-  home's response (head, every SSE event, end) comes back on ours, in order.
+  home's response (head, every SSE event, end) comes back on ours, in order
+  (every bus message names its sending process and a sequence number, and a
+  receiver drops one it has seen: a retried write cannot duplicate an event).
   So a POST, GET or DELETE can arrive anywhere; a notification or a
   server-to-client request reaches the GET stream wherever the client holds
   it; an elicitation answer POSTed to another instance reaches the waiting
@@ -73,9 +75,12 @@ adapter and off the hot path:
 Limits: ``max_stream_events`` (10,000), ``max_events`` (100,000 in Redis
 and in the local window), ``max_bytes`` (the local window), ``ttl`` (300 s),
 ``lease_ttl`` (5 s), ``op_timeout`` (1 s), ``max_pending_writes`` (100,000).
-Identities (``ServerConfig.authenticate``) must be JSON values for a session
-to be adopted by another instance. Redis Cluster (sharded) is not supported;
-one Redis (with replicas/Sentinel for availability) is.
+Identities (``ServerConfig.authenticate``) travel through the registry as
+JSON when they are JSON values, otherwise by their ``repr``: after an
+adoption, a request's identity matches the session's when it is equal (JSON)
+or has the same ``repr`` (an OAuth ``AccessToken``, a dataclass). Redis
+Cluster (sharded) is not supported; one Redis (with replicas/Sentinel for
+availability) is.
 """
 
 from __future__ import annotations

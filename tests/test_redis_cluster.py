@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 import httpx
@@ -613,6 +614,13 @@ def test_a_home_shutting_down_hands_its_get_streams_over(redis_server: RedisServ
     asyncio.run(body())
 
 
+@dataclass(frozen=True)
+class Who:
+    """An identity that is not a JSON value (as an OAuth AccessToken is not)."""
+
+    sub: str
+
+
 def _token_identity(headers: list[tuple[bytes, bytes]]) -> Any:
     for k, v in headers:
         if k == b"authorization" and v.startswith(b"Bearer "):
@@ -620,11 +628,18 @@ def _token_identity(headers: list[tuple[bytes, bytes]]) -> Any:
     return None
 
 
-def test_a_session_belongs_to_its_identity_on_every_instance(redis_server: RedisServer) -> None:
+def _token_object(headers: list[tuple[bytes, bytes]]) -> Any:
+    ident = _token_identity(headers)
+    return Who(ident["sub"]) if ident is not None else None
+
+
+@pytest.mark.parametrize("authenticate", [_token_identity, _token_object], ids=["json", "object"])
+def test_a_session_belongs_to_its_identity_on_every_instance(redis_server: RedisServer, authenticate: Any) -> None:
     """SEC-10 across instances: a session alice created on A is 404 to bob through B, before and
-    after B adopts it (the identity travels as JSON through the registry), and 200 to alice."""
+    after B adopts it, and 200 to alice. A JSON identity travels as JSON; another object by its
+    repr, matched against the identity of the request that adopts the session."""
     async def body() -> None:
-        async with nodes(redis_server, lease_ttl=1.0, authenticate=_token_identity) as (a, b), \
+        async with nodes(redis_server, lease_ttl=1.0, authenticate=authenticate) as (a, b), \
                 httpx.AsyncClient(timeout=10) as c:
             alice, bob = {"authorization": "Bearer alice"}, {"authorization": "Bearer bob"}
             r = await c.post(a.url, headers=hdrs(**alice), content=json.dumps(
@@ -680,4 +695,33 @@ def test_a_reconnect_storm_after_the_home_dies_is_served_in_bounded_time(redis_s
             assert texts == sids  # each session got its own replay, none mixed
             assert b.hub.core.sessions == n and not b.cluster.down
             assert took < 20.0, (took, statuses.count(503))
+    asyncio.run(body())
+
+
+def test_a_bus_message_delivered_twice_is_acted_on_once(redis_server: RedisServer) -> None:
+    """Bus messages carry <sender> <channel> <seq>: one delivered again (a write pipeline retried
+    after a timeout may have reached Redis the first time) is dropped, so a client never gets an
+    SSE event twice; the next sequence number is delivered."""
+    async def body() -> None:
+        async with nodes(redis_server, n=1) as (a,), httpx.AsyncClient(timeout=10) as c:
+            h, d = modern("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, 1)
+            chan = f"streamcore:bus:{a.cluster.name}"
+
+            def msg(seq: int) -> bytes:
+                return (b"other b %d\n" % seq + json.dumps({"t": "p", "o": "other",
+                        "m": "notifications/tools/list_changed"}).encode() + b"\nnull")
+            async with c.stream("POST", a.url, headers=h, content=d) as s:
+                buf = ""
+                sent = False
+                async for chunk in s.aiter_text():
+                    buf += chunk
+                    msgs = [m for _e, m in parse_sse(buf)]
+                    if not sent and msgs:
+                        sent = True
+                        for seq in (1, 1, 1, 2):
+                            await a.cluster._r.publish(chan, msg(seq))  # type: ignore[union-attr]
+                        await asyncio.sleep(0.3)
+                        a.hub.close_listen(next(iter(a.hub.core._modern.listens)))  # type: ignore[union-attr]
+            changed = [m for _e, m in parse_sse(buf) if m.get("method") == "notifications/tools/list_changed"]
+            assert len(changed) == 2
     asyncio.run(body())
