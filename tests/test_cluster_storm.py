@@ -41,10 +41,9 @@ pytestmark = pytest.mark.integration
 # -- the reconnect storm -------------------------------------------------------------------
 
 STORM_CLIENTS = 1000
-#: Appended to each instance's Redis URL: redis-py's pool for the instance, sized for the storm as
-#: docs/deployment.md advises (redis-py 8's default is 100 connections, and an instance adopting
-#: hundreds of sessions at once runs out; set STREAMCORE_STORM_REDIS_QUERY= to see that case).
-STORM_REDIS_QUERY = os.environ.get("STREAMCORE_STORM_REDIS_QUERY", "?max_connections=4096")
+#: Appended to each instance's Redis URL (empty: the defaults a user gets). Earlier versions of
+#: streamcore.redis ran out of redis-py's default pool here; "?max_connections=N" sizes it.
+STORM_REDIS_QUERY = os.environ.get("STREAMCORE_STORM_REDIS_QUERY", "")
 #: A client told 503 + Retry-After tries again after that many seconds, this many times at most
 #: (an instance whose Redis calls time out on a loaded machine fails closed for a moment).
 STORM_RETRIES = 5
