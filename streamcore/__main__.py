@@ -3,7 +3,10 @@
 Exit codes of serve: 0 after Ctrl-C or SIGTERM (a graceful, bounded shutdown),
 1 when it cannot listen (port in use, address not available, no permission)
 or, with --redis, cannot reach Redis at start,
-2 for a usage error (including --uvloop without uvloop installed).
+2 for a usage error (including --uvloop without uvloop installed, and
+--workers above 1 without --redis). With --workers, the supervisor's status
+also says 3 (workers died too often, see --max-restarts) or 4 (after SIGTERM, a
+worker had to be killed or exited with an error); see streamcore._supervisor.
 The demo server runs on uvloop when it is installed (``--asyncio`` opts out).
 """
 
@@ -32,6 +35,44 @@ def _info() -> int:
         impl = mod._impl
         print(f"  {name:<8} {implementation_of(impl):<8} {impl.__name__}")
     return EXIT_OK
+
+
+def _worker_argv(argv: list[str]) -> list[str]:
+    """The serve command line without --port, --workers, --max-restarts (the supervisor sets them)."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if i == 0 and a == "serve":
+            continue
+        name = a.split("=", 1)[0]
+        if name in ("--port", "--workers", "--max-restarts", "--share-port"):
+            skip = "=" not in a
+            continue
+        out.append(a)
+    return out
+
+
+def _supervise(args: argparse.Namespace, argv: list[str]) -> int:
+    from ._supervisor import Supervisor, listen_modes
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers > 1 and getattr(args, "redis", None) is None:
+        print(f"error: --workers {args.workers} needs --redis URL: without a shared store each worker would "
+              "have its own sessions, and a request reaching another worker would get 404 Session not found",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.share_port is not None and args.share_port not in listen_modes():
+        print(f"error: --share-port {args.share_port} is not available on this system", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_restarts < 0:
+        print("error: --max-restarts must be >= 0", file=sys.stderr)
+        return EXIT_USAGE
+    sup = Supervisor(_worker_argv(argv), args.host, args.port, args.workers, grace=args.grace,
+                     max_restarts=args.max_restarts, mode=args.share_port, scheme="https" if args.certfile else "http")
+    return sup.run()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -141,9 +182,16 @@ def _serve(args: argparse.Namespace) -> int:
     import gc
 
     gc.freeze()
+    sock, reuse_port = None, False
+    if args.worker_listen is not None:  # a worker of --workers: listen as the supervisor says
+        from ._supervisor import watch_parent, worker_socket
+
+        sock, reuse_port = worker_socket(args.worker_listen, args.host, args.port)
+        watch_parent()
     try:
         asyncio.run(serve(DemoApp(), args.host, args.port, config, ready=ready, http1=args.http1,
-                          ssl=ctx, http2=False if args.no_http2 else None, **settings))
+                          ssl=ctx, http2=False if args.no_http2 else None, sock=sock, reuse_port=reuse_port,
+                          **settings))
     except KeyboardInterrupt:
         pass
     except Exception as exc:
@@ -202,6 +250,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="on shutdown, how long tool calls in flight may finish before they are cancelled (default 5)")
     sp.add_argument("--max-connections", type=int, default=None, metavar="N",
                     help="open connections at most; more get 503 (default: 10000, or 64 under the descriptor limit)")
+    sp.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="run N worker processes on the one port (SO_REUSEPORT), kept by a supervisor that "
+                    "restarts a worker that dies; N above 1 needs --redis (default: one process, no supervisor)")
+    sp.add_argument("--max-restarts", type=int, default=10, metavar="N",
+                    help="with --workers: give up (exit 3) when workers died more than N times within 60 s "
+                    "(default 10)")
+    sp.add_argument("--share-port", choices=("reuseport", "inherit"), default=None,
+                    help="with --workers: each worker binds the port with SO_REUSEPORT (the default where the "
+                    "system has it), or all inherit the supervisor's one listening socket (POSIX)")
+    sp.add_argument("--worker-listen", default=None, help=argparse.SUPPRESS)  # set by the supervisor
     sp.add_argument("--log-level", choices=_LEVELS, default="info", help="log level (default info)")
     sp.add_argument("--access-log", action="store_true",
                     help="log one line per request (logger streamcore.access, level info)")
@@ -224,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in (None, "info"):
         return _info()
     if args.command == "serve":
+        if args.workers is not None and args.worker_listen is None:
+            if args.workers < 1:
+                print("error: --workers must be >= 1", file=sys.stderr)
+                return EXIT_USAGE
+            return _supervise(args, argv)
         return _serve(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return EXIT_USAGE  # pragma: no cover

@@ -472,7 +472,19 @@ class _ClusterServer(Server):
         h.task = self.cluster._spawn(self._forward_or_resolve(h))
 
     async def _forward_or_resolve(self, h: _Held) -> None:
-        if not await self._forward_now(h):
+        try:
+            forwarded = await self._forward_now(h)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis slow or down: this request fails closed, it never hangs
+            if not isinstance(exc, RedisUnavailable):
+                self.cluster._fail(exc)
+            if h.xid in self._held and h.real is None:
+                h.mode = "refused"
+                if h.ended:
+                    self._refuse(h)
+            return
+        if not forwarded:
             sid = _header(h.headers, b"mcp-session-id")
             self._routes.pop((sid or b"").decode("latin-1"), None)
             h.mode = "wait"
@@ -1124,7 +1136,12 @@ class RedisCluster:
             raise RedisUnavailable("redis unavailable")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue(("p", self._k("bus", to), self._stamp(to) + json.dumps(msg).encode() + b"\n" + payload, fut))
-        return int(await asyncio.wait_for(fut, self.op_timeout * 2))
+        try:
+            return int(await asyncio.wait_for(fut, self.op_timeout * 2))
+        except asyncio.TimeoutError as exc:
+            # The writer is slow (a reconnect storm queueing behind it): this request
+            # fails (503), as a slow lookup does; it is not an outage for everyone.
+            raise RedisUnavailable("bus publish timed out") from exc
 
     def _broadcast(self, method: str, params: Any) -> None:
         """``publish`` to the listen streams of every other instance (2026-07-28)."""

@@ -1182,8 +1182,11 @@ class StreamableHttpServer:
         """Bytes of output not yet sent, over all connections (``max_total_write_buffer`` caps it)."""
         return self._out_total
 
-    async def start(self, host: str = "127.0.0.1", port: int = 8000, **kw: Any) -> asyncio.base_events.Server:
+    async def start(self, host: str | None = "127.0.0.1", port: int | None = 8000,
+                    **kw: Any) -> asyncio.base_events.Server:
         """Listen; returns the asyncio server (its ``sockets`` tell the bound port).
+        ``kw`` go to ``loop.create_server`` (``reuse_port=True``; or ``sock=`` a
+        listening socket, with ``host`` and ``port`` None).
 
         Also installs a loop exception handler that turns asyncio's per-accept
         "out of system resource" tracebacks (EMFILE, ENFILE) into one log line
@@ -1642,20 +1645,26 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 
 async def serve(app: App, host: str = "127.0.0.1", port: int = 8000, config: ServerConfig | None = None,
                 *, ready: Callable[[int], None] | None = None, http1: str = "fast",
-                ssl: Any = None, http2: bool | None = None, **settings: Any) -> None:
+                ssl: Any = None, http2: bool | None = None, sock: Any = None, reuse_port: bool = False,
+                **settings: Any) -> None:
     """Run until cancelled (Ctrl-C under ``asyncio.run``; SIGTERM too, where the
     loop supports signal handlers), then shut down gracefully within
     ``shutdown_grace`` (see :meth:`StreamableHttpServer.aclose`). ``ready(port)``
     is called once listening. With ``ssl`` (an ``ssl.SSLContext``) the port
     speaks TLS, HTTP/2 chosen by ALPN. ``settings`` are :class:`StreamableHttpServer`
-    keywords (limits, timeouts, ``access_log``).
+    keywords (limits, timeouts, ``access_log``). ``reuse_port=True`` binds with
+    ``SO_REUSEPORT`` (several processes on one port); ``sock``, a listening
+    socket, is served instead of binding ``host``:``port``.
 
     ``async with server:`` / ``serve_forever()`` are not used: on Python 3.12.1+
     their exit waits for every connection to close, which an open SSE stream
     never does.
     """
     hub = StreamableHttpServer(app, config, http1=http1, http2=http2, **settings)
-    srv = await hub.start(host, port, ssl=ssl)
+    if sock is not None:
+        srv = await hub.start(None, None, ssl=ssl, sock=sock)
+    else:
+        srv = await hub.start(host, port, ssl=ssl, **({"reuse_port": True} if reuse_port else {}))
     bound = srv.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[None] = loop.create_future()
