@@ -158,7 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
     def ready(port: int) -> None:
         # The URL stays the last word of the line: scripts read it from there.
         print(f"streamcore demo MCP server ({loop_name}) on {scheme}://{args.host}:{port}/mcp", flush=True)
-        if not args.no_page:
+        if not args.no_page and args.worker_listen is None:  # with --workers the supervisor says it
             print(f"browser client page on {scheme}://{args.host}:{port}/", flush=True)
         if not args.no_sse:
             logging.getLogger("streamcore.server").info(

@@ -271,6 +271,8 @@ class Supervisor:
         with self._out_lock:
             self.out.write(f"streamcore demo MCP server on {self.scheme}://{self.host}:{self.port}/mcp "
                            f"({self.workers} workers, {self.mode})\n")
+            if "--no-page" not in self.worker_argv:
+                self.out.write(f"browser client page on {self.scheme}://{self.host}:{self.port}/\n")
             self.out.flush()
         while not self._signals:
             now = time.monotonic()
