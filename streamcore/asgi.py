@@ -30,7 +30,7 @@ import dataclasses
 import ipaddress
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from .aio.server import App, StreamableHttpServer
 from .cors import CorsPolicy
 from .events import ResponseData, ResponseEnd, ResponseHead
 from .server import DEFAULT_ENDPOINT_PATHS, ServerConfig
+from .web._front import ORIGIN_REFUSED
 
 __all__ = [
     "StreamableHttpApp",
@@ -63,7 +64,6 @@ DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024
 DEFAULT_SHUTDOWN_RETRY_MS = 1000
 
 _SHUTTING_DOWN = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Server shutting down"}}'
-_ORIGIN_REFUSED = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden: Origin not allowed"}}'
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -333,7 +333,7 @@ class StreamableHttpApp:
                 return
             if cors.refuses(headers, scheme=scope.get("scheme", "http")):  # exact origin (SEC-02)
                 await self._simple(send, 403, [(b"content-type", b"application/json"), (b"vary", b"origin"),
-                                               (b"content-length", b"%d" % len(_ORIGIN_REFUSED))], _ORIGIN_REFUSED)
+                                               (b"content-length", b"%d" % len(ORIGIN_REFUSED))], ORIGIN_REFUSED)
                 return
             extra = cors.response_headers(headers)
         if self._closing:

@@ -55,9 +55,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from .. import _h2conn as h2c
 from .. import hpack as _hpack
 from .._events import ResponseData, ResponseEnd, ResponseHead
-from ..web._front import REFUSE, Answer
+from ..web._front import ORIGIN_REFUSED_ANSWER, REFUSE, Answer
 
-from .server import _Connection
+from .server import _Connection, _document_answer
 
 if TYPE_CHECKING:
     from .server import StreamableHttpServer
@@ -112,7 +112,6 @@ _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"tr
 # Only -1: other negative xids are the core's own (streamcore.redis holds requests
 # under negative xids while it finds their session's home).
 _NO_XID = -1
-_ORIGIN_REFUSED = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden: Origin not allowed"}}'
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -307,14 +306,12 @@ class H2Connection(_Connection):
         self._timer: asyncio.TimerHandle | None = None
         self._shutdown_at: float | None = None
         self.goaway_sent = False
-        self._client: str | None = None  # the peer's address, for max_sessions_per_client
 
     # -- asyncio.Protocol ----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        self._client = peer[0] if isinstance(peer, tuple) and peer else None
+        self._peer(transport)
         self.listener.connections.add(self)
         self.hub._conns.add(self)  # counted against max_connections, closed by aclose()
         now = self.hub._now()
@@ -480,8 +477,7 @@ class H2Connection(_Connection):
         front = self.hub.front
         cors = None
         if front is not None:  # pages and CORS, as on HTTP/1.1 (docs/browser.md)
-            tls = self.transport is not None and self.transport.get_extra_info("ssl_object") is not None
-            answer = front.check(method, path, headers, scheme="https" if tls else "http")
+            answer = front.check(method, path, headers, scheme=self.scheme)
             if answer is not None:
                 self._answer(sid, method, answer)
                 return
@@ -493,17 +489,16 @@ class H2Connection(_Connection):
         st.cors = cors
         self._exchange(st, method, path, headers, now)
 
-    def _answer(self, sid: int, method: bytes, answer: Answer | str) -> None:
+    def _answer(self, sid: int, method: bytes, answer: Answer | str,
+                extra: list[tuple[bytes, bytes]] | None = None) -> None:
         """A response of the adapter's own (a page, a preflight, a refused Origin): no exchange of the core."""
         if isinstance(answer, str):
             assert answer == REFUSE
-            status, fields, body = 403, [(b"content-type", b"application/json"),
-                                         (b"content-length", b"%d" % len(_ORIGIN_REFUSED))], _ORIGIN_REFUSED
-        else:
-            status, fields, body = answer
+            answer = ORIGIN_REFUSED_ANSWER
+        status, fields, body = answer
         st = _Stream(sid, _NO_XID)
         self.streams[sid] = st
-        st.head = [(b":status", b"%d" % status), *((n, v) for n, v in fields if n not in _HOP_BY_HOP)]
+        st.head = [(b":status", b"%d" % status), *((n, v) for n, v in fields if n not in _HOP_BY_HOP), *(extra or ())]
         if body and method != b"HEAD":
             st.pending = deque([body])
             st.pending_len = len(body)
@@ -513,7 +508,7 @@ class H2Connection(_Connection):
     def _exchange(self, st: _Stream, method: bytes, path: bytes, headers: list[tuple[bytes, bytes]],
                   now: float) -> None:
         hub = self.hub
-        xid = hub.core.receive_request(method, path, headers, now=now, client=self._client)
+        xid = hub.core.receive_request(method, path, headers, now=now, client=self.client)
         st.xid = xid
         self.streams[st.sid] = st
         self.by_xid[xid] = st
@@ -527,17 +522,11 @@ class H2Connection(_Connection):
         auth = self.hub.auth
         assert auth is not None
         doc = auth.document(method, path)
+        if doc is not None:
+            self._answer(sid, method, _document_answer(doc), cors)
+            return True
         st = _Stream(sid, _NO_XID)
         st.cors = cors
-        if doc is not None:
-            st.head = [(b":status", b"200"), (b"content-type", b"application/json"),
-                       (b"content-length", b"%d" % len(doc)), (b"cache-control", b"max-age=300"), *(cors or ())]
-            st.pending = deque([doc])
-            st.pending_len = len(doc)
-            st.end = True
-            self.streams[sid] = st
-            self._stage(st)
-            return True
         pending = auth.prepare(headers)
         if pending is None:
             return False

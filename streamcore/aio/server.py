@@ -315,6 +315,12 @@ def _default_max_connections() -> int:
     return max(1, min(DEFAULT_MAX_CONNECTIONS, soft - 64))
 
 
+def _document_answer(doc: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The adapter's whole answer for the OAuth Protected Resource Metadata document (RFC 9728)."""
+    return 200, [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(doc)),
+                 (b"cache-control", b"max-age=300")], doc
+
+
 class _Connection(asyncio.Protocol):
     """One TCP connection: bytes in, the core's output out.
 
@@ -336,6 +342,7 @@ class _Connection(asyncio.Protocol):
         "_doc", "_held",  # OAuth: a PRM document to answer; a head waiting for introspection
         "_cors",  # CORS header fields for the current response (cors=), or None
         "client",  # the peer's address, read once per connection
+        "scheme",  # "https" over TLS, else "http": read once per connection (CORS's own-origin check)
     )
 
     def __init__(self, hub: "StreamableHttpServer") -> None:
@@ -367,13 +374,19 @@ class _Connection(asyncio.Protocol):
         self._cors: list[tuple[bytes, bytes]] | None = None
         self._held = False  # oauth: the head waits for its token to be introspected
         self.client: Any = None
+        self.scheme = "http"
 
     # -- connection lifetime ----------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def _peer(self, transport: asyncio.BaseTransport) -> None:
+        """What the connection's requests need of its transport, read once: address and scheme."""
         peer = transport.get_extra_info("peername")
         self.client = peer[0] if isinstance(peer, tuple) and peer else None
+        self.scheme = "https" if transport.get_extra_info("ssl_object") is not None else "http"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._peer(transport)
         hub = self.hub
         timer = hub._pending.pop(transport, None)  # type: ignore[call-overload]
         admitted = timer is not None  # counted already, by _Admission
@@ -644,8 +657,7 @@ class _Connection(asyncio.Protocol):
         assert auth is not None
         doc = auth.document(method, target)
         if doc is not None:
-            self._doc = (200, [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(doc)),
-                               (b"cache-control", b"max-age=300")], doc)
+            self._doc = _document_answer(doc)
             self.method = _METHODS.get(method, method)
             return True
         pending = auth.prepare(headers)
@@ -671,8 +683,7 @@ class _Connection(asyncio.Protocol):
         """Static pages and CORS (``pages=``, ``cors=``): True if the adapter answers this head."""
         front = self.hub.front
         assert front is not None
-        scheme = "https" if self.transport is not None and self.transport.get_extra_info("sslcontext") else "http"
-        answer = front.check(method, target, headers, scheme=scheme)
+        answer = front.check(method, target, headers, scheme=self.scheme)
         if answer is None:
             self._cors = front.response_headers(headers)
             return False

@@ -17,6 +17,11 @@ Answer = tuple[int, Headers, bytes]
 
 #: ``Front.check`` verdict: refuse the request with 403 (Origin not allowed).
 REFUSE = "refuse"
+#: The body of that 403: the core's own answer to a refused Origin (SEC-02).
+ORIGIN_REFUSED = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden: Origin not allowed"}}'
+#: An adapter's whole response for REFUSE where it does not close the connection (HTTP/2, ASGI).
+ORIGIN_REFUSED_ANSWER: Answer = (403, [(b"content-type", b"application/json"),
+                                       (b"content-length", b"%d" % len(ORIGIN_REFUSED))], ORIGIN_REFUSED)
 
 _PAGE_METHODS = (b"GET", b"HEAD")
 
