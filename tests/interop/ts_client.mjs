@@ -8,6 +8,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { trackLateProgress } from "./late_progress.mjs";
 
 const url = process.argv[2];
 if (!url) {
@@ -40,15 +41,7 @@ try {
   summary.tools = listed.tools.map((t) => t.name);
   summary.steps.push("tools/list");
 
-  // The SDK runs notification handlers a microtask after response handlers, so a progress
-  // notification read in the same chunk as its response reaches the client after the
-  // request is settled and is reported as an error ("unknown token"); keep those too, so
-  // that the test can tell "the server did not send it" from "the client dropped it".
-  const late = [];
-  client.onerror = (err) => {
-    const m = /unknown token: (.*)$/s.exec(String(err?.message ?? err));
-    if (m) late.push(JSON.parse(m[1]).params.progress);
-  };
+  const late = trackLateProgress(client);
   // countdown, with a progress callback
   const progress = [];
   const countdown = await client.callTool(

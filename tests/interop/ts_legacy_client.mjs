@@ -9,6 +9,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { trackLateProgress } from "./late_progress.mjs";
 
 const url = process.argv[2];
 if (!url) {
@@ -26,15 +27,7 @@ client.setRequestHandler(ElicitRequestSchema, async (request) => {
   elicitations.push(request.params.message);
   return { action: "accept", content: { name: "Ada" } };
 });
-// The SDK runs notification handlers a microtask after response handlers, so a progress
-// notification read in the same chunk as its response reaches the client after the
-// request is settled and is reported as an error ("unknown token"); keep those too, so
-// that the test can tell "the server did not send it" from "the client dropped it".
-const late = [];
-client.onerror = (err) => {
-  const m = /unknown token: (.*)$/s.exec(String(err?.message ?? err));
-  if (m) late.push(JSON.parse(m[1]).params.progress);
-};
+const late = trackLateProgress(client);
 const transport = new SSEClientTransport(new URL(url));
 
 try {
