@@ -32,8 +32,8 @@ async def post(port: int, body: dict[str, Any], hv: list[tuple[bytes, bytes]]) -
     return head, json.loads(payload) if payload else None
 
 
-async def demo() -> tuple[StreamableHttpServer, Any, int, list[tuple[bytes, bytes]]]:
-    hub = StreamableHttpServer(DemoApp(), ServerConfig(json_response=True))
+async def demo(app: DemoApp | None = None) -> tuple[StreamableHttpServer, Any, int, list[tuple[bytes, bytes]]]:
+    hub = StreamableHttpServer(app if app is not None else DemoApp(), ServerConfig(json_response=True))
     srv = await hub.start("127.0.0.1", 0)
     port = srv.sockets[0].getsockname()[1]
     head, _ = await post(port, {"jsonrpc": "2.0", "id": 0, "method": "initialize",
@@ -102,9 +102,23 @@ def test_good_arguments_still_work(no_tracebacks: Any) -> None:
 
 def test_countdown_yields_to_other_requests(no_tracebacks: Any) -> None:
     """A 1,000-step countdown with delay 0 does not freeze the loop: a ping sent
-    meanwhile is answered before the countdown ends."""
+    once the countdown has started is answered before the countdown ends.
+
+    The ping waits for the countdown's handler to start (not for a fixed time:
+    on a fast path the whole countdown can end within a few milliseconds), and
+    then needs a handful of loop iterations against the countdown's 1,000."""
+    class Watched(DemoApp):
+        def __init__(self) -> None:
+            self.started = asyncio.Event()
+
+        async def handle_request(self, ctx: Any) -> Any:
+            if ctx.method == "tools/call":
+                self.started.set()
+            return await super().handle_request(ctx)
+
     async def body() -> list[str]:
-        hub, srv, port, hv = await demo()
+        app = Watched()
+        hub, srv, port, hv = await demo(app)
         order: list[str] = []
         try:
             async def countdown() -> None:
@@ -114,7 +128,7 @@ def test_countdown_yields_to_other_requests(no_tracebacks: Any) -> None:
                 order.append("countdown")
 
             async def ping() -> None:
-                await asyncio.sleep(0.005)
+                await asyncio.wait_for(app.started.wait(), 10)
                 await post(port, {"jsonrpc": "2.0", "id": 9, "method": "ping"}, hv)
                 order.append("ping")
             await asyncio.gather(countdown(), ping())
