@@ -817,6 +817,10 @@ class RedisCluster:
         try:
             await self._call(self._load_scripts())
             await self._call(self._r.set(self._k("inst", self.name), "1", px=int(self.lease_ttl * 1000)))
+            # The registry's birth (ROUTE): "long ago" when the first instance starts, so that
+            # a lookup miss is a 404 at once; only a registry lost while instances run (Redis
+            # back empty, the key gone) gets the rebuild window.
+            await self._call(self._r.set(self._k("epoch"), 0, nx=True))
             key = secrets.token_bytes(32)
             await self._call(self._r.set(self._k("mrtr-key"), key, nx=True))
             self.sealer_key = cast(bytes, await self._call(self._r.get(self._k("mrtr-key"))))
@@ -1300,11 +1304,23 @@ class RedisCluster:
 
     # -- the registry ----------------------------------------------------------------------
 
+    def _rebuild_ms(self) -> int:
+        """How long after Redis came back empty a missing record means "not written again
+        yet" rather than "no such session": a home notices within a lease period (its
+        renewal finds its lease gone, or its probe finds Redis back) and writes its
+        records again at once."""
+        return int((2 * self.lease_ttl + self.probe_interval + self.op_timeout) * 1000)
+
     async def _route(self, sid: str) -> tuple[int, str | None, str | None, str | None]:
         assert self._r is not None
         r = await self._call(self._r.evalsha(self._shas["route"], 0, self.prefix, sid, self.name,
-                                             self._record_ttl_ms()))
+                                             self._record_ttl_ms(), self._rebuild_ms()))
         kind = int(r[0])
+        if kind == 3:
+            # Redis came back empty moments ago: the session's home may not have
+            # written its record again yet. 503 (Retry-After), not a 404 that
+            # would make the client start over.
+            raise RedisUnavailable("the session registry is being rebuilt after a Redis restart")
         dec: Callable[[Any], str | None] = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
         if kind == 0:
             return 0, None, None, None

@@ -106,15 +106,30 @@ redis.call('SET', p..':total', total)
 return total
 """
 
-#: ARGV: prefix, sid, me, record_ttl_ms. Where does the session live?
+#: ARGV: prefix, sid, me, record_ttl_ms, rebuild_ms. Where does the session live?
 #: {0} no such session; {1, home} its home holds its lease; {2, old, ver, ident}
 #: its home's lease expired and ``me`` is now its home (claimed atomically), or
-#: it already was (a claim whose caller timed out before adopting: adopt now).
+#: it already was (a claim whose caller timed out before adopting: adopt now);
+#: {3} no record, but the registry is younger than rebuild_ms (Redis came back
+#: empty and the homes are still writing their records again): ask later.
+#: The registry's birth is kept in ``p:epoch`` (Redis's own clock, in ms):
+#: 0 when an instance started on it, else written by the first lookup that
+#: finds it missing (Redis lost its data while instances were running).
 ROUTE = """
 local p, sid, me = ARGV[1], ARGV[2], ARGV[3]
 local key = p..':s:'..sid
 local r = redis.call('HMGET', key, 'home', 'ver', 'ident')
-if not r[1] then return {0} end
+if not r[1] then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local born = tonumber(redis.call('GET', p..':epoch'))
+  if not born then
+    redis.call('SET', p..':epoch', now)
+    born = now
+  end
+  if now - born < tonumber(ARGV[5]) then return {3} end
+  return {0}
+end
 if r[1] == me then return {2, me, r[2], r[3]} end
 if redis.call('EXISTS', p..':inst:'..r[1]) == 1 then return {1, r[1]} end
 redis.call('HSET', key, 'home', me)

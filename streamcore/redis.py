@@ -67,6 +67,10 @@ adapter and off the hot path:
   another session); a probe PINGs every ``probe_interval`` and, when Redis
   answers, reloads the scripts, re-registers this instance's sessions and
   lease (Redis may have restarted empty), logs one line and serves again.
+  Until a home has written its records again, a lookup that finds no record
+  in a registry that came back empty is answered 503 too, not 404 (the
+  registry's birth time is ``P:epoch``; the window is ``2 x lease_ttl +
+  probe_interval + op_timeout``).
   Writes queued meanwhile are kept (``max_pending_writes``, oldest dropped
   past it) and sent then. The bus connection has no socket timeout (redis-py
   #3138: a blocking read longer than ``socket_timeout`` fails); it reads with

@@ -725,3 +725,42 @@ def test_a_bus_message_delivered_twice_is_acted_on_once(redis_server: RedisServe
             changed = [m for _e, m in parse_sse(buf) if m.get("method") == "notifications/tools/list_changed"]
             assert len(changed) == 2
     asyncio.run(body())
+
+
+def test_redis_back_empty_a_live_session_gets_503_not_404(redis_server: RedisServer) -> None:
+    """Redis loses every key while the instances run (here FLUSHALL, as a restart without
+    persistence would): a live session's request on B, before its home A has written its
+    record again, gets 503 with Retry-After, never a 404 that would end the session for the
+    client; once A has (within its lease period) the session is served on B again. A session
+    id nobody knows gets 503 only within the rebuild window, then 404 (SRV-SESS-05)."""
+    async def body() -> None:
+        async with nodes(redis_server, lease_ttl=1.5) as (a, b), httpx.AsyncClient(timeout=10) as c:
+            sid = await initialize(c, a)
+            assert (await post(c, b, call(1, "add", {"a": 1, "b": 1}), sid)).status_code == 200
+            b.cluster._core_._routes.clear()  # B asks the registry again, as an instance that never saw the session
+            assert a.cluster._r is not None
+            await a.cluster._r.flushall()
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            r = await post(c, b, call(2, "add", {"a": 2, "b": 2}), sid)
+            assert r.status_code == 503, r.text  # A renews its lease every 0.5 s: not yet rebuilt
+            assert r.headers["retry-after"].isdigit()
+            statuses = [503]
+            while True:
+                b.cluster._core_._routes.clear()
+                r = await post(c, b, call(3, "add", {"a": 2, "b": 2}), sid)
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    break
+                assert r.status_code == 503 and loop.time() - t0 < 2 * 1.5, statuses
+                await asyncio.sleep(0.1)
+            assert parse_sse(r.text)[-1][1]["result"]["content"][0]["text"] == "4"
+            unknown = "nobody-knows-this-session-id"
+            window = b.cluster._rebuild_ms() / 1000
+            assert loop.time() - t0 < window - 0.5  # still inside the window (2 x lease + probe + timeout)
+            r = await post(c, b, call(4, "add", {"a": 1, "b": 1}), unknown)
+            assert r.status_code == 503, r.text
+            await asyncio.sleep(max(0.0, window - (loop.time() - t0)) + 0.1)
+            r = await post(c, b, call(5, "add", {"a": 1, "b": 1}), unknown)
+            assert r.status_code == 404, r.text
+    asyncio.run(body())
