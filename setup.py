@@ -28,6 +28,8 @@ REQUIRE_EXTENSIONS = bool(os.environ.get("STREAMCORE_REQUIRE_EXTENSIONS"))
 DEBUG = bool(os.environ.get("STREAMCORE_DEBUG"))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+#: streamcore._ext.CORE (not imported from there: setup.py runs before the package is importable).
+CORE = ("_toolkit", "_session", "_endpoint")
 
 
 def _extensions() -> list[Extension]:
@@ -38,6 +40,18 @@ def _extensions() -> list[Extension]:
             Extension(
                 name,
                 [pyx],
+                extra_compile_args=["-O2", "-g0"] if not DEBUG else ["-O0", "-g"],
+            )
+        )
+    # The server core's request path, compiled as it is (Cython's pure Python
+    # mode): the augmenting .pxd beside each module makes its classes extension
+    # types with C fields; the .py stays the source and the pure twin
+    # (streamcore._ext.CORE; docs/performance.md has the measurements).
+    for name in CORE:
+        exts.append(
+            Extension(
+                f"streamcore.{name}",
+                [os.path.join("streamcore", f"{name}.py")],
                 extra_compile_args=["-O2", "-g0"] if not DEBUG else ["-O0", "-g"],
             )
         )
@@ -62,15 +76,26 @@ class build_ext(_build_ext):
         if self.distribution.ext_modules:
             from Cython.Build import cythonize
 
+            # Called more than once in some builds (an editable install): the second
+            # time the sources are the generated .c files, which cythonize passes on.
+            exts = self.distribution.ext_modules
+            core = [e for e in exts if e.sources[0].endswith(".py")]
+            rest = [e for e in exts if not e.sources[0].endswith(".py")]
+            common = dict(force=bool(self.cython_always), annotate=bool(self.cython_annotate))
             self.distribution.ext_modules[:] = cythonize(
-                self.distribution.ext_modules,
-                force=bool(self.cython_always),
-                annotate=bool(self.cython_annotate),
+                rest,
                 # Per-module speed directives (boundscheck, wraparound, ...) sit in
                 # each .pyx header, so `cythonize -i file.pyx` builds the same code.
                 compiler_directives={"language_level": "3", "embedsignature": True},
                 compile_time_env={"STREAMCORE_DEBUG": DEBUG},
-            )
+                **common,
+            ) + (cythonize(
+                core,
+                # The .py's annotations are for type checkers, not C types: the
+                # compiled module behaves as the pure one (types come from the .pxd).
+                compiler_directives={"language_level": "3", "annotation_typing": False, "binding": True},
+                **common,
+            ) if core else [])
         super().finalize_options()
 
     def run(self) -> None:

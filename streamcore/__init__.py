@@ -14,6 +14,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._ext import NO_EXTENSIONS as _NO_EXTENSIONS
+
+if _NO_EXTENSIONS:
+    # Before any core module is imported: their compiled copies shadow the .py.
+    from ._ext import use_pure_core
+
+    use_pure_core()
+
 from ._errors import LocalProtocolError, McpError, ProtocolError, RemoteProtocolError
 from ._versions import LATEST_VERSION, LEGACY_VERSIONS, MODERN_VERSIONS
 

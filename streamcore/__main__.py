@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from . import __version__
-from ._ext import CODECS, NO_EXTENSIONS, implementation_of
+from ._ext import CODECS, CORE, NO_EXTENSIONS, core_implementation, implementation_of
 
 EXIT_OK, EXIT_LISTEN, EXIT_USAGE = 0, 1, 2
 _LEVELS = ("debug", "info", "warning", "error")
@@ -34,6 +34,8 @@ def _info() -> int:
         mod = importlib.import_module(f"streamcore.{name}")
         impl = mod._impl
         print(f"  {name:<8} {implementation_of(impl):<8} {impl.__name__}")
+    for name in CORE:
+        print(f"  {name:<9} {core_implementation(name):<8} streamcore.{name} (server core)")
     return EXIT_OK
 
 

@@ -6,8 +6,10 @@ import importlib
 import os
 import sys
 from types import ModuleType
+from typing import Any
 
-__all__ = ["CODECS", "NO_EXTENSIONS", "load_twin", "implementation_of"]
+__all__ = ["CODECS", "CORE", "NO_EXTENSIONS", "load_twin", "implementation_of", "core_implementation",
+           "use_pure_core"]
 
 #: True when the pure-Python twins are forced: by ``STREAMCORE_NO_EXTENSIONS``
 #: (any non-empty value) or on an interpreter other than CPython (PyPy runs the
@@ -25,6 +27,42 @@ CODECS: tuple[str, ...] = tuple(
         if f.startswith("_") and f.endswith("_py.py")
     )
 )
+
+
+#: The modules of the server core's request path that ``setup.py`` also compiles
+#: as they are (Cython's pure Python mode), typed by the augmenting ``.pxd``
+#: beside each: the ``.py`` is both the compiled module's source and its pure
+#: twin, so the two cannot drift apart. A compiled module has the ``.py``'s
+#: name and shadows it on import; :func:`use_pure_core` makes the ``.py`` win.
+CORE: tuple[str, ...] = ("_toolkit", "_session", "_endpoint")
+
+
+class _PureCore:
+    """A meta path finder that loads the :data:`CORE` modules from their ``.py``."""
+
+    def __init__(self) -> None:
+        self._dir = os.path.dirname(os.path.abspath(__file__))
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        package, _, name = fullname.rpartition(".")
+        if package != __package__ or name not in CORE:
+            return None
+        from importlib.util import spec_from_file_location
+
+        return spec_from_file_location(fullname, os.path.join(self._dir, name + ".py"))
+
+
+def use_pure_core() -> None:
+    """Load the :data:`CORE` modules from source from now on (``STREAMCORE_NO_EXTENSIONS``:
+    called by ``streamcore/__init__.py`` before any of them is imported)."""
+    if not any(isinstance(f, _PureCore) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PureCore())
+
+
+def core_implementation(name: str) -> str:
+    """``"compiled"`` or ``"pure"`` for the :data:`CORE` module ``name`` (imports it)."""
+    mod = importlib.import_module(f"{__package__}.{name}")
+    return "pure" if (mod.__file__ or "").endswith(".py") else "compiled"
 
 
 def load_twin(name: str) -> ModuleType:

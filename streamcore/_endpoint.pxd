@@ -1,0 +1,24 @@
+# Augments _endpoint.py when setup.py compiles it (see _toolkit.pxd).
+
+cimport cython
+from streamcore._toolkit cimport Counter, Exchange, Kit, Outbox
+
+cdef class Server:
+    cdef public object config, _modern, _legacy, _l0, _served_b, _paths, _allow
+    cdef public Outbox _outbox
+    cdef public dict _exchanges, _l0_kinds, _verdicts
+    cdef public Counter _xids, _rids
+    cdef public Kit _kit
+    cpdef next_event(self)
+    cpdef next_output(self)
+    cpdef next_app_event(self)
+    @cython.locals(x=Exchange)
+    cpdef receive_request(self, method, target, headers, now, client=*)
+    @cython.locals(x=Exchange)
+    cpdef receive_body(self, xid, data)
+    @cython.locals(x=Exchange)
+    cpdef receive_end(self, xid, now)
+    cpdef _check_head(self, Exchange x)
+    cpdef _check_method(self, Exchange x, dict f)
+    cpdef _post(self, Exchange x, body, now)
+    cpdef Exchange _live(self, xid)
