@@ -29,7 +29,7 @@ DEBUG = bool(os.environ.get("STREAMCORE_DEBUG"))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: streamcore._ext.CORE (not imported from there: setup.py runs before the package is importable).
-CORE = ("_toolkit", "_session", "_endpoint")
+CORE = ("_toolkit", "_session", "_endpoint", "aio.server")
 
 
 def _extensions() -> list[Extension]:
@@ -51,7 +51,7 @@ def _extensions() -> list[Extension]:
         exts.append(
             Extension(
                 f"streamcore.{name}",
-                [os.path.join("streamcore", f"{name}.py")],
+                [os.path.join("streamcore", *name.split(".")) + ".py"],
                 extra_compile_args=["-O2", "-g0"] if not DEBUG else ["-O0", "-g"],
             )
         )

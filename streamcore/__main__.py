@@ -35,7 +35,7 @@ def _info() -> int:
         impl = mod._impl
         print(f"  {name:<8} {implementation_of(impl):<8} {impl.__name__}")
     for name in CORE:
-        print(f"  {name:<9} {core_implementation(name):<8} streamcore.{name} (server core)")
+        print(f"  {name:<10} {core_implementation(name):<8} streamcore.{name} (server core)")
     return EXIT_OK
 
 

@@ -12,12 +12,11 @@ cdef class Server:
     cpdef next_event(self)
     cpdef next_output(self)
     cpdef next_app_event(self)
-    @cython.locals(x=Exchange)
-    cpdef receive_request(self, method, target, headers, now, client=*)
+    # receive_request and receive_end stay Python-level methods (compiled, not
+    # cpdef): a subclass (streamcore.redis) overrides them with keyword-only
+    # ``now``, which a cpdef's call into a Python override would pass by position.
     @cython.locals(x=Exchange)
     cpdef receive_body(self, xid, data)
-    @cython.locals(x=Exchange)
-    cpdef receive_end(self, xid, now)
     cpdef _check_head(self, Exchange x)
     cpdef _check_method(self, Exchange x, dict f)
     cpdef _post(self, Exchange x, body, now)

@@ -34,7 +34,7 @@ CODECS: tuple[str, ...] = tuple(
 #: beside each: the ``.py`` is both the compiled module's source and its pure
 #: twin, so the two cannot drift apart. A compiled module has the ``.py``'s
 #: name and shadows it on import; :func:`use_pure_core` makes the ``.py`` win.
-CORE: tuple[str, ...] = ("_toolkit", "_session", "_endpoint")
+CORE: tuple[str, ...] = ("_toolkit", "_session", "_endpoint", "aio.server")
 
 
 class _PureCore:
@@ -44,12 +44,12 @@ class _PureCore:
         self._dir = os.path.dirname(os.path.abspath(__file__))
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        package, _, name = fullname.rpartition(".")
-        if package != __package__ or name not in CORE:
+        top, _, name = fullname.partition(".")
+        if top != __package__ or name not in CORE:
             return None
         from importlib.util import spec_from_file_location
 
-        return spec_from_file_location(fullname, os.path.join(self._dir, name + ".py"))
+        return spec_from_file_location(fullname, os.path.join(self._dir, *name.split(".")) + ".py")
 
 
 def use_pure_core() -> None:

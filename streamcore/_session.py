@@ -63,7 +63,8 @@ class _Stream:
         self.state = StreamState.DETACHED
 
     def move(self, event: StreamInput) -> None:
-        self.state = step(STREAM, self.state, event, f"stream {self.key}")
+        nxt = STREAM.get((self.state, event))  # step() only on a miss, as Exchange.move
+        self.state = nxt if nxt is not None else step(STREAM, self.state, event, f"stream {self.key}")
 
     @property
     def finished(self) -> bool:
@@ -493,7 +494,9 @@ class SessionCore:
     # -- internals -----------------------------------------------------------------
 
     def _use(self, session: _Session, now: float) -> None:
-        session.state = step(SESSION, session.state, SessionInput.USE, f"session {session.id}")
+        nxt = SESSION.get((session.state, SessionInput.USE))  # step() only on a miss, as Exchange.move
+        session.state = nxt if nxt is not None else step(SESSION, session.state, SessionInput.USE,
+                                                         f"session {session.id}")
         session.last_active = now
 
     def close(self, session: _Session, reason: str) -> None:

@@ -6,8 +6,9 @@ Theory of operation
 Four things in the server core have a life cycle: an HTTP *exchange*, an SSE
 *stream* of the session era, a *session*, and a 2026-07-28 *listen* stream.
 Each has a table here mapping ``(state, input)`` to the next state; the cores
-move their objects only through :func:`step`, so the table *is* the
-behaviour, not a description of it. An input that has no entry for the
+move their objects only through these tables (:func:`step`, or on the hot
+path the same lookup inline with :func:`step` called on a miss for its
+error), so the table *is* the behaviour, not a description of it. An input that has no entry for the
 current state is misuse of the core (an adapter feeding body bytes after the
 end, an application answering a request twice, ...): :func:`step` raises
 :class:`~streamcore.LocalProtocolError` and the object keeps its state.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import streamcore
-from streamcore._ext import CODECS, NO_EXTENSIONS, implementation_of
+from streamcore._ext import CODECS, CORE, NO_EXTENSIONS, core_implementation, implementation_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +60,51 @@ def test_main_reports_each_codec() -> None:
     for name in CODECS:
         line = next(l for l in out.splitlines() if l.split()[:1] == [name])
         assert line.split()[1] == want
+
+
+def test_every_core_module_has_its_pxd_and_is_built() -> None:
+    """Each compiled core module (``_ext.CORE``) has its augmenting ``.pxd`` beside its
+    ``.py``, and ``setup.py`` builds exactly that list."""
+    pkg = Path(streamcore.__file__).parent
+    for name in CORE:
+        rel = Path(*name.split("."))
+        assert (pkg / rel.with_suffix(".py")).exists()
+        assert (pkg / rel.with_suffix(".pxd")).exists() or not (ROOT / "setup.py").exists()
+    if (ROOT / "setup.py").exists():
+        text = (ROOT / "setup.py").read_text()
+        assert f"CORE = {CORE!r}" in text, "setup.py's CORE must equal streamcore._ext.CORE"
+
+
+def test_compiled_core_loaded_when_expected() -> None:
+    """Guard, as for the codecs: without STREAMCORE_NO_EXTENSIONS every core module is the
+    compiled one; with it, every one is loaded from its ``.py`` (the compiled copies,
+    which shadow the ``.py`` on a plain import, are passed over)."""
+    want = "pure" if NO_EXTENSIONS else "compiled"
+    got = {name: core_implementation(name) for name in CORE}
+    assert set(got.values()) == {want}, got
+    from streamcore._endpoint import Server
+
+    # A compiled method is no Python function: the class really is the extension type.
+    assert (type(Server.__dict__["receive_request"]).__name__ == "function") == NO_EXTENSIONS
+
+
+def test_pure_core_switch_in_a_fresh_interpreter() -> None:
+    """The switch works from a cold start: STREAMCORE_NO_EXTENSIONS=1 loads every core
+    module from its ``.py``; without it (in a build with the compiled core, which the
+    guard above requires) none is."""
+    code = ("import streamcore, streamcore.aio.server as a, streamcore._session as s; "
+            "print(a.__file__.endswith('.py'), s.__file__.endswith('.py'))")
+
+    def run(value: str | None) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "STREAMCORE_NO_EXTENSIONS"}
+        if value is not None:
+            env["STREAMCORE_NO_EXTENSIONS"] = value
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              cwd=ROOT, env=env).stdout.strip()
+
+    assert run("1") == "True True"
+    if not NO_EXTENSIONS:
+        assert run(None) == "False False"
 
 
 _BUILD_IGNORE = shutil.ignore_patterns(
@@ -109,6 +154,8 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
         assert any(n.endswith(f"streamcore/_codecs/_{name}_c.pyi") for n in names)
     assert any(n.endswith("streamcore/py.typed") for n in names)
     assert any(n.endswith("streamcore/web/index.html") for n in names)  # the browser page (package data)
+    for name in CORE:  # the compiled core's augmenting .pxd files (its source is the .py)
+        assert any(n.endswith("streamcore/" + name.replace(".", "/") + ".pxd") for n in names), name
 
     venv_dir = tmp_path / "venv"
     venv.create(venv_dir, with_pip=True)
@@ -119,7 +166,7 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
         env={k: v for k, v in env.items() if k != "PYTHONPATH"},
     ).stdout
     want = "pure" if NO_EXTENSIONS else "compiled"
-    for name in CODECS:
+    for name in CODECS + CORE:
         line = next(l for l in out.splitlines() if l.split()[:1] == [name])
         assert line.split()[1] == want, out
     site = subprocess.run(

@@ -50,7 +50,7 @@ import logging
 import ssl
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from .. import _h2conn as h2c
 from .. import hpack as _hpack
@@ -262,7 +262,7 @@ class _Sniffer(asyncio.Protocol):
         proto: asyncio.Protocol
         if http2:
             h1.connection_lost(None)  # frees its slot and timer; it never saw a byte
-            proto = self.listener.h2_connection()
+            proto = cast(asyncio.Protocol, self.listener.h2_connection())  # a Protocol by its methods
             proto.connection_made(t)
         else:
             proto = h1

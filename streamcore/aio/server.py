@@ -321,8 +321,12 @@ def _document_answer(doc: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]
                  (b"cache-control", b"max-age=300")], doc
 
 
-class _Connection(asyncio.Protocol):
+class _Connection:
     """One TCP connection: bytes in, the core's output out.
+
+    An :class:`asyncio.Protocol` by its methods, not by inheritance: the
+    compiled build makes this an extension type (``server.pxd``), which
+    cannot have a Python base class.
 
     The HTTP/1.1 engine is a subclass: :class:`_FastConnection` (streamcore's
     own strict parser and framing, the default) or :class:`_H11Connection`
@@ -1209,7 +1213,8 @@ class StreamableHttpServer:
             if self._own_sealer and self.cluster.sealer_key is not None:
                 self.request_state = StateSealer(self.cluster.sealer_key)  # the same on every instance
         engine = self._engine
-        factory: Callable[[], asyncio.Protocol] = lambda: engine(self)
+        # A _Connection is an asyncio.Protocol by its methods (its docstring).
+        factory = cast(Callable[[], asyncio.Protocol], lambda: engine(self))
         if self._http2 is not False:
             try:
                 from ._h2server import listen_h2
