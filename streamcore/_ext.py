@@ -60,9 +60,15 @@ def use_pure_core() -> None:
 
 
 def core_implementation(name: str) -> str:
-    """``"compiled"`` or ``"pure"`` for the :data:`CORE` module ``name`` (imports it)."""
-    mod = importlib.import_module(f"{__package__}.{name}")
-    return "pure" if (mod.__file__ or "").endswith(".py") else "compiled"
+    """``"compiled"`` or ``"pure"``: which file an import of the :data:`CORE` module ``name``
+    loads (found, not imported: ``aio.server`` needs the runtime dependencies)."""
+    if NO_EXTENSIONS:
+        return "pure"
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    base = os.path.join(os.path.dirname(os.path.abspath(__file__)), *name.split("."))
+    # A compiled copy beside the .py is what the import system picks (extensions first).
+    return "compiled" if any(os.path.exists(base + suffix) for suffix in EXTENSION_SUFFIXES) else "pure"
 
 
 def load_twin(name: str) -> ModuleType:

@@ -71,8 +71,12 @@ def test_every_core_module_has_its_pxd_and_is_built() -> None:
         assert (pkg / rel.with_suffix(".py")).exists()
         assert (pkg / rel.with_suffix(".pxd")).exists() or not (ROOT / "setup.py").exists()
     if (ROOT / "setup.py").exists():
-        text = (ROOT / "setup.py").read_text()
-        assert f"CORE = {CORE!r}" in text, "setup.py's CORE must equal streamcore._ext.CORE"
+        import ast
+
+        tree = ast.parse((ROOT / "setup.py").read_text())
+        found = [ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "CORE" for t in n.targets)]
+        assert found == [CORE], "setup.py's CORE must equal streamcore._ext.CORE"
 
 
 def test_compiled_core_loaded_when_expected() -> None:
@@ -82,6 +86,11 @@ def test_compiled_core_loaded_when_expected() -> None:
     want = "pure" if NO_EXTENSIONS else "compiled"
     got = {name: core_implementation(name) for name in CORE}
     assert set(got.values()) == {want}, got
+    import streamcore.aio.server
+
+    for name in CORE:  # what was imported is what core_implementation said
+        mod = importlib.import_module(f"streamcore.{name}")
+        assert (mod.__file__ or "").endswith(".py") == (want == "pure"), (name, mod.__file__)
     from streamcore._endpoint import Server
 
     # A compiled method is no Python function: the class really is the extension type.

@@ -1,18 +1,22 @@
-"""Does compiling the pure-Python request path with Cython pay? Instructions per request, measured.
+"""What compiling the server core's modules buys: instructions per request, three builds.
 
-    python benches/e2e/compile_core/run.py            # plain: the modules compiled as they are
-    python benches/e2e/compile_core/run.py --cdef     # plus _toolkit.pxd: Exchange, Outbox, Kit, ... as cdef classes
+    python benches/e2e/compile_core/run.py            # session SSE; add --json or --modern
 
-Copies ``streamcore/`` and ``benches/e2e/`` into a temporary directory,
-compiles the modules of the per-request path there with ``cythonize -i``
-(language level 3, annotations not used as C types, so behaviour is the
-pure module's), optionally with the augmenting ``_toolkit.pxd`` next to this
-script (typed slots, ``cpdef`` methods), and runs
-``benches/e2e/hotpath.py 1000 --ir`` (callgrind; exact counts, so the shared
-machine's load does not matter) on that copy and on this tree. Needs Cython,
-a C compiler and valgrind. The repository itself is not touched: this is an
-experiment, not the build (``setup.py`` compiles only the codecs and the
-HTTP/1.1 engine, which have pure twins of their own).
+The modules of ``streamcore._ext.CORE`` (the request path: ``_toolkit``,
+``_session``, ``_endpoint``, ``aio/server``) are compiled by ``setup.py``
+from their ``.py`` in Cython's pure Python mode, typed by the augmenting
+``.pxd`` beside each. This copies ``streamcore/`` and ``benches/e2e/`` into
+a temporary directory (the codecs' compiled twins included, the core's
+compiled copies left out) and runs ``benches/e2e/hotpath.py 1000 --ir``
+(callgrind; exact counts, so the shared machine's load does not matter) on
+
+1. the pure core (the ``.py`` files, as ``STREAMCORE_NO_EXTENSIONS`` would
+   load them, with the codecs still compiled);
+2. the core compiled as it is, the ``.pxd`` files removed (plain Cython:
+   generic attribute and call paths);
+3. the core compiled as ``setup.py`` builds it, with the ``.pxd`` files.
+
+Needs Cython, a C compiler and valgrind. The repository is not touched.
 """
 
 from __future__ import annotations
@@ -27,14 +31,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent.parent
+sys.path.insert(0, str(ROOT))
 
-#: The per-request path: adapter, endpoint, both cores' shared kit, session core, state
-#: tables, events, store, head policy, the demo app.
-MODULES = [
-    "streamcore/_session.py", "streamcore/_endpoint.py", "streamcore/_toolkit.py", "streamcore/_states.py",
-    "streamcore/_era.py", "streamcore/_server.py", "streamcore/_events.py", "streamcore/_store.py",
-    "streamcore/_policy.py", "streamcore/_headers.py", "streamcore/aio/server.py", "streamcore/demo.py",
-]
+from streamcore._ext import CORE  # noqa: E402
 
 
 def ir(tree: Path, extra: list[str]) -> int:
@@ -46,29 +45,46 @@ def ir(tree: Path, extra: list[str]) -> int:
     return int(m.group(1).replace(",", ""))
 
 
+def build(tree: Path, sources: list[str]) -> None:
+    subprocess.run(["cythonize", "-i", "-3", "-j", "2", "-X", "annotation_typing=False", "-X", "binding=True",
+                    *sources], cwd=tree, check=True, capture_output=True, timeout=900)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cdef", action="store_true", help="add the augmenting _toolkit.pxd (cdef classes)")
     ap.add_argument("--json", action="store_true", help="JSON-response mode (hotpath.py --json)")
+    ap.add_argument("--modern", action="store_true", help="2026-07-28 requests (hotpath.py --modern)")
     args = ap.parse_args()
     if shutil.which("valgrind") is None or shutil.which("cythonize") is None:
         print("needs valgrind and Cython (cythonize)", file=sys.stderr)
         return 2
-    extra = ["--json"] if args.json else []
+    extra = (["--json"] if args.json else []) + (["--modern"] if args.modern else [])
+    paths = [Path("streamcore", *name.split(".")) for name in CORE]
+    sources = [str(p.with_suffix(".py")) for p in paths]
+    rows: list[tuple[str, int]] = []
     with tempfile.TemporaryDirectory() as d:
         tree = Path(d)
         shutil.copytree(ROOT / "streamcore", tree / "streamcore",
                         ignore=shutil.ignore_patterns("__pycache__", "*.c", "*.html"))
         shutil.copytree(ROOT / "benches" / "e2e", tree / "benches" / "e2e", ignore=shutil.ignore_patterns("__pycache__"))
-        if args.cdef:
-            shutil.copy(HERE / "_toolkit.pxd", tree / "streamcore" / "_toolkit.pxd")
-        subprocess.run(["cythonize", "-i", "-3", "-j", "2", "-X", "annotation_typing=False", *MODULES],
-                       cwd=tree, check=True, capture_output=True, timeout=900)
-        compiled = ir(tree, extra)
-    pure = ir(ROOT, extra)
-    label = "compiled, with cdef classes for the toolkit" if args.cdef else "compiled as they are"
-    print(f"pure modules: {pure:,} instructions per request")
-    print(f"{label}: {compiled:,} ({(compiled - pure) / pure * 100:+.1f} %)")
+        for p in paths:  # the core's compiled copies: out (the codecs' stay)
+            for so in (tree / p.parent).glob(p.name + ".*.so"):
+                so.unlink()
+        rows.append(("pure core (.py)", ir(tree, extra)))
+        pxds = {p: (tree / p.with_suffix(".pxd")).read_bytes() for p in paths}
+        for p in paths:
+            (tree / p.with_suffix(".pxd")).unlink()
+        build(tree, sources)
+        rows.append(("compiled as it is (no .pxd)", ir(tree, extra)))
+        for p, text in pxds.items():
+            (tree / p.with_suffix(".pxd")).write_bytes(text)
+        build(tree, ["--force", *sources])
+        rows.append(("compiled with the .pxd files (the build)", ir(tree, extra)))
+    base = rows[0][1]
+    mode = "2026-07-28" if args.modern else ("session JSON" if args.json else "session SSE")
+    print(f"instructions per request, {mode} (hotpath.py 1000 --ir):")
+    for label, n in rows:
+        print(f"  {label:<42} {n:>9,}  {(n - base) / base * 100:+6.1f} %")
     return 0
 
 
