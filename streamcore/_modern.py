@@ -131,7 +131,7 @@ class _Listen:
         self.queued = 0
 
     def move(self, event: ListenInput) -> None:
-        self.state = step(LISTEN, self.state, event, f"listen {self.rid}")
+        self.state = step(LISTEN, self.state, event, "listen", self.rid)
 
     def wants(self, field_name: str, params: Any) -> bool:
         if field_name == "resourceSubscriptions":

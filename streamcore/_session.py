@@ -63,8 +63,7 @@ class _Stream:
         self.state = StreamState.DETACHED
 
     def move(self, event: StreamInput) -> None:
-        nxt = STREAM.get((self.state, event))  # step() only on a miss, as Exchange.move
-        self.state = nxt if nxt is not None else step(STREAM, self.state, event, f"stream {self.key}")
+        self.state = step(STREAM, self.state, event, "stream", self.key)
 
     @property
     def finished(self) -> bool:
@@ -494,16 +493,14 @@ class SessionCore:
     # -- internals -----------------------------------------------------------------
 
     def _use(self, session: _Session, now: float) -> None:
-        nxt = SESSION.get((session.state, SessionInput.USE))  # step() only on a miss, as Exchange.move
-        session.state = nxt if nxt is not None else step(SESSION, session.state, SessionInput.USE,
-                                                         f"session {session.id}")
+        session.state = step(SESSION, session.state, SessionInput.USE, "session", session.id)
         session.last_active = now
 
     def close(self, session: _Session, reason: str) -> None:
         """End a session (SRV-SESS-05); its requests in flight are forgotten."""
         if session.closed:
             return
-        session.state = step(SESSION, session.state, SessionInput.CLOSE, f"session {session.id}")
+        session.state = step(SESSION, session.state, SessionInput.CLOSE, "session", session.id)
         self.sessions.pop(session.id, None)
         if session.quota_key is not None:
             left = self._per_client.get(session.quota_key, 1) - 1

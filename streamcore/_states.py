@@ -6,9 +6,8 @@ Theory of operation
 Four things in the server core have a life cycle: an HTTP *exchange*, an SSE
 *stream* of the session era, a *session*, and a 2026-07-28 *listen* stream.
 Each has a table here mapping ``(state, input)`` to the next state; the cores
-move their objects only through these tables (:func:`step`, or on the hot
-path the same lookup inline with :func:`step` called on a miss for its
-error), so the table *is* the behaviour, not a description of it. An input that has no entry for the
+move their objects only through :func:`step`, so the table *is* the
+behaviour, not a description of it. An input that has no entry for the
 current state is misuse of the core (an adapter feeding body bytes after the
 end, an application answering a request twice, ...): :func:`step` raises
 :class:`~streamcore.LocalProtocolError` and the object keeps its state.
@@ -206,12 +205,17 @@ S = TypeVar("S", bound=enum.Enum)
 I = TypeVar("I", bound=enum.Enum)
 
 
-def step(table: Mapping[tuple[S, I], S], state: S, event: I, what: str = "object") -> S:
-    """The state after ``event`` in ``state``; :class:`LocalProtocolError` if the table has no such move."""
+def step(table: Mapping[tuple[S, I], S], state: S, event: I, what: str = "object", name: object = None) -> S:
+    """The state after ``event`` in ``state``; :class:`LocalProtocolError` if the table has no such move.
+
+    ``what`` and ``name`` label the object in that error (``"exchange", 7`` reads
+    "exchange 7"); they are joined only when the error is raised, since a move is
+    on every request's path."""
     try:
         return table[(state, event)]
     except KeyError:
-        raise LocalProtocolError(f"{what}: {event.value} is not allowed in state {state.value}") from None
+        label = what if name is None else f"{what} {name}"
+        raise LocalProtocolError(f"{label}: {event.value} is not allowed in state {state.value}") from None
 
 
 def render_mermaid(name: str) -> str:

@@ -91,9 +91,7 @@ class Exchange:
         self.is_batch = False
 
     def move(self, event: XInput) -> None:
-        # The table lookup inline; step() (which formats the error) only on a miss.
-        nxt = EXCHANGE.get((self.state, event))
-        self.state = nxt if nxt is not None else step(EXCHANGE, self.state, event, f"exchange {self.xid}")
+        self.state = step(EXCHANGE, self.state, event, "exchange", self.xid)
 
 
 class Outbox:
