@@ -37,7 +37,8 @@ from run import LUA, LUA_MODERN, PROTOCOL, Running, check_modern, open_session, 
 HZ = 4999  # samples per second (perf's -F)
 
 
-def report(data: Path, sort: str, limit: int) -> list[tuple[float, str]]:
+def report(data: Path, sort: str, limit: int) -> tuple[int, list[tuple[float, str]]]:
+    """The sample count (from the report's header) and the top ``limit`` rows."""
     out = subprocess.run(
         ["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort", sort, "--percent-limit", "0.5"],
         capture_output=True, text=True, timeout=120,
@@ -47,7 +48,9 @@ def report(data: Path, sort: str, limit: int) -> list[tuple[float, str]]:
         m = re.match(r"\s+([\d.]+)%\s+(.*\S)", line)
         if m:
             rows.append((float(m.group(1)), re.sub(r"\s+", " ", m.group(2))))
-    return rows[:limit]
+    n = re.search(r"# Samples: (\d+)(K?)", out)
+    total = (int(n.group(1)) * (1000 if n.group(2) else 1)) if n else 0
+    return total, rows[:limit]
 
 
 def profile(name: str, json_mode: bool, modern: bool, duration: int, tmp: Path) -> None:
@@ -73,12 +76,8 @@ def profile(name: str, json_mode: bool, modern: bool, duration: int, tmp: Path) 
         srv.stop()
     m = re.search(r"(\d+) requests in", out)
     requests = int(m.group(1)) if m else 0
-    dsos = report(data, "dso", 12)
-    syms = report(data, "dso,sym", 25)
-    samples = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--sort", "dso"],
-                             capture_output=True, text=True, timeout=120).stdout
-    n = re.search(r"# Samples: (\d+)(K?)", samples)
-    total = (int(n.group(1)) * (1000 if n.group(2) else 1)) if n else 0
+    total, dsos = report(data, "dso", 12)
+    _, syms = report(data, "dso,sym", 25)
     mode = "2026-07-28" if modern else ("JSON" if json_mode else "SSE")
     print(f"\n## {name}, {mode}: {requests} requests, {total} samples at {HZ} Hz"
           f" = {total / HZ / max(requests, 1) * 1e6:.1f} us of CPU per request\n")
