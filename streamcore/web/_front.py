@@ -54,7 +54,10 @@ class Front:
             if cors.refuses(headers, scheme=scheme):
                 return REFUSE
         if self.pages:
-            found = self.pages.get(target.split(b"?", 1)[0])
+            # Every request passes here (the MCP endpoint's too): no list, and no
+            # copy of a target without a query.
+            q = target.find(b"?")
+            found = self.pages.get(target if q < 0 else target[:q])
             if found is not None:
                 if method in _PAGE_METHODS:
                     return found
