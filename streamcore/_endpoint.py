@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._config import ServerConfig
-from ._era import _META_KEY_BYTES, _head_era, classify
+from ._era import _plainly_legacy, classify
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import AppEvent, Event, HttpOutput
 from ._headers import JSON, SSE, Headers, accepts, is_json_content_type, valid_header_value
@@ -459,13 +459,12 @@ class Server:
             x.era = "legacy"
             return self._legacy.post(x, body, header_version, now=now)
         assert cfg.modern is not None
-        if cfg.legacy and cfg.supported_versions and _META_KEY_BYTES not in body and b"\\" not in body and _head_era(
-            header_version, b"mcp-session-id" in x.fields, cfg.modern.supported_versions, cfg.supported_versions,
-        ) != "modern":
-            # classify()'s own first step for session-era traffic (a body that cannot
-            # carry the 2026-07-28 _meta key, a head that does not claim 2026-07-28),
-            # taken here on the fields the head policy picked already: no second
-            # pass over the headers, no Verdict (about 5 % of a session-era request).
+        if cfg.legacy and cfg.supported_versions and _plainly_legacy(
+            body, header_version, b"mcp-session-id" in x.fields, cfg.modern.supported_versions, cfg.supported_versions,
+        ):
+            # classify()'s own first step, taken here on the fields the head policy
+            # picked already: no second pass over the headers, no Verdict (about 5 %
+            # of a session-era request).
             x.era = "legacy"
             return self._legacy.post(x, body, header_version, now=now)
         v = classify(

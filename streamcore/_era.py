@@ -510,15 +510,8 @@ def classify(
     if body is None:
         return _from_head(f, hv, has_session, supported_modern, supported_legacy)
 
-    # Fast path for legacy traffic: a body that neither contains the modern
-    # _meta key nor any backslash (so the key cannot hide behind a JSON
-    # escape such as "\u0070") cannot be modern, and a head that does not
-    # claim modern means legacy. Two byte scans instead of a parse; the
-    # legacy server parses the body its own way anyway.
-    if legacy_ok and _META_KEY_BYTES not in body and b"\\" not in body:
-        era = _head_era(hv, has_session, supported_modern, supported_legacy)
-        if era != "modern":
-            return Verdict("legacy", hv, body_checked=True)
+    if legacy_ok and _plainly_legacy(body, hv, has_session, supported_modern, supported_legacy):
+        return Verdict("legacy", hv, body_checked=True)
 
     # 2-3. the body
     try:
@@ -579,6 +572,17 @@ def _meta(msg: Any) -> dict[str, Any] | None:
 def _legacy_version(f: dict[bytes, bytes], legacy: Sequence[str]) -> str | None:
     hv = f.get(b"mcp-protocol-version")
     return hv.decode("latin-1") if hv is not None else None
+
+
+def _plainly_legacy(body: bytes, hv: str | None, has_session: bool, modern: Sequence[str],
+                    legacy: Sequence[str]) -> bool:
+    """The fast path for legacy traffic (classify's first step, and the endpoint's on the
+    fields its head policy picked already): a body that neither contains the modern
+    _meta key nor any backslash (so the key cannot hide behind a JSON escape such as
+    "\\u0070") cannot be modern, and a head that does not claim modern means legacy.
+    Two byte scans instead of a parse; the legacy server parses the body its own way."""
+    return _META_KEY_BYTES not in body and b"\\" not in body and \
+        _head_era(hv, has_session, modern, legacy) != "modern"
 
 
 def _head_era(hv: str | None, has_session: bool, modern: Sequence[str], legacy: Sequence[str]) -> str | None:
